@@ -1,0 +1,459 @@
+/**
+ * The gates policy as the judge and the sources use it: every default resolved, names
+ * checked, thresholds in one shape. Built from a schema-valid file by `buildPolicy`, which
+ * also reports the cross-field problems the schema cannot express.
+ */
+import { unknownName } from './names.js'
+import type { GatesFile, RawSignal, RawStage, RawStageSignal, RawTrigger } from './schema.js'
+
+export type SignalKind = 'rate' | 'backlog' | 'quantile'
+export type SourceName = 'cordum' | 'prometheus' | 'loki'
+export type OnSourceError = 'error' | 'inconclusive'
+
+/** Thresholds of a scored signal; which keys apply depends on the signal's kind. */
+export interface Thresholds {
+  maxRate?: number
+  maxRatio?: number
+  /** Baseline rate used in ratio rules is at least this (rate signals). */
+  floor: number
+  maxPending?: number
+  maxOldestAgeSeconds?: number
+  maxSeconds?: number
+}
+
+export interface SignalSpec {
+  name: string
+  kind: SignalKind
+  source: SourceName
+  description: string
+  thresholds: Thresholds
+  /** Source-specific queries (Prometheus/Loki), by role; absent for Cordum's built-in signals. */
+  query?: Record<string, string>
+}
+
+export interface StageSignal extends SignalSpec {
+  weight: number
+  required: boolean
+}
+
+/** A hard rollback trigger: any rule that fires makes the verdict `fail` and the score 0. */
+export interface Trigger {
+  name: string
+  signal: string
+  /** The kind of the signal it reads, which decides how its rule is applied. */
+  kind: SignalKind
+  maxRate?: number
+  maxRatio?: number
+  floor: number
+  maxPending?: number
+  maxOldestAgeSeconds?: number
+  maxSeconds?: number
+  sustainedIntervals?: number
+  minEventsPerInterval: number
+}
+
+export interface ScoreThresholds { pass: number, marginal: number }
+
+export interface TrafficSplitPolicy {
+  enabled: boolean
+  /** Relative tolerance: with expected share w the accepted band is [w(1-t), w(1+t)]. */
+  tolerance: number
+  signal: string
+}
+
+export interface Stage {
+  name: string
+  description: string
+  live: boolean
+  onSourceError: OnSourceError
+  minDataPoints: number
+  score: ScoreThresholds
+  alpha: number
+  /** Width of the sub-intervals that "sustained" rules count in. */
+  subIntervalMinutes: number
+  trafficSplit: TrafficSplitPolicy
+  signals: StageSignal[]
+  triggers: Trigger[]
+}
+
+export interface GatesPolicy {
+  minDataPoints: number
+  canaryLifetimeHours: number
+  metricIntervalHours: number
+  score: ScoreThresholds
+  rollbackTriggers: { maxErrorRateDelta: number, maxPolicyDenyRate: number }
+  alpha: number
+  errorRateFloor: number
+  onSourceError: OnSourceError
+  approvalBacklog: { maxPending: number, maxOldestAgeSeconds: number }
+  overload: { reasonCodes: string[], subIntervalMinutes: number, sustainedIntervals: number, minEventsPerInterval: number }
+  trafficSplit: TrafficSplitPolicy
+  signals: Record<string, SignalSpec>
+  stages: Record<string, Stage>
+}
+
+/** The contract's stage names, in rollout order. */
+export const STAGE_NAMES = ['shadow', 'canary-1', 'canary-2', 'full'] as const
+
+/** Signals Cordum's REST API can measure (src/sources/cordum). */
+export const CORDUM_SIGNALS = ['policy_deny_rate', 'job_failure_rate', 'approval_backlog', 'overload_rate', 'schema_violation_rate'] as const
+
+/** A problem found while building the policy, located by its key path in the file. */
+export interface PolicyProblem { path: (string | number)[], message: string }
+
+const DEFAULTS = {
+  minDataPoints: 50,
+  canaryLifetimeHours: 3,
+  metricIntervalHours: 1,
+  score: { pass: 95, marginal: 75 },
+  maxErrorRateDelta: 2.0,
+  maxPolicyDenyRate: 0.03,
+  alpha: 0.05,
+  errorRateFloor: 0.02,
+  approvalBacklog: { maxPending: 25, maxOldestAgeSeconds: 1800 },
+  overload: {
+    // Cordum's scheduler retries pool_overloaded / no_workers / tenant_limit and, after 50
+    // attempts, fails the job with max_scheduling_retries (research/cordum-api.md section 2).
+    reasonCodes: ['pool_overloaded', 'no_workers', 'no_pool_mapping', 'tenant_limit', 'max_scheduling_retries'],
+    subIntervalMinutes: 5,
+    sustainedIntervals: 3,
+    minEventsPerInterval: 1,
+  },
+  trafficSplit: { enabled: true, tolerance: 0.5, signal: 'policy_deny_rate' },
+}
+
+type SeedValues = Pick<GatesPolicy, 'rollbackTriggers' | 'errorRateFloor' | 'approvalBacklog' | 'overload'>
+
+function builtinSignals (seed: SeedValues): Record<string, RawSignal> {
+  return {
+    policy_deny_rate: {
+      kind: 'rate',
+      source: 'cordum',
+      description: 'share of the agent\'s Cordum policy decisions that deny',
+      max_rate: seed.rollbackTriggers.maxPolicyDenyRate,
+      max_ratio: 1.5,
+      // Under 2% the brief's absolute 3% limit is what matters; a ratio to a tiny baseline
+      // would demand thousands of events to show practical equivalence.
+      floor: 0.02,
+    },
+    job_failure_rate: {
+      kind: 'rate',
+      source: 'cordum',
+      description: 'share of the agent\'s finished jobs that FAILED or TIMEOUT',
+      max_ratio: 1.5,
+      floor: seed.errorRateFloor,
+    },
+    approval_backlog: {
+      kind: 'backlog',
+      source: 'cordum',
+      description: 'the agent\'s jobs waiting for a human approval',
+      max_pending: 10,
+      max_oldest_age_seconds: 600,
+    },
+    overload_rate: {
+      kind: 'rate',
+      source: 'cordum',
+      description: `share of the agent's jobs held back by overload (${seed.overload.reasonCodes.join(', ')})`,
+      max_ratio: 1.5,
+      floor: 0.01,
+    },
+    schema_violation_rate: {
+      kind: 'rate',
+      source: 'cordum',
+      description: 'share of the agent\'s jobs with output or schema violations',
+      max_ratio: 1.0,
+      floor: 0.005,
+    },
+  }
+}
+
+function builtinTriggers (seed: SeedValues): Record<string, RawTrigger> {
+  return {
+    policy_deny_rate: { signal: 'policy_deny_rate', max_rate: seed.rollbackTriggers.maxPolicyDenyRate },
+    error_rate_ratio: { signal: 'job_failure_rate', max_ratio: seed.rollbackTriggers.maxErrorRateDelta, floor: seed.errorRateFloor },
+    approval_backlog: { signal: 'approval_backlog', max_pending: seed.approvalBacklog.maxPending, max_oldest_age_seconds: seed.approvalBacklog.maxOldestAgeSeconds },
+    sustained_overload: { signal: 'overload_rate', sustained_intervals: seed.overload.sustainedIntervals, min_events_per_interval: seed.overload.minEventsPerInterval },
+    deny_spike: { signal: 'policy_deny_rate', max_ratio: 2.0, floor: 0.01 },
+    schema_violations: { signal: 'schema_violation_rate', max_ratio: 1.0, floor: 0.005 },
+  }
+}
+
+/** The seed's rollback triggers: they apply to every live stage. */
+const ROLLBACK_TRIGGERS = ['policy_deny_rate', 'error_rate_ratio']
+
+interface StageDefault {
+  description: string
+  live: boolean
+  signals: Record<string, RawStageSignal>
+  triggers: string[]
+}
+
+const STAGE_DEFAULTS: Record<string, StageDefault> = {
+  shadow: {
+    description: '0% user-facing actions, mirrored workload: policy simulation and no schema/output violations over baseline',
+    live: false,
+    signals: {
+      policy_deny_rate: { weight: 2, required: true },
+      schema_violation_rate: { weight: 2, required: true },
+      job_failure_rate: { weight: 1, required: false },
+    },
+    triggers: ['deny_spike', 'schema_violations'],
+  },
+  'canary-1': {
+    description: '5-10% live traffic: score >= pass, or a manual hold in the marginal band; rollback on error-rate delta or approval backlog',
+    live: true,
+    signals: {
+      policy_deny_rate: { weight: 3, required: true },
+      job_failure_rate: { weight: 3, required: true },
+      approval_backlog: { weight: 1, required: false },
+    },
+    triggers: ['approval_backlog'],
+  },
+  'canary-2': {
+    description: '25-50% live traffic: stable policy deny rate; rollback on sustained overload reason codes',
+    live: true,
+    signals: {
+      policy_deny_rate: { weight: 3, required: true },
+      job_failure_rate: { weight: 2, required: true },
+      overload_rate: { weight: 2, required: true },
+      approval_backlog: { weight: 1, required: false },
+    },
+    triggers: ['approval_backlog', 'sustained_overload'],
+  },
+  full: {
+    description: '100% traffic: no critical incidents through one business cycle; rollback on severe regression',
+    live: true,
+    signals: {
+      policy_deny_rate: { weight: 3, required: true },
+      job_failure_rate: { weight: 3, required: true },
+      overload_rate: { weight: 2, required: true },
+      approval_backlog: { weight: 1, required: false },
+    },
+    triggers: ['approval_backlog', 'sustained_overload'],
+  },
+}
+
+/**
+ * Builds the policy from a schema-valid file. Problems the schema cannot see (pass under
+ * marginal, unknown signal names, thresholds that do not fit a signal's kind) are pushed
+ * onto `problems` with their key paths; the returned policy is only meaningful when none were.
+ */
+export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesPolicy {
+  const g = file.rollout_gates
+  const root = ['rollout_gates']
+  const score = { pass: g.score?.pass ?? DEFAULTS.score.pass, marginal: g.score?.marginal ?? DEFAULTS.score.marginal }
+  checkScore(score, [...root, 'score'], problems)
+
+  const seed: SeedValues = {
+    rollbackTriggers: {
+      maxErrorRateDelta: g.rollback_triggers?.max_error_rate_delta ?? DEFAULTS.maxErrorRateDelta,
+      maxPolicyDenyRate: g.rollback_triggers?.max_policy_deny_rate ?? DEFAULTS.maxPolicyDenyRate,
+    },
+    errorRateFloor: g.error_rate_floor ?? DEFAULTS.errorRateFloor,
+    approvalBacklog: {
+      maxPending: g.approval_backlog?.max_pending ?? DEFAULTS.approvalBacklog.maxPending,
+      maxOldestAgeSeconds: g.approval_backlog?.max_oldest_age_seconds ?? DEFAULTS.approvalBacklog.maxOldestAgeSeconds,
+    },
+    overload: {
+      reasonCodes: g.overload?.reason_codes ?? DEFAULTS.overload.reasonCodes,
+      subIntervalMinutes: g.overload?.sub_interval_minutes ?? DEFAULTS.overload.subIntervalMinutes,
+      sustainedIntervals: g.overload?.sustained_intervals ?? DEFAULTS.overload.sustainedIntervals,
+      minEventsPerInterval: g.overload?.min_events_per_interval ?? DEFAULTS.overload.minEventsPerInterval,
+    },
+  }
+
+  const signals: Record<string, SignalSpec> = {}
+  const rawSignals = { ...builtinSignals(seed) }
+  for (const [name, raw] of Object.entries(g.signals ?? {})) {
+    // A file's entry for a built-in signal refines it; a new name defines a new signal.
+    rawSignals[name] = { ...rawSignals[name], ...raw }
+  }
+  for (const [name, raw] of Object.entries(rawSignals)) {
+    signals[name] = buildSignal(name, raw, [...root, 'signals', name], problems)
+  }
+
+  const trafficSplit: TrafficSplitPolicy = {
+    enabled: g.traffic_split?.enabled ?? DEFAULTS.trafficSplit.enabled,
+    tolerance: g.traffic_split?.tolerance ?? DEFAULTS.trafficSplit.tolerance,
+    signal: g.traffic_split?.signal ?? DEFAULTS.trafficSplit.signal,
+  }
+  if (signals[trafficSplit.signal] === undefined) {
+    problems.push({ path: [...root, 'traffic_split', 'signal'], message: unknownName('signal', trafficSplit.signal, Object.keys(signals)) })
+  } else if (signals[trafficSplit.signal]?.kind !== 'rate') {
+    problems.push({ path: [...root, 'traffic_split', 'signal'], message: `traffic_split.signal must name a rate signal (its events measure the split); '${trafficSplit.signal}' is a ${signals[trafficSplit.signal]?.kind} signal` })
+  }
+
+  const policy: GatesPolicy = {
+    minDataPoints: g.min_data_points_per_metric ?? DEFAULTS.minDataPoints,
+    canaryLifetimeHours: g.canary_lifetime_hours ?? DEFAULTS.canaryLifetimeHours,
+    metricIntervalHours: g.metric_interval_hours ?? DEFAULTS.metricIntervalHours,
+    score,
+    rollbackTriggers: seed.rollbackTriggers,
+    alpha: g.alpha ?? DEFAULTS.alpha,
+    errorRateFloor: seed.errorRateFloor,
+    onSourceError: g.on_source_error ?? 'error',
+    approvalBacklog: seed.approvalBacklog,
+    overload: seed.overload,
+    trafficSplit,
+    signals,
+    stages: {},
+  }
+  if (policy.metricIntervalHours > policy.canaryLifetimeHours) {
+    problems.push({ path: [...root, 'metric_interval_hours'], message: `metric_interval_hours (${policy.metricIntervalHours}) must not exceed canary_lifetime_hours (${policy.canaryLifetimeHours}): there would be no measurement inside the lifetime` })
+  }
+
+  const triggerDefaults = builtinTriggers(seed)
+  const stageNames = new Set<string>([...STAGE_NAMES, ...Object.keys(g.stages ?? {})])
+  for (const name of stageNames) {
+    policy.stages[name] = buildStage(name, g.stages?.[name], policy, triggerDefaults, [...root, 'stages', name], problems)
+  }
+  return policy
+}
+
+function checkScore (score: ScoreThresholds, path: (string | number)[], problems: PolicyProblem[]): void {
+  if (score.pass < score.marginal) {
+    problems.push({ path: [...path, 'pass'], message: `score.pass (${score.pass}) must be at least score.marginal (${score.marginal})` })
+  }
+}
+
+function buildSignal (name: string, raw: RawSignal, path: (string | number)[], problems: PolicyProblem[]): SignalSpec {
+  const kind = raw.kind ?? 'rate'
+  const source = raw.source ?? 'cordum'
+  if (source === 'cordum' && !(CORDUM_SIGNALS as readonly string[]).includes(name)) {
+    problems.push({ path, message: `Cordum cannot measure a signal named '${name}' (it measures ${CORDUM_SIGNALS.join(', ')}); set source: prometheus or loki with a query` })
+  }
+  if (source !== 'cordum' && (raw.query === undefined || Object.keys(raw.query).length === 0)) {
+    problems.push({ path: [...path, 'source'], message: `signal '${name}' reads from ${source} but has no query` })
+  }
+  const thresholds = thresholdsOf(raw, 0)
+  checkThresholds(kind, thresholds, `signal '${name}'`, path, problems, true)
+  const spec: SignalSpec = { name, kind, source, description: raw.description ?? name.replaceAll('_', ' '), thresholds }
+  if (raw.query !== undefined) spec.query = { ...raw.query }
+  return spec
+}
+
+function thresholdsOf (raw: RawSignal | RawStageSignal | RawTrigger, floor: number): Thresholds {
+  const t: Thresholds = { floor: raw.floor ?? floor }
+  if (raw.max_rate !== undefined) t.maxRate = raw.max_rate
+  if (raw.max_ratio !== undefined) t.maxRatio = raw.max_ratio
+  if (raw.max_pending !== undefined) t.maxPending = raw.max_pending
+  if (raw.max_oldest_age_seconds !== undefined) t.maxOldestAgeSeconds = raw.max_oldest_age_seconds
+  if (raw.max_seconds !== undefined) t.maxSeconds = raw.max_seconds
+  return t
+}
+
+/** Which threshold keys mean something for each kind of signal. */
+const KIND_KEYS: Record<SignalKind, { keys: (keyof Thresholds)[], names: string }> = {
+  rate: { keys: ['maxRate', 'maxRatio'], names: 'max_rate or max_ratio' },
+  backlog: { keys: ['maxPending', 'maxOldestAgeSeconds'], names: 'max_pending or max_oldest_age_seconds' },
+  quantile: { keys: ['maxRatio', 'maxSeconds'], names: 'max_ratio or max_seconds' },
+}
+const ALL_KEYS: [keyof Thresholds, string][] = [
+  ['maxRate', 'max_rate'], ['maxRatio', 'max_ratio'], ['maxPending', 'max_pending'],
+  ['maxOldestAgeSeconds', 'max_oldest_age_seconds'], ['maxSeconds', 'max_seconds'],
+]
+
+function checkThresholds (kind: SignalKind, t: Thresholds, what: string, path: (string | number)[], problems: PolicyProblem[], needOne: boolean): void {
+  const allowed = KIND_KEYS[kind]
+  for (const [key, yamlKey] of ALL_KEYS) {
+    if (t[key] !== undefined && !allowed.keys.includes(key)) {
+      problems.push({ path: [...path, yamlKey], message: `${what} is a ${kind} signal: ${yamlKey} does not apply (use ${allowed.names})` })
+    }
+  }
+  if (needOne && !allowed.keys.some((k) => t[k] !== undefined)) {
+    problems.push({ path, message: `${what} needs a threshold: ${allowed.names}` })
+  }
+}
+
+function buildStage (
+  name: string,
+  raw: RawStage | undefined,
+  policy: GatesPolicy,
+  triggerDefaults: Record<string, RawTrigger>,
+  path: (string | number)[],
+  problems: PolicyProblem[],
+): Stage {
+  const base = STAGE_DEFAULTS[name]
+  const live = raw?.live ?? base?.live ?? true
+  const score = { pass: raw?.score?.pass ?? policy.score.pass, marginal: raw?.score?.marginal ?? policy.score.marginal }
+  checkScore(score, [...path, 'score'], problems)
+
+  // Signals: the stage's defaults, refined or extended by the file; `enabled: false` removes.
+  const signalEntries: Record<string, RawStageSignal> = { ...base?.signals }
+  for (const [sig, entry] of Object.entries(raw?.signals ?? {})) signalEntries[sig] = { ...signalEntries[sig], ...entry }
+  const signals: StageSignal[] = []
+  for (const [sig, entry] of Object.entries(signalEntries)) {
+    if (entry.enabled === false) continue
+    const spec = policy.signals[sig]
+    const at = [...path, 'signals', sig]
+    if (spec === undefined) {
+      problems.push({ path: at, message: unknownName('signal', sig, Object.keys(policy.signals)) })
+      continue
+    }
+    const override = thresholdsOf(entry, spec.thresholds.floor)
+    checkThresholds(spec.kind, override, `signal '${sig}'`, at, problems, false)
+    signals.push({
+      ...spec,
+      thresholds: { ...spec.thresholds, ...definedOnly(override) },
+      weight: entry.weight ?? 1,
+      required: entry.required ?? true,
+    })
+  }
+  if (signals.length === 0) problems.push({ path: [...path, 'signals'], message: `stage '${name}' judges no signal` })
+
+  // Triggers: rollback triggers on live stages, the stage's defaults, then the file's entries.
+  const triggerEntries: Record<string, RawTrigger> = {}
+  const inherited = [...(live ? ROLLBACK_TRIGGERS : []), ...(base?.triggers ?? [])]
+  for (const t of inherited) triggerEntries[t] = { ...triggerDefaults[t] }
+  for (const [t, entry] of Object.entries(raw?.triggers ?? {})) {
+    triggerEntries[t] = { ...triggerDefaults[t], ...triggerEntries[t], ...entry }
+  }
+  const triggers: Trigger[] = []
+  for (const [t, entry] of Object.entries(triggerEntries)) {
+    if (entry.enabled === false) continue
+    const at = [...path, 'triggers', t]
+    const trigger = buildTrigger(t, entry, policy, at, problems)
+    if (trigger !== undefined) triggers.push(trigger)
+  }
+
+  return {
+    name,
+    description: raw?.description ?? base?.description ?? name,
+    live,
+    onSourceError: raw?.on_source_error ?? policy.onSourceError,
+    minDataPoints: raw?.min_data_points_per_metric ?? policy.minDataPoints,
+    score,
+    alpha: policy.alpha,
+    subIntervalMinutes: policy.overload.subIntervalMinutes,
+    trafficSplit: policy.trafficSplit,
+    signals,
+    triggers,
+  }
+}
+
+function buildTrigger (name: string, entry: RawTrigger, policy: GatesPolicy, path: (string | number)[], problems: PolicyProblem[]): Trigger | undefined {
+  if (entry.signal === undefined) {
+    problems.push({ path, message: `trigger '${name}' is not a built-in trigger: name the signal it reads (signal: ...)` })
+    return undefined
+  }
+  const spec = policy.signals[entry.signal]
+  if (spec === undefined) {
+    problems.push({ path: [...path, 'signal'], message: unknownName('signal', entry.signal, Object.keys(policy.signals)) })
+    return undefined
+  }
+  const thresholds = thresholdsOf(entry, spec.thresholds.floor)
+  const what = `trigger '${name}' reads ${spec.kind} signal '${entry.signal}' and`
+  const sustained = entry.sustained_intervals !== undefined
+  if (sustained && spec.kind !== 'rate') {
+    problems.push({ path: [...path, 'sustained_intervals'], message: `${what} sustained_intervals applies only to rate signals` })
+  }
+  // A trigger needs a rule: a threshold fitting its signal's kind, or a sustain count.
+  checkThresholds(spec.kind, thresholds, what.replace(' and', ''), path, problems, !sustained)
+  const trigger: Trigger = { name, signal: entry.signal, kind: spec.kind, ...definedOnly(thresholds), floor: thresholds.floor, minEventsPerInterval: entry.min_events_per_interval ?? 1 }
+  if (sustained) trigger.sustainedIntervals = entry.sustained_intervals as number
+  return trigger
+}
+
+function definedOnly<T extends object> (o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}

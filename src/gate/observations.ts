@@ -1,0 +1,62 @@
+/**
+ * Observations: the seam between sources (I/O) and the judge (pure). A source turns a score
+ * request into one SignalObservation per signal, each with a canary arm and, where there is
+ * one, a baseline arm (the stable version over the same window).
+ */
+
+/** Rate signals: n independent events (decisions, jobs), k of them hits (denies, failures). */
+export interface RateArm {
+  n: number
+  k: number
+  /** The same counts split into consecutive sub-intervals (oldest first), for "sustained" rules. */
+  buckets?: RateBucket[]
+}
+
+export interface RateBucket {
+  /** RFC 3339 start of the sub-interval. */
+  start: string
+  n: number
+  k: number
+}
+
+/** Approval backlog: a gauge read at the end of the window. */
+export interface BacklogArm {
+  pending: number
+  oldestAgeSeconds: number
+}
+
+/** A latency quantile (e.g. p95) in seconds; `n` is the number of requests behind it, when known. */
+export interface QuantileArm {
+  seconds: number
+  n?: number
+}
+
+export type Arm = RateArm | BacklogArm | QuantileArm
+
+export interface SignalObservation {
+  canary?: Arm
+  baseline?: Arm
+  /** Set when the source could not measure the signal (e.g. Cordum answered 403 for a viewer key). */
+  unavailable?: { code: string, reason: string }
+  /** Facts a person should see, e.g. "Cordum's decision log is empty for this window". */
+  notes?: string[]
+}
+
+export interface Observations {
+  window: { since: string, until: string }
+  /** The canary's expected share of traffic in percent (0-100), for the traffic-split check. */
+  expectedWeight?: number
+  signals: Record<string, SignalObservation>
+}
+
+export function isRateArm (arm: Arm | undefined): arm is RateArm {
+  return arm !== undefined && 'n' in arm && 'k' in arm
+}
+
+export function isBacklogArm (arm: Arm | undefined): arm is BacklogArm {
+  return arm !== undefined && 'pending' in arm
+}
+
+export function isQuantileArm (arm: Arm | undefined): arm is QuantileArm {
+  return arm !== undefined && 'seconds' in arm
+}
