@@ -31,6 +31,7 @@ t.test('zero events in the canary arm: insufficient, never pass, no crash', asyn
   t.same(j.reasonCodes, ['insufficient_data'])
   t.match(j.reasons[0], /policy deny rate has 0 canary events; at least 50 are needed/)
   t.equal(j.dataPoints.min, 0)
+  t.equal(j.score, 57.1, 'the required signal without data counts 0: (3 x 0 + 3 x 1 + 1 x 1) / 7')
   const trigger = j.triggers.find((x) => x.name === 'policy_deny_rate')
   t.equal(trigger?.fired, false)
   t.match(trigger?.evidence, /no canary events yet/)
