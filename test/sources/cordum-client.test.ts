@@ -252,8 +252,14 @@ t.test('401 fails the source; 403 on an admin route makes only those signals una
   sb.faults.add({ route: '/api/v1/jobs', times: 1, fault: { kind: 'auth', status: 403 } })
   const admin = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
   t.teardown(async () => await admin.close())
-  const partial = await admin.observe(request('support-agent-healthy'), specs('job_failure_rate'), new AbortController().signal)
-  t.equal(partial.job_failure_rate?.unavailable?.code, 'GATE_ERR_UPSTREAM_AUTH')
+  const partial = await admin.observe(request('support-agent-healthy'), specs('policy_deny_rate', 'job_failure_rate'), new AbortController().signal)
+  t.equal(partial.job_failure_rate?.unavailable?.code, 'GATE_ERR_UPSTREAM_AUTH', 'the refused list makes its signal unavailable')
+  t.ok(partial.policy_deny_rate?.canary !== undefined, 'the others are still measured')
+
+  // Refused everywhere (a tenant the key does not belong to): the source as a whole fails.
+  const wrongTenant = await failure(admin.observe(request('support-agent-healthy', { tenant: 'other' }), specs('policy_deny_rate', 'job_failure_rate'), new AbortController().signal))
+  t.equal(wrongTenant.code, 'GATE_ERR_UPSTREAM_AUTH')
+  t.match(wrongTenant.message, /403/)
 })
 
 t.test('an unreachable gateway is GATE_ERR_UPSTREAM_UNREACHABLE', async (t) => {

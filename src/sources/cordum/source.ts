@@ -26,7 +26,7 @@ export interface CordumSourceOptions extends CordumClientOptions {
 export const DEFAULT_DEADLINE_MS = 8_000
 
 /** A read that may be refused with 403: its value, or why it is unavailable. */
-type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string } }
+type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
 
 export class CordumSource implements SignalSource {
   readonly name = 'cordum' as const
@@ -72,6 +72,10 @@ export class CordumSource implements SignalSource {
         })())
         : undefined
       const [d, b, p, q, j] = await Promise.all([decisions, backlog, pools, dlq, jobs])
+      // Refused everywhere (e.g. the tenant is not the key's): the source as a whole failed.
+      const outcomes = [d, b, q, j].filter((o) => o !== undefined)
+      const refused = outcomes.find((o) => !o.ok)
+      if (refused !== undefined && !refused.ok && outcomes.every((o) => !o.ok)) throw refused.error
 
       const out: Record<string, SignalObservation> = {}
       if (d !== undefined) out.policy_deny_rate = d.ok ? await this.#denyRate(req, d.value, call) : { unavailable: d.unavailable }
@@ -121,7 +125,7 @@ async function forbiddenAsUnavailable<T> (p: Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await p }
   } catch (err) {
-    if (isForbidden(err)) return { ok: false, unavailable: { code: err.code, reason: err.message } }
+    if (isForbidden(err)) return { ok: false, unavailable: { code: err.code, reason: err.message }, error: err }
     throw err
   }
 }
