@@ -8,7 +8,7 @@
  * rather than undercounted: an undercount could let a bad canary pass.
  */
 import type { SignalSpec } from '../../config/policy.js'
-import { GateError } from '../../errors.js'
+import type { GateError } from '../../errors.js'
 import { seconds } from '../../gate/format.js'
 import type { RateArm, SignalObservation } from '../../gate/observations.js'
 import type { ObservationRequest, SignalSource } from '../source.js'
@@ -209,8 +209,4 @@ function backlogObservation (req: ObservationRequest, b: Outcome<Backlog>): Sign
   if (Date.now() - req.until.getTime() > 60_000) notes.push('Cordum keeps no history of the approval queue: this is the queue as it is now, limited to approvals requested before the window\'s end')
   if (notes.length > 0) obs.notes = notes
   return obs
-}
-
-export function isCordumError (err: unknown): err is GateError {
-  return err instanceof GateError && err.source === 'cordum'
 }

@@ -129,12 +129,6 @@ export function parsePool (item: unknown, at: string): PoolInfo {
   return { name: str(item, 'name', at), utilization: int(item, 'utilization', at, 0) }
 }
 
-/** Cordum job detail (`GET /api/v1/jobs/{id}`): the gate reads only agent_id from it. */
-export function parseJobDetail (body: unknown, what: string): { agent_id: string } {
-  if (!isObject(body)) throw bad(what, 'expected an object')
-  return { agent_id: str(body, 'agent_id', what, false) }
-}
-
 /** Microseconds since the epoch, as Cordum's job timestamps are. */
 export function micros (d: Date | number): number {
   return Math.floor((typeof d === 'number' ? d : d.getTime()) * 1000)
