@@ -291,7 +291,10 @@ function sustained (trigger: Trigger, o: SignalObservation, subIntervalMinutes: 
   const baselineBuckets = isRateArm(o.baseline) ? o.baseline.buckets ?? [] : []
   const starts = new Set(best.map((b) => b.start))
   const baselineHit = baselineBuckets.filter((b) => starts.has(b.start) && b.k >= trigger.minEventsPerInterval).length
-  const context = baselineBuckets.length === 0 ? '' : `; the baseline shows overload in ${baselineHit} of those sub-intervals${baselineHit > 0 ? ' (a shared capacity problem, not only the canary)' : ''}`
+  // Overload in the baseline too, for most of the run, points at the platform's capacity
+  // rather than the canary; say so, but the canary still stops: more traffic would not help.
+  const shared = baselineHit > 0 && 2 * baselineHit >= best.length
+  const context = baselineBuckets.length === 0 ? '' : `; the baseline shows overload in ${baselineHit} of those sub-intervals${shared ? ' (a shared capacity problem, not only the canary)' : ''}`
   if (best.length >= need) {
     return { fired: true, evidence: `${label(trigger.signal)}: overload reason codes in ${best.length} consecutive ${subIntervalMinutes}-minute sub-intervals from ${best[0]?.start} (${counts} events); sustained means ${need}${context}` }
   }
