@@ -34,6 +34,13 @@ export const ErrorCodes = {
   GATE_ERR_UPSTREAM_RESPONSE: 503,
   /** The service is shutting down or shedding load. */
   GATE_ERR_UNAVAILABLE: 503,
+  /** The metric's plugin config (provider.plugin["cordum/agent-canary-gate"]) is refused (names the key). */
+  GATE_ERR_PLUGIN_CONFIG: 400,
+  /**
+   * The Argo plugin host sent bytes the plugin cannot accept (yamux, gob or net/rpc). Never
+   * reaches HTTP; the status only keeps the table total.
+   */
+  GATE_ERR_PLUGIN_PROTOCOL: 400,
   /** A bug: something that should not happen did. */
   GATE_ERR_INTERNAL: 500,
 } as const
