@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { GobDecoder } from '../../src/plugin/gob/decoder.js'
 import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
 import { decodeGoTime } from '../../src/plugin/gob/time.js'
@@ -32,7 +32,7 @@ export function decodeStream (bytes: Uint8Array, chunk: number): GobValue[] {
   return values
 }
 
-function checkVectors (t: Tap.Test, vectors: Vector[]): void {
+function checkVectors (t: Test, vectors: Vector[]): void {
   for (const v of vectors) {
     for (const chunk of [1 << 20, 7, 1]) {
       const got = decodeStream(unhex(v.hex), chunk)

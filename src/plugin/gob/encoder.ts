@@ -44,6 +44,28 @@ export class GobEncoder {
   private readonly sent = new Map<GobType, number>()
   private nextId = FIRST_ID
 
+  /**
+   * Consecutive Encode calls as one byte string. All or nothing: when a value cannot be
+   * encoded, the types defined on the way are forgotten again, so the stream's type state
+   * still matches what the peer has seen.
+   */
+  encodeAll (values: ReadonlyArray<readonly [GobType, EncodableValue]>): Uint8Array {
+    const sent = new Map(this.sent)
+    const nextId = this.nextId
+    try {
+      const parts = values.map(([type, value]) => this.encode(type, value))
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+      let at = 0
+      for (const p of parts) { out.set(p, at); at += p.length }
+      return out
+    } catch (err) {
+      this.sent.clear()
+      for (const [k, v] of sent) this.sent.set(k, v)
+      this.nextId = nextId
+      throw err
+    }
+  }
+
   /** The bytes of one Encode call: the definitions of new types, then the value's message. */
   encode (type: GobType, value: EncodableValue): Uint8Array {
     const out = new GobWriter()

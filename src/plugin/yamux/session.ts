@@ -180,8 +180,10 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> implements St
   private shutdown (err: Error | undefined): void {
     if (this.closed) return
     this.closed = true
-    const reason = err ?? yamuxError('session closed')
-    for (const s of [...this.streams.values()]) s.fail(reason)
+    for (const s of [...this.streams.values()]) {
+      if (err === undefined) s.sessionEnded(yamuxError('session closed'))
+      else s.fail(err)
+    }
     this.streams.clear()
     if (err !== undefined || this.socket.writableEnded) this.socket.destroy()
     else this.socket.end()

@@ -99,6 +99,19 @@ export class YamuxStream {
     this.host.streamClosed(this)
   }
 
+  /**
+   * The session ended cleanly (the host closed the connection): what was received can still be
+   * read, then the reader sees the end; writes that did not go out fail.
+   */
+  sessionEnded (err: GateError | Error): void {
+    if (this.failure !== null) return
+    for (const w of this.writes.splice(0)) w.reject(err)
+    this.localClosed = true
+    this.finSent = true
+    this.remoteClosed = true
+    this.wakeReader()
+  }
+
   /** Called by the session when the connection can take more data. */
   pump (): void {
     while (this.writes.length > 0 && this.sendWindow > 0 && this.host.writable && this.failure === null) {
@@ -138,7 +151,7 @@ export class YamuxStream {
   /** Resolves once every byte has been handed to the connection. */
   write (data: Uint8Array): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure)
-    if (this.localClosed) return Promise.reject(yamuxError(`stream ${this.id}: write after close`))
+    if (this.localClosed) return Promise.reject(yamuxError(`stream ${this.id}: closed for writing`))
     if (data.length === 0) return Promise.resolve()
     return new Promise((resolve, reject) => {
       this.writes.push({ data, offset: 0, resolve, reject })

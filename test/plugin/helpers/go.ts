@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { Test } from 'tap'
 import { hasCommand, needTool } from '../../helpers/tools.js'
 
 const run = promisify(execFile)
@@ -15,11 +16,7 @@ const run = promisify(execFile)
 export const GO_HOST_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../go-host')
 const DEBIAN_GOCODE = '/usr/share/gocode'
 
-interface TapLike {
-  fail: (message: string) => unknown
-  skip: (message: string) => unknown
-  comment: (message: string) => unknown
-}
+type TapLike = Parameters<typeof needTool>[0]
 
 function goAvailable (): boolean {
   return hasCommand('go', ['version']) &&
@@ -35,8 +32,8 @@ export function goEnv (): NodeJS.ProcessEnv {
  * The path of the built program `agentcanary/cmd/<name>`, or undefined when Go is missing
  * (the test was skipped or failed by needTool).
  */
-export async function goProgram (t: TapLike, name: string): Promise<string | undefined> {
-  if (!needTool(t, 'go (golang-go + golang-github-hashicorp-go-plugin-dev + golang-github-hashicorp-yamux-dev)', goAvailable(),
+export async function goProgram (t: Test, name: string): Promise<string | undefined> {
+  if (!needTool(t as unknown as TapLike, 'go (golang-go + golang-github-hashicorp-go-plugin-dev + golang-github-hashicorp-yamux-dev)', goAvailable(),
     'apt-get install golang-go golang-github-hashicorp-go-plugin-dev golang-github-hashicorp-yamux-dev')) return undefined
   const binDir = join(GO_HOST_ROOT, 'bin')
   mkdirSync(binDir, { recursive: true })

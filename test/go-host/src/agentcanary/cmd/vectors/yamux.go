@@ -134,7 +134,9 @@ func yamuxClient(addr string) (interface{}, error) {
 			defer wg.Done()
 			s, err := sess.OpenStream()
 			if err != nil {
-				mu.Lock(); errs = append(errs, err); mu.Unlock()
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 				return
 			}
 			go func() {
