@@ -103,7 +103,7 @@ type clientReport struct {
 // yamuxClient drives a TypeScript yamux echo server (test/plugin/yamux-interop.test.ts):
 // three streams echo 1 MiB each at once (four windows each way, so window updates must flow
 // both ways), keepalive pings run every 50 ms, and a stream whose first byte is 'R' must be
-// reset by the server.
+// reset by the server. The payload never starts with 'R'.
 func yamuxClient(addr string) (interface{}, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -122,6 +122,7 @@ func yamuxClient(addr string) (interface{}, error) {
 	rng := rand.New(rand.NewSource(5))
 	payload := make([]byte, size)
 	rng.Read(payload)
+	payload[0] = 0
 	want := sha256.Sum256(payload)
 	report.EchoSha256 = hex.EncodeToString(want[:])
 
@@ -139,11 +140,13 @@ func yamuxClient(addr string) (interface{}, error) {
 				mu.Unlock()
 				return
 			}
-			go func() {
-				s.Write(payload)
-				s.Close() // half-close: the server sees EOF after the last byte
-			}()
-			got, err := ioutil.ReadAll(s)
+			go s.Write(payload)
+			// Read exactly the echo before closing: this yamux version (Debian's 2019 snapshot)
+			// makes Read return EOF as soon as the local side has closed and the buffer is
+			// momentarily empty, so half-close-then-read-to-EOF would cut the echo short.
+			got := make([]byte, size)
+			_, err = io.ReadFull(s, got)
+			s.Close()
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
