@@ -40,7 +40,8 @@ export function configError (message: string): GateError {
 
 function number (key: string, v: unknown, min: number, max: number): number {
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isFinite(n)) throw configError(`${key} must be a number, got ${typeof v === 'string' ? JSON.stringify(v) : typeof v}`)
+  // The value is not echoed: a mistyped {{args.*}} could put anything here, a secret included.
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw configError(`${key} must be a number, got ${typeof v === 'string' ? 'a string that is not one' : typeof v}`)
   if (n < min || n > max) throw configError(`${key} must be between ${min} and ${max}, got ${n}`)
   return n
 }

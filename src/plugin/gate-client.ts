@@ -71,7 +71,9 @@ export class GateClient {
       } catch (err) {
         if (timedOut) throw upstream('GATE_ERR_UPSTREAM_TIMEOUT', `gate did not answer within ${seconds} (${where(url)})`)
         const code = (err as { code?: string }).code
-        throw upstream('GATE_ERR_UPSTREAM_UNREACHABLE', `gate unreachable at ${where(url)}: ${code ?? (err as Error).message}`, err)
+        const message = (err as Error).message
+        const detail = code === undefined || message.includes(code) ? message : `${message} (${code})`
+        throw upstream('GATE_ERR_UPSTREAM_UNREACHABLE', `gate unreachable at ${where(url)}: ${detail}`, err)
       }
       const ok = res.statusCode >= 200 && res.statusCode < 300
       let text: string

@@ -5,6 +5,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createServer, connect, type AddressInfo, type Server } from 'node:net'
 import { once } from 'node:events'
+import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { buildPluginForTest } from './helpers/plugin-build.js'
 
@@ -63,8 +66,14 @@ t.test('plugin process', async (t) => {
     t.match(lines.at(-1), { '@message': 'plugin exiting', reason: 'host closed the connection', code: 0 })
   })
 
-  t.test('SIGINT is left to the host; SIGTERM stops the plugin', async (t) => {
-    const r = start(launcher, COOKIE)
+  t.test('SIGINT is left to the host; SIGTERM stops the plugin (run as a lone copy, as Argo runs it)', async (t) => {
+    // Argo copies just the one file into plugin-bin/<namespace>/<name> (mode 0700) and runs it.
+    const bin = mkdtempSync(join(tmpdir(), 'plugin-bin-'))
+    t.teardown(() => { rmSync(bin, { recursive: true, force: true }) })
+    const lone = join(bin, 'agent-canary-gate')
+    copyFileSync(launcher, lone)
+    chmodSync(lone, 0o700)
+    const r = start(lone, COOKIE)
     t.match(await handshake(r), /^1\|1\|tcp\|127\.0\.0\.1:\d+\|netrpc$/)
     r.child.kill('SIGINT')
     await new Promise((resolve) => setTimeout(resolve, 300))
