@@ -3,12 +3,10 @@
  * (metricproviders/plugin/rpc/rpc.go MetricsRPCServer): method names, argument names and
  * reply types as Argo's host expects them.
  */
-import { DISPENSE_NAME, MeasurementType, RpcErrorType, StringMapType, analysisRunView, argsOf, measurementFrom, measurementValue, metricView } from './argo.js'
+import { MeasurementType, RpcErrorType, StringMapType, analysisRunView, argsOf, measurementFrom, measurementValue, metricView } from './argo.js'
 import { GobTypes } from './gob/encoder.js'
 import type { RpcMethod, RpcReply, RpcService } from './netrpc/server.js'
 import type { GateMetricProvider } from './provider.js'
-
-export { DISPENSE_NAME }
 
 export function pluginService (provider: GateMetricProvider): RpcService {
   const measurement = (m: Parameters<typeof measurementValue>[0]): RpcReply => ({ type: MeasurementType, value: measurementValue(m) })
