@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { GobWriter, encodeUint } from '../../src/plugin/gob/bytes.js'
 import { GobDecoder } from '../../src/plugin/gob/decoder.js'
 import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
 import { decodeGoTime } from '../../src/plugin/gob/time.js'
@@ -96,6 +97,21 @@ t.test('Go time payloads: version 1 (UTC, fixed zone) and version 2 (offset with
   const odd = decodeGoTime(((ext.Schedule as Map<string, GobOpaque>).get('odd') as GobOpaque).bytes)
   t.equal(odd.offsetSeconds, 3617, 'version 2 carries the offset seconds')
   t.equal(new Date(odd.epochMs).toISOString(), '1889-12-31T22:59:43.000Z')
+})
+
+t.test('a TextMarshaler payload (hand-written: Go\'s encoder never emits this wire kind, decoders must accept it)', async (t) => {
+  const def = new GobWriter()
+  def.writeInt(-65)
+  def.writeUint(7) // wireType.TextMarshalerT (field 6)
+  def.writeUint(1) // gobEncoderType.CommonType
+  def.writeUint(1); def.writeString('Color'); def.writeUint(1); def.writeInt(65); def.writeUint(0)
+  def.writeUint(0); def.writeUint(0)
+  const value = new GobWriter()
+  value.writeInt(65); value.writeUint(0); value.writeString('teal')
+  const framed = (w: GobWriter): number[] => [...encodeUint(w.length), ...w.bytes()]
+  const [decoded] = decodeStream(new Uint8Array([...framed(def), ...framed(value)]), 3)
+  t.ok(decoded instanceof GobOpaque)
+  t.strictSame(tagged(decoded as GobValue), { $opaque: 'TextMarshaler', type: 'Color', hex: Buffer.from('teal').toString('hex') })
 })
 
 t.test('fresh vectors from Go decode the same way', async (t) => {

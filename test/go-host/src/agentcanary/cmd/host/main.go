@@ -128,7 +128,7 @@ func start(pluginPath string, logOut *syncBuffer) (*plugin.Client, plugin.Client
 }
 
 func config(gateURL string, extra map[string]interface{}) map[string]interface{} {
-	c := map[string]interface{}{"address": gateURL, "stage": "canary-1", "apiKey": "test-key-not-logged", "timeoutSeconds": "1"}
+	c := map[string]interface{}{"address": gateURL, "stage": "canary-1", "apiKey": "test-key-not-logged", "timeoutSeconds": "5"}
 	for k, v := range extra {
 		c[k] = v
 	}
@@ -179,7 +179,11 @@ func check(pluginPath, gateURL string) {
 	must("GetMetadata", err)
 
 	for _, s := range scenarios {
-		run, metric := sample(gateURL, s, nil, 0)
+		var extra map[string]interface{}
+		if s == "slow" {
+			extra = map[string]interface{}{"timeoutSeconds": "1"} // the stub answers after 2.5 s
+		}
+		run, metric := sample(gateURL, s, extra, 0)
 		m, err := p.Run(run, metric)
 		must("Run "+s, err)
 		r.Runs[s] = toReport(m)
