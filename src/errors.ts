@@ -37,8 +37,8 @@ export const ErrorCodes = {
   /** The metric's plugin config (provider.plugin["cordum/agent-canary-gate"]) is refused (names the key). */
   GATE_ERR_PLUGIN_CONFIG: 400,
   /**
-   * The Argo plugin host sent bytes the plugin cannot accept (yamux, gob or net/rpc). Never
-   * reaches HTTP; the status only keeps the table total.
+   * The Argo plugin host sent bytes the plugin cannot accept (yamux, gob or net/rpc). It never
+   * reaches HTTP; it has a status only because every code does.
    */
   GATE_ERR_PLUGIN_PROTOCOL: 400,
   /** A bug: something that should not happen did. */
