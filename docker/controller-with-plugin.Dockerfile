@@ -14,6 +14,8 @@
 # Build from the repository root:
 #   docker build -f docker/controller-with-plugin.Dockerfile -t registry.example/argo-rollouts-acg:v1.9.1 .
 # then set the controller Deployment's image to it and add the ConfigMap entry.
+# CI does not build this image (it has no container runtime); test/plugin/manifests.test.ts
+# checks that it puts the plugin where the ConfigMap's location points.
 
 ARG ARGO_ROLLOUTS_VERSION=v1.9.1
 

@@ -26,6 +26,7 @@ export interface HostConnectionDeps {
 async function drain (stream: YamuxStream): Promise<void> {
   try {
     while (await stream.read() !== null) { /* nothing is expected from the host here */ }
+    stream.close()
   } catch { /* reset with the session */ }
 }
 

@@ -174,3 +174,21 @@ t.test('broker: the 4-byte little-endian id is echoed, in either order, within t
   await until(() => silent.stream.isReset)
   t.ok(silent.stream.isReset, 'a stream that never sends its id is reset after the timeout')
 })
+
+t.test('when the host closes its side, running calls are still answered, then the stream is closed', async (t) => {
+  let release: () => void = () => {}
+  const slow: RpcMethod = async () => { await new Promise<void>((resolve) => { release = resolve }); return { type: GobTypes.string, value: 'late' } }
+  const server = new RpcServer(new Map([['Svc', new Map([['Slow', slow]])]]), { log })
+  const s = fakeStream()
+  const client = new FakeClient(s)
+  const served = server.serve(s.stream)
+  client.call('Svc.Slow', 5, GobTypes.bool, true)
+  await until(() => s.stream.buffered === 0)
+  s.stream.remoteFin()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.notOk(s.frames.some(([type, flags]) => type === FrameType.WindowUpdate && (flags & 4) !== 0), 'no FIN while a call runs')
+  release()
+  await served
+  t.match(client.replies()[0], { Seq: 5, body: 'late' }, 'the running call was answered')
+  t.ok(s.frames.some(([type, flags]) => type === FrameType.WindowUpdate && (flags & 4) !== 0), 'then FIN')
+})

@@ -46,28 +46,34 @@ export class RpcServer {
    */
   async serve (stream: YamuxStream, initial?: Uint8Array): Promise<void> {
     const codec = new GobStreamCodec(stream, {}, initial)
-    let inFlight = 0
+    const inFlight = new Set<Promise<void>>()
     let slotFreed: (() => void) | null = null
     try {
       for (;;) {
-        if (inFlight >= this.maxInFlight) await new Promise<void>((resolve) => { slotFreed = resolve })
+        if (inFlight.size >= this.maxInFlight) await new Promise<void>((resolve) => { slotFreed = resolve })
         const header = await codec.readValue()
-        if (header === undefined) return
+        if (header === undefined) {
+          // The host closed its side: answer what is running, then close ours (net/rpc's
+          // ServeCodec waits for its responses before closing the codec too).
+          await Promise.allSettled(inFlight)
+          stream.close()
+          return
+        }
         if (!isGobStruct(header)) throw gobError('request header is not a struct')
         const serviceMethod = typeof header.ServiceMethod === 'string' ? header.ServiceMethod : ''
         const seq = header.Seq ?? 0 // a zero Seq is not sent
         if (typeof seq !== 'number' && typeof seq !== 'bigint') throw gobError('request Seq is not an integer')
         const args = await codec.readValue()
         if (args === undefined) throw gobError(`request ${serviceMethod} ended before its argument`)
-        inFlight++
-        void this.call(serviceMethod, args).then(async (reply) => {
-          await this.respond(codec, serviceMethod, seq, reply)
-        }).finally(() => {
-          inFlight--
-          const wake = slotFreed
-          slotFreed = null
-          wake?.()
-        })
+        const call: Promise<void> = this.call(serviceMethod, args)
+          .then(async (reply) => { await this.respond(codec, serviceMethod, seq, reply) })
+          .finally(() => {
+            inFlight.delete(call)
+            const wake = slotFreed
+            slotFreed = null
+            wake?.()
+          })
+        inFlight.add(call)
       }
     } catch (err) {
       if (!stream.isReset) stream.reset((err as Error).message)
