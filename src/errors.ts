@@ -36,6 +36,13 @@ export const ErrorCodes = {
   GATE_ERR_UNAVAILABLE: 503,
   /** The service's environment configuration (PORT, CORDUM_URL, GATE_API_KEYS, ...) is refused at start. */
   GATE_ERR_CONFIG_INVALID: 500,
+  /** The metric's plugin config (provider.plugin["cordum/agent-canary-gate"]) is refused (names the key). */
+  GATE_ERR_PLUGIN_CONFIG: 400,
+  /**
+   * The Argo plugin host sent bytes the plugin cannot accept (yamux, gob or net/rpc). It never
+   * reaches HTTP; it has a status only because every code does.
+   */
+  GATE_ERR_PLUGIN_PROTOCOL: 400,
   /** A bug: something that should not happen did. */
   GATE_ERR_INTERNAL: 500,
 } as const
