@@ -83,7 +83,7 @@ if (needGoHarness(t)) {
       baseline: 'support-agent-stable',
       weight: '10',
       tenant: 'default',
-      topic: '',
+      topic: 'job.support.reply',
       namespace: 'support',
       rollout: 'support-agent',
       revision: '3',

@@ -81,6 +81,7 @@ export async function runHarness (binary: string, args: string[]): Promise<Harne
 export function rolloutArgs (gateUrl: string, canaryHash: string, extra: Record<string, string> = {}): string[] {
   const args: Record<string, string> = {
     agent: 'support-agent',
+    topic: 'job.support.reply',
     'canary-hash': canaryHash,
     'stable-hash': 'stable',
     namespace: 'support',

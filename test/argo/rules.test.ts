@@ -137,6 +137,10 @@ t.test('template rules: the shipped template passes; each broken rule is caught'
 
 // --- Rollout rules --------------------------------------------------------------------------
 
+function arg (args: Any[], name: string): Any {
+  return args.find((a) => a.name === name)
+}
+
 function shippedRollout (file: string): Any {
   const doc = catalog.argo.find((d) => d.file.endsWith(file))
   if (doc === undefined) throw new Error(`${file} not shipped`)
@@ -152,11 +156,11 @@ t.test('Rollout rules: the shipped Rollouts pass; each broken rule is caught', a
     ['a namespaced template referenced as cluster-scoped', (r) => { r.spec.strategy.canary.steps[3].analysis.templates[0].clusterScope = true }, /ClusterAnalysisTemplate 'agent-gate-canary-1' not found/],
     ['an arg no template declares (project rule)', (r) => { r.spec.strategy.canary.steps[3].analysis.args.push({ name: 'canary_hash', value: 'x' }) }, /arg 'canary_hash' is declared by no referenced template/],
     ['a required arg not passed', (r) => { r.spec.strategy.canary.steps[3].analysis.args = r.spec.strategy.canary.steps[3].analysis.args.filter((a: Any) => a.name !== 'stable-hash') }, /args.stable-hash was not resolved/],
-    ['a weight that is not the preceding setWeight (project rule)', (r) => { r.spec.strategy.canary.steps[5].analysis.args.find((a: Any) => a.name === 'weight').value = '10' }, /arg 'weight' is "10" but the preceding setWeight is 25/],
-    ['an unknown podTemplateHashValue (project rule)', (r) => { r.spec.strategy.canary.steps[3].analysis.args[1].valueFrom.podTemplateHashValue = 'latest' }, /podTemplateHashValue must be Latest or Stable/],
+    ['a weight that is not the preceding setWeight (project rule)', (r) => { arg(r.spec.strategy.canary.steps[5].analysis.args, 'weight').value = '10' }, /arg 'weight' is "10" but the preceding setWeight is 25/],
+    ['an unknown podTemplateHashValue (project rule)', (r) => { arg(r.spec.strategy.canary.steps[3].analysis.args, 'canary-hash').valueFrom.podTemplateHashValue = 'latest' }, /podTemplateHashValue must be Latest or Stable/],
     ['a fieldRef the downward API does not have', (r) => { r.spec.strategy.canary.steps[3].analysis.args.at(-1).valueFrom.fieldRef.fieldPath = 'metadata.labels.app' }, /valid object metadata supported by downwardAPI/],
-    ['an experiment placeholder in a step analysis arg', (r) => { r.spec.strategy.canary.steps[3].analysis.args[1] = { name: 'canary-hash', value: '{{templates.shadow.podTemplateHash}}' } }, /only experiment analysis args take/],
-    ['an experiment placeholder naming no template', (r) => { r.spec.strategy.canary.steps[0].experiment.analyses[0].args[1].value = '{{templates.canary.podTemplateHash}}' }, /\{\{templates.canary.podTemplateHash\}\} is not resolved here \(experiment templates: shadow\)/],
+    ['an experiment placeholder in a step analysis arg', (r) => { Object.assign(arg(r.spec.strategy.canary.steps[3].analysis.args, 'canary-hash'), { value: '{{templates.shadow.podTemplateHash}}', valueFrom: undefined }) }, /only experiment analysis args take/],
+    ['an experiment placeholder naming no template', (r) => { arg(r.spec.strategy.canary.steps[0].experiment.analyses[0].args, 'canary-hash').value = '{{templates.canary.podTemplateHash}}' }, /\{\{templates.canary.podTemplateHash\}\} is not resolved here \(experiment templates: shadow\)/],
     ['an experiment that never ends', (r) => { r.spec.strategy.canary.steps[0].experiment.analyses[0].requiredForCompletion = false }, /the experiment would never end/],
     ['an experiment template weight without traffic routing', (r) => { r.spec.strategy.canary.steps[0].experiment.templates[0].weight = 5 }, /Experiment template weight cannot be set unless TrafficRouting/],
     ['a step with two actions', (r) => { r.spec.strategy.canary.steps[1].pause = {} }, /sets setWeight and pause; it must set exactly one/],
