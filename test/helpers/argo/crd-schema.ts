@@ -137,9 +137,10 @@ export function newAjv (): Ajv {
         if (!isObject(item)) continue
         const id = JSON.stringify(keys.map((k) => item[k]))
         if (seen.has(id)) {
+          const entry = keys.map((k) => `${k}=${JSON.stringify(item[k])}`).join(', ')
           ;(uniqueByKeys as unknown as { errors: Partial<ErrorObject>[] }).errors = [{
             keyword: 'listMapKeys',
-            message: `duplicate entry for key ${keys.map((k, i) => `${k}=${JSON.stringify(keys.map((kk) => item[kk])[i])}`).join(', ')}`,
+            message: `duplicate entry for key ${entry}`,
             params: { keys },
           }]
           return false
