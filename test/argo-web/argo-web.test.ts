@@ -3,8 +3,7 @@
 // template (the numbers docs/argo.md states). The real gate is exercised in gate.test.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { metricTiming } from '../helpers/argo/timing.js'
@@ -45,7 +44,7 @@ async function standIn (script: Answer[]): Promise<{ url: string, requests: Reco
 const repeat = <T>(n: number, x: T): T[] => Array.from({ length: n }, () => x)
 
 if (needGoHarness(t)) {
-  const binary = await buildHarness()
+  const binary = await buildHarness(t)
   const outputs: string[] = []
 
   /** Plays `template` (canary-1 by default) against a stand-in answering `script`. */
@@ -153,7 +152,7 @@ if (needGoHarness(t)) {
 
   // --- EvaluateResult and the metric rules, on small templates ---------------------------
 
-  const dir = mkdtempSync(join(tmpdir(), 'argo-web-templates-'))
+  const dir = t.testdir()
   /** A one-metric template; a `jsonPath` key goes to the web provider, the rest to the metric. */
   function template ({ jsonPath, ...metric }: Record<string, unknown>): string {
     const file = join(dir, `t${Math.random().toString(36).slice(2)}.json`)

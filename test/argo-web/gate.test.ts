@@ -42,7 +42,7 @@ function answers (report: RunReport | undefined): Verdict[] {
 }
 
 if (needGoHarness(t)) {
-  const binary = await buildHarness()
+  const binary = await buildHarness(t)
   const gate = await startGate()
   t.teardown(gate.stop)
 

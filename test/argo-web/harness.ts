@@ -4,7 +4,7 @@
  * prints the finished run as JSON.
  */
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,15 +30,18 @@ export function needGoHarness (t: AnyTap): boolean {
       `apt-get install golang-github-antonmedv-expr-dev (it brings gopkg.in/yaml.v3); looked in ${GOCODE}`)
 }
 
-/** `GO111MODULE=off GOPATH=<tmp>:/usr/share/gocode go build`; returns the binary's path. */
-export async function buildHarness (): Promise<string> {
+/**
+ * `GO111MODULE=off GOPATH=<tmp>:/usr/share/gocode go build`; returns the binary's path. The
+ * build directory is removed when the test ends.
+ */
+export async function buildHarness (t: { teardown: (fn: () => void) => void }): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'argo-web-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const binary = join(dir, 'argo-web')
-  await run('go', ['build', '-o', binary, '.'], {
-    cwd: HARNESS_DIR,
-    env: { ...process.env, GO111MODULE: 'off', GOPATH: `${dir}:${GOCODE}`, GOFLAGS: '' },
-    timeout: 300_000,
-  })
+  const env: NodeJS.ProcessEnv = { ...process.env, GO111MODULE: 'off', GOPATH: `${dir}:${GOCODE}`, GOFLAGS: '' }
+  // Go needs a build cache; without HOME (some CI sandboxes) give it one for this build.
+  if (env.GOCACHE === undefined && env.HOME === undefined && env.XDG_CACHE_HOME === undefined) env.GOCACHE = join(dir, 'cache')
+  await run('go', ['build', '-o', binary, '.'], { cwd: HARNESS_DIR, env, timeout: 300_000 })
   return binary
 }
 

@@ -1,8 +1,7 @@
 // Every Argo Rollouts object the project ships (analysis-templates/, deploy/, plugin-manifests/)
 // validates against the v1.9.1 CRD schemas and Argo's own rules; the templates implement the
 // verdict policy of docs/argo.md, and that document's timing table is what they compute to.
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { describe, loadManifests, parseManifest } from '../helpers/argo/manifests.js'
@@ -146,8 +145,7 @@ t.test('docs/argo.md states the timing the templates compute to', async (t) => {
 // --- the manifest loader's own guards ------------------------------------------------------
 
 t.test('half-formed or unknown Argo documents are errors, other files are sorted out', async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'manifests-'))
-  mkdirSync(join(root, 'deploy'))
+  const root = t.testdir({ deploy: {} })
   const write = (name: string, text: string): void => { writeFileSync(join(root, 'deploy', name), text) }
   write('a-no-kind.yaml', 'apiVersion: argoproj.io/v1alpha1\nmetadata: { name: x }\n')
   write('b-experiment.yaml', 'apiVersion: argoproj.io/v1alpha1\nkind: Experiment\nmetadata: { name: x }\n')
