@@ -51,7 +51,8 @@ if (needGoHarness(t)) {
   // The sandbox's job volumes are not a traffic split (src/sandbox/scenarios.ts), so the
   // live stages pass weight 100, at which the gate has no split to check; the split check
   // itself is the gate's business and tested there.
-  const play = async (name: string, hash: string, opts: { file?: string, args?: Record<string, string>, scale?: string } = {}) => {
+  const play = async (tt: Pick<typeof t, 'equal'>, name: string, hash: string,
+    opts: { file?: string, args?: Record<string, string>, scale?: string } = {}): Promise<RunReport | undefined> => {
     const weight: Record<string, string> = name.endsWith('shadow') || name.endsWith('background') ? {} : { weight: '100' }
     const r = await runHarness(binary, [
       '-template', opts.file ?? TEMPLATES, '-name', name,
@@ -59,14 +60,14 @@ if (needGoHarness(t)) {
       '-secret', `agent-canary-gate/api-key=${API_KEY}`,
       '-time-scale', opts.scale ?? '0.0001',
     ])
-    t.equal(r.code, 0, r.stderr)
+    tt.equal(r.code, 0, `the harness ran: ${r.stderr}`)
     return r.report
   }
 
   t.test('a healthy canary ends Successful at canary-1, canary-2 and full', async (t) => {
     for (const [name, scale] of [['agent-gate-canary-1', '0.0001'], ['agent-gate-canary-2', '0.0001'], ['agent-gate-full', '0.00002']] as const) {
-      const report = await play(name, 'healthy', { scale })
-      t.equal(report?.phase, 'Successful', `${name}: ${report?.message ?? ''}`)
+      const report = await play(t, name, 'healthy', { scale })
+      t.equal(report?.phase, 'Successful', `${name} ends Successful ${report?.message ?? ''}`)
       t.ok(answers(report).every((a) => a.verdict === 'pass'), `${name}: every answer was pass`)
     }
   })
@@ -80,7 +81,7 @@ if (needGoHarness(t)) {
   ]
   for (const [name, hash, trigger] of regressions) {
     t.test(`support-agent-${hash} ends Failed at ${name} (${trigger})`, async (t) => {
-      const report = await play(name, hash)
+      const report = await play(t, name, hash)
       t.equal(report?.phase, 'Failed')
       t.match(report?.message, /assessed Failed due to failed \(1\) > failureLimit \(0\)/)
       const last = answers(report).at(-1)
@@ -90,7 +91,7 @@ if (needGoHarness(t)) {
   }
 
   t.test('a canary too new to judge never pauses early and ends Inconclusive when its window ends', async (t) => {
-    const report = await play('agent-gate-canary-1', 'too-new')
+    const report = await play(t, 'agent-gate-canary-1', 'too-new')
     t.equal(report?.phase, 'Inconclusive')
     t.equal(report?.metrics[0]?.count, 12, 'all 12 answers were taken')
     t.equal(report?.virtualSeconds, 55 * 60)
@@ -98,10 +99,17 @@ if (needGoHarness(t)) {
   })
 
   t.test('the ClusterAnalysisTemplate judges the stage the Rollout names', async (t) => {
-    const healthy = await play('agent-canary-gate', 'healthy', { file: CLUSTER_TEMPLATE, args: { stage: 'canary-1' } })
+    const healthy = await play(t, 'agent-canary-gate', 'healthy', { file: CLUSTER_TEMPLATE, args: { stage: 'canary-1' } })
     t.equal(healthy?.phase, 'Successful')
-    const spike = await play('agent-canary-gate', 'deny-spike', { file: CLUSTER_TEMPLATE, args: { stage: 'canary-1' } })
+    const spike = await play(t, 'agent-canary-gate', 'deny-spike', { file: CLUSTER_TEMPLATE, args: { stage: 'canary-1' } })
     t.equal(spike?.phase, 'Failed')
+  })
+
+  t.test('the weight the templates send as a string reaches the gate\'s traffic-split check', async (t) => {
+    const report = await play(t, 'agent-gate-canary-1', 'healthy', { args: { weight: '10' }, scale: '0' })
+    const first = JSON.parse(report?.metrics[0]?.measurements[0]?.value ?? '{}') as { trafficSplit?: { status: string, expected: number | null } }
+    t.not(first.trafficSplit?.status, 'not_checked')
+    t.equal(first.trafficSplit?.expected, 0.1)
   })
 
   t.test('a wrong API key is an Error measurement, never a pass', async (t) => {
