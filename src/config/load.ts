@@ -27,7 +27,7 @@ export function parseGates (text: string, file: string, limits: SourceLimits = D
   if (schemaErrors.length > 0) throw invalid(file, schemaErrors)
   const problems: PolicyProblem[] = []
   const policy = buildPolicy(source.value as GatesFile, problems)
-  if (problems.length > 0) throw invalid(file, problems.map((p) => source.error(p.path, p.message)))
+  if (problems.length > 0) throw invalid(file, problems.map((p) => source.error(p.path, p.message, p.key)))
   return { policy, hash: sha256Hex(canonicalJson(policy)), file }
 }
 

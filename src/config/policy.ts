@@ -99,7 +99,12 @@ export const STAGE_NAMES = ['shadow', 'canary-1', 'canary-2', 'full'] as const
 export const CORDUM_SIGNALS = ['policy_deny_rate', 'job_failure_rate', 'approval_backlog', 'overload_rate', 'schema_violation_rate'] as const
 
 /** A problem found while building the policy, located by its key path in the file. */
-export interface PolicyProblem { path: (string | number)[], message: string }
+export interface PolicyProblem {
+  path: (string | number)[]
+  message: string
+  /** Point at the key itself rather than its value (e.g. a key that does not apply). */
+  key?: boolean
+}
 
 const DEFAULTS = {
   minDataPoints: 50,
@@ -161,8 +166,8 @@ function builtinSignals (seed: SeedValues): Record<string, RawSignal> {
       kind: 'rate',
       source: 'cordum',
       description: 'share of the agent\'s jobs with output or schema violations',
-      max_ratio: 1.0,
-      floor: 0.005,
+      max_ratio: 1.5,
+      floor: 0.01,
     },
   }
 }
@@ -320,13 +325,13 @@ function buildSignal (name: string, raw: RawSignal, path: (string | number)[], p
   const kind = raw.kind ?? 'rate'
   const source = raw.source ?? 'cordum'
   if (source === 'cordum' && !(CORDUM_SIGNALS as readonly string[]).includes(name)) {
-    problems.push({ path, message: `Cordum cannot measure a signal named '${name}' (it measures ${CORDUM_SIGNALS.join(', ')}); set source: prometheus or loki with a query` })
+    problems.push({ path, key: true, message: `Cordum cannot measure a signal named '${name}' (it measures ${CORDUM_SIGNALS.join(', ')}); set source: prometheus or loki with a query` })
   }
   if (source !== 'cordum' && (raw.query === undefined || Object.keys(raw.query).length === 0)) {
     problems.push({ path: [...path, 'source'], message: `signal '${name}' reads from ${source} but has no query` })
   }
   const thresholds = thresholdsOf(raw, 0)
-  checkThresholds(kind, thresholds, `signal '${name}'`, path, problems, true)
+  checkThresholds(kind, thresholds, `signal '${name}' is a ${kind} signal`, path, problems, true)
   const spec: SignalSpec = { name, kind, source, description: raw.description ?? name.replaceAll('_', ' '), thresholds }
   if (raw.query !== undefined) spec.query = { ...raw.query }
   return spec
@@ -353,15 +358,15 @@ const ALL_KEYS: [keyof Thresholds, string][] = [
   ['maxOldestAgeSeconds', 'max_oldest_age_seconds'], ['maxSeconds', 'max_seconds'],
 ]
 
-function checkThresholds (kind: SignalKind, t: Thresholds, what: string, path: (string | number)[], problems: PolicyProblem[], needOne: boolean): void {
+function checkThresholds (kind: SignalKind, t: Thresholds, subject: string, path: (string | number)[], problems: PolicyProblem[], needOne: boolean): void {
   const allowed = KIND_KEYS[kind]
   for (const [key, yamlKey] of ALL_KEYS) {
     if (t[key] !== undefined && !allowed.keys.includes(key)) {
-      problems.push({ path: [...path, yamlKey], message: `${what} is a ${kind} signal: ${yamlKey} does not apply (use ${allowed.names})` })
+      problems.push({ path: [...path, yamlKey], key: true, message: `${subject}: ${yamlKey} does not apply (use ${allowed.names})` })
     }
   }
   if (needOne && !allowed.keys.some((k) => t[k] !== undefined)) {
-    problems.push({ path, message: `${what} needs a threshold: ${allowed.names}` })
+    problems.push({ path, key: true, message: `${subject}: it needs a threshold (${allowed.names})` })
   }
 }
 
@@ -376,7 +381,8 @@ function buildStage (
   const base = STAGE_DEFAULTS[name]
   const live = raw?.live ?? base?.live ?? true
   const score = { pass: raw?.score?.pass ?? policy.score.pass, marginal: raw?.score?.marginal ?? policy.score.marginal }
-  checkScore(score, [...path, 'score'], problems)
+  // Inherited thresholds were checked at the root; only a stage's own score is its problem.
+  if (raw?.score !== undefined) checkScore(score, [...path, 'score'], problems)
 
   // Signals: the stage's defaults, refined or extended by the file; `enabled: false` removes.
   const signalEntries: Record<string, RawStageSignal> = { ...base?.signals }
@@ -387,11 +393,11 @@ function buildStage (
     const spec = policy.signals[sig]
     const at = [...path, 'signals', sig]
     if (spec === undefined) {
-      problems.push({ path: at, message: unknownName('signal', sig, Object.keys(policy.signals)) })
+      problems.push({ path: at, key: true, message: unknownName('signal', sig, Object.keys(policy.signals)) })
       continue
     }
     const override = thresholdsOf(entry, spec.thresholds.floor)
-    checkThresholds(spec.kind, override, `signal '${sig}'`, at, problems, false)
+    checkThresholds(spec.kind, override, `signal '${sig}' is a ${spec.kind} signal`, at, problems, false)
     signals.push({
       ...spec,
       thresholds: { ...spec.thresholds, ...definedOnly(override) },
@@ -433,7 +439,7 @@ function buildStage (
 
 function buildTrigger (name: string, entry: RawTrigger, policy: GatesPolicy, path: (string | number)[], problems: PolicyProblem[]): Trigger | undefined {
   if (entry.signal === undefined) {
-    problems.push({ path, message: `trigger '${name}' is not a built-in trigger: name the signal it reads (signal: ...)` })
+    problems.push({ path, key: true, message: `trigger '${name}' is not a built-in trigger: name the signal it reads (signal: ...)` })
     return undefined
   }
   const spec = policy.signals[entry.signal]
@@ -442,13 +448,13 @@ function buildTrigger (name: string, entry: RawTrigger, policy: GatesPolicy, pat
     return undefined
   }
   const thresholds = thresholdsOf(entry, spec.thresholds.floor)
-  const what = `trigger '${name}' reads ${spec.kind} signal '${entry.signal}' and`
+  const subject = `trigger '${name}' reads ${spec.kind} signal '${entry.signal}'`
   const sustained = entry.sustained_intervals !== undefined
   if (sustained && spec.kind !== 'rate') {
-    problems.push({ path: [...path, 'sustained_intervals'], message: `${what} sustained_intervals applies only to rate signals` })
+    problems.push({ path: [...path, 'sustained_intervals'], key: true, message: `${subject}: sustained_intervals applies only to rate signals` })
   }
   // A trigger needs a rule: a threshold fitting its signal's kind, or a sustain count.
-  checkThresholds(spec.kind, thresholds, what.replace(' and', ''), path, problems, !sustained)
+  checkThresholds(spec.kind, thresholds, subject, path, problems, !sustained)
   const trigger: Trigger = { name, signal: entry.signal, kind: spec.kind, ...definedOnly(thresholds), floor: thresholds.floor, minEventsPerInterval: entry.min_events_per_interval ?? 1 }
   if (sustained) trigger.sustainedIntervals = entry.sustained_intervals as number
   return trigger

@@ -16,8 +16,9 @@
  *                                           from signals whose bounds still straddle their
  *                                           limits, and a fail must rest on evidence.
  *
- * Score = 100 * sum(w * s) / sum(w) over signals with enough data, s = 1 / 0.5 / 0 for
- * pass / marginal / fail (Keptn's weighting, with statuses from confidence sequences).
+ * Score = 100 * sum(w * s) / sum(w), s = 1 / 0.5 / 0 for pass / marginal / fail (Keptn's
+ * weighting, with statuses from confidence sequences), over the judged signals and the
+ * required signals that lack data (credit 0); optional signals without data are left out.
  */
 import type { Stage } from '../config/policy.js'
 import { pct } from './format.js'
@@ -86,9 +87,13 @@ export function judge (stage: Stage, observations: Observations): Judgement {
   const triggers = stage.triggers.map((t) => evaluateTrigger(t, measured$(t.signal), stage.subIntervalMinutes))
   const trafficSplit = checkTrafficSplit(stage, observations, measured$)
 
-  const scored = signals.filter((s) => s.status === 'pass' || s.status === 'marginal' || s.status === 'fail')
+  // A required signal without enough data (or unmeasurable) cannot vouch for the canary: it
+  // counts with credit 0, so a score never looks healthy for want of evidence. Optional
+  // signals without data are left out.
+  const judged = signals.filter((s) => s.status === 'pass' || s.status === 'marginal' || s.status === 'fail')
+  const scored = [...judged, ...signals.filter((s) => s.required && (s.status === 'insufficient' || s.status === 'unavailable'))]
   const totalWeight = scored.reduce((sum, s) => sum + s.weight, 0)
-  const credit = scored.reduce((sum, s) => sum + s.weight * CREDIT[s.status as keyof typeof CREDIT], 0)
+  const credit = judged.reduce((sum, s) => sum + s.weight * CREDIT[s.status as keyof typeof CREDIT], 0)
   const rawScore = totalWeight === 0 ? 0 : Math.round((1000 * credit) / totalWeight) / 10
 
   const fired = triggers.filter((t) => t.fired)
@@ -124,7 +129,7 @@ export function judge (stage: Stage, observations: Observations): Judgement {
   } else if (rawScore >= stage.score.pass) {
     verdict = 'pass'
     codes.push('score_pass')
-    reasons.push(`score ${rawScore} >= ${stage.score.pass}: ${scored.length} signal${scored.length === 1 ? '' : 's'} judged, ${scored.filter((s) => s.status === 'pass').length} within thresholds`)
+    reasons.push(`score ${rawScore} >= ${stage.score.pass}: ${judged.length} signal${judged.length === 1 ? '' : 's'} judged, ${judged.filter((s) => s.status === 'pass').length} within thresholds`)
   } else if (rawScore >= stage.score.marginal) {
     verdict = 'inconclusive'
     codes.push('manual_hold')

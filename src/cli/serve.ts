@@ -1,0 +1,30 @@
+import { readConfig } from '../config/env.js'
+import { runServer } from '../http/server.js'
+import { EXIT_OK, parseOptions, type Command } from './command.js'
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'run the score service (HTTP API for Argo and curl)',
+  usage: `usage: agent-canary-gate serve
+
+Configured by environment variables:
+  PORT              listen port (default 8080; 0 picks a free port)
+  HOST              listen address (default 0.0.0.0)
+  LOG_LEVEL         fatal, error, warn, info (default), debug, trace, silent
+  GATES_FILE        gates policy file (default: the built-in policy)
+  CORDUM_URL        Cordum gateway, e.g. https://cordum.example:8081; unset: demo mode
+                    against the built-in sandbox
+  CORDUM_API_KEY    key sent as X-API-Key (an admin key reads every signal; a viewer key
+                    leaves approval backlog, overload and schema signals unavailable)
+  CORDUM_TENANT     tenant sent as X-Tenant-ID when a request names none (default 'default')
+  CORDUM_DEADLINE_MS  budget for all Cordum reads of one score request (default 8000)
+  GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
+                    (unset: no auth)
+
+Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
+  async run (argv, io) {
+    parseOptions({ args: argv, options: {} }, serve)
+    await runServer(readConfig(io.env))
+    return EXIT_OK
+  },
+}

@@ -1,0 +1,55 @@
+/**
+ * The gate's HTTP application as a plain Fastify plugin: everything registered explicitly (no
+ * autoload; the plugin build bundles this file). server.ts builds the instance around it, and
+ * tests register the same plugin and call `inject`.
+ *
+ * Later additions have their place here: a /metrics plugin (prom-client, its own Registry per
+ * instance) registers beside the probes; the evidence store plugs into ScoreService as its
+ * DecisionRecorder, which fills `decisionId`.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { ScoreService } from '../service/score.js'
+import { authenticate, type ApiKey } from './auth.js'
+import { registerErrorHandlers } from './errors.js'
+import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
+import { registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
+import { healthRoutes } from './routes/health.js'
+import { scoreRoutes } from './routes/score.js'
+import { stagesRoutes } from './routes/stages.js'
+import { ScoreQuerySchema } from './schemas.js'
+
+export interface AppOptions {
+  service: ScoreService
+  /** Tenant assumed when a request names none (CORDUM_TENANT). */
+  defaultTenant: string
+  /** Gate API keys (GATE_API_KEYS); empty or absent: no auth. */
+  apiKeys?: ApiKey[]
+  /** Load-shedding limits; false turns load shedding off (tests). */
+  underPressure?: PressureOptions | false
+  /** Version shown in the OpenAPI document. */
+  version?: string
+}
+
+/** Routes that never need a key: probes and the API description. */
+const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json'])
+
+export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
+  const keys = opts.apiKeys ?? []
+  registerErrorHandlers(app, Object.keys(ScoreQuerySchema.properties))
+  if (opts.underPressure !== false) await registerUnderPressure(app, opts.underPressure)
+  await registerSwagger(app, opts.version ?? '0.0.0')
+
+  app.decorateRequest('gateKey', null)
+  if (keys.length > 0) {
+    app.addHook('onRequest', async (request) => {
+      const path = request.url.split('?')[0] ?? ''
+      if (PUBLIC.has(path)) return
+      request.gateKey = authenticate(keys, request.headers)
+    })
+  }
+
+  registerOpenApiRoute(app)
+  await app.register(healthRoutes, { service: opts.service })
+  await app.register(stagesRoutes, { service: opts.service })
+  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant })
+}

@@ -1,0 +1,58 @@
+/**
+ * GET and POST /api/v1/score: the question Argo's web metric provider (and a person with curl)
+ * asks. 200 with the ScoreResponse whatever the verdict: Argo treats any non-2xx as an Error
+ * measurement, so only a failure to answer (bad input, an upstream down) is one.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { ScoreQuery, ScoreResponse, ScoreService } from '../../service/score.js'
+import { authorizeTenant, type ApiKey } from '../auth.js'
+import { ScoreBodySchema, ScoreQuerySchema, scoreResponses } from '../schemas.js'
+
+export interface ScoreRoutesOptions {
+  service: ScoreService
+  /** Tenant assumed when a request names none (for key-to-tenant checks). */
+  defaultTenant: string
+}
+
+/**
+ * Aborted when the client goes away before the answer is sent. (Fastify's request.signal also
+ * fires once a POST body has been read on Node 20, so it cannot be used for this.)
+ */
+export function clientGone (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new DOMException('the client closed the connection', 'AbortError'))
+  })
+  return controller.signal
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The gate API key the request authenticated with (null when auth is off). */
+    gateKey: ApiKey | null
+  }
+}
+
+/** Either header works when GATE_API_KEYS is set. */
+export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { bearer: [] }]
+
+export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async (app, opts) => {
+  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<ScoreResponse> => {
+    if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
+    const response = await opts.service.score(query, clientGone(reply))
+    request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
+    return response
+  }
+  const common = {
+    tags: ['score'],
+    response: scoreResponses,
+    security: SECURITY,
+  }
+  app.get('/api/v1/score', {
+    schema: { ...common, summary: 'Score a canary (query string)', description: 'Argo web provider: jsonPath "{$}", successCondition result.verdict == "pass", failureCondition result.verdict == "fail".', querystring: ScoreQuerySchema },
+  }, async (request, reply) => await answer(request.query, request, reply))
+  app.post('/api/v1/score', {
+    schema: { ...common, summary: 'Score a canary (JSON body)', body: ScoreBodySchema },
+  }, async (request, reply) => await answer(request.body, request, reply))
+}

@@ -1,0 +1,30 @@
+/** GET /api/v1/stages: what each stage of the loaded gates policy judges, for people and tooling. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { ScoreService } from '../../service/score.js'
+import { ErrorSchema, StagesResponseSchema } from '../schemas.js'
+import { SECURITY } from './score.js'
+
+export const stagesRoutes: FastifyPluginAsyncTypebox<{ service: ScoreService }> = async (app, { service }) => {
+  app.get('/api/v1/stages', {
+    schema: { tags: ['policy'], summary: 'Stages of the gates policy', response: { 200: StagesResponseSchema, 401: ErrorSchema }, security: SECURITY },
+  }, async () => {
+    const { policy, file, hash } = service.policy
+    return {
+      policy: { file, sha256: hash },
+      stages: Object.values(policy.stages).map((s) => ({
+        name: s.name,
+        description: s.description,
+        live: s.live,
+        onSourceError: s.onSourceError,
+        minDataPoints: s.minDataPoints,
+        score: s.score,
+        signals: s.signals.map((sig) => ({ name: sig.name, source: sig.source, kind: sig.kind, weight: sig.weight, required: sig.required, threshold: thresholdLine(sig.thresholds) })),
+        triggers: s.triggers.map((t) => ({ name: t.name, signal: t.signal })),
+      })),
+    }
+  })
+}
+
+function thresholdLine (t: object): string {
+  return Object.entries(t).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(' ')
+}

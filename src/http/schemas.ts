@@ -1,0 +1,138 @@
+/**
+ * TypeBox schemas of the HTTP API: one definition gives request validation, response
+ * serialization (fast-json-stringify drops undeclared fields, so nothing leaks by accident)
+ * and the OpenAPI document. Field meanings are ARCHITECTURE.md "HTTP API".
+ */
+import { Type, type Static } from 'typebox'
+
+const Name = (description: string) => Type.String({ minLength: 1, maxLength: 253, description })
+
+const scoreFields = {
+  stage: Type.String({ minLength: 1, maxLength: 64, description: 'gates policy stage: shadow, canary-1, canary-2, full, or one the policy adds' }),
+  canary: Name('the canary arm\'s Cordum agent_id (in a Rollout: <agent>-<pod template hash>)'),
+  baseline: Type.Optional(Name('the stable arm\'s Cordum agent_id')),
+  tenant: Type.Optional(Name('Cordum tenant (X-Tenant-ID); default CORDUM_TENANT')),
+  topic: Type.Optional(Name('restrict to one Cordum topic, e.g. job.support.reply')),
+  namespace: Type.Optional(Name('Kubernetes namespace of the Rollout (recorded, not used to judge)')),
+  rollout: Type.Optional(Name('Rollout name (recorded, not used to judge)')),
+  revision: Type.Optional(Name('Rollout revision (recorded, not used to judge)')),
+  since: Type.Optional(Type.String({ maxLength: 64, description: 'window start: RFC 3339 time, or a duration back from until such as 30m or 1h30m; default until - canary_lifetime_hours' })),
+  until: Type.Optional(Type.String({ maxLength: 64, description: 'window end: RFC 3339 time; default now, rounded down to 10 s' })),
+  weight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary traffic weight in percent (traffic-split check)' })),
+}
+
+export const ScoreQuerySchema = Type.Object(scoreFields, { additionalProperties: false })
+export const ScoreBodySchema = Type.Object(scoreFields, { additionalProperties: false })
+export type ScoreRequest = Static<typeof ScoreQuerySchema>
+
+const RateBound = Type.Object({
+  n: Type.Integer({ description: 'events (decisions, jobs)' }),
+  k: Type.Integer({ description: 'hits among them (denies, failures, ...)' }),
+  rate: Type.Number(),
+  lower: Type.Number({ description: 'lower end of the anytime-valid confidence sequence' }),
+  upper: Type.Number({ description: 'upper end of the anytime-valid confidence sequence' }),
+})
+const BacklogArm = Type.Object({ pending: Type.Integer(), oldestAgeSeconds: Type.Number() })
+const QuantileArm = Type.Object({ seconds: Type.Number(), n: Type.Optional(Type.Integer()) })
+const ArmEvidence = Type.Union([RateBound, BacklogArm, QuantileArm, Type.Null()])
+
+const Threshold = Type.Object({
+  maxRate: Type.Optional(Type.Number()),
+  maxRatio: Type.Optional(Type.Number()),
+  floor: Type.Optional(Type.Number()),
+  maxPending: Type.Optional(Type.Number()),
+  maxOldestAgeSeconds: Type.Optional(Type.Number()),
+  maxSeconds: Type.Optional(Type.Number()),
+  text: Type.String({ description: 'the thresholds as a person reads them' }),
+})
+
+const SignalResult = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('rate'), Type.Literal('backlog'), Type.Literal('quantile')]),
+  source: Type.String(),
+  status: Type.Union([Type.Literal('pass'), Type.Literal('marginal'), Type.Literal('fail'), Type.Literal('insufficient'), Type.Literal('unavailable')]),
+  required: Type.Boolean(),
+  weight: Type.Number(),
+  threshold: Threshold,
+  canary: ArmEvidence,
+  baseline: ArmEvidence,
+  reason: Type.String(),
+  notes: Type.Array(Type.String()),
+})
+
+const TriggerResult = Type.Object({
+  name: Type.String(),
+  signal: Type.String(),
+  fired: Type.Boolean(),
+  evaluated: Type.Boolean({ description: 'false when the trigger\'s signal could not be measured' }),
+  evidence: Type.String(),
+})
+
+const NullableNumber = Type.Union([Type.Number(), Type.Null()])
+
+export const ScoreResponseSchema = Type.Object({
+  verdict: Type.Union([Type.Literal('pass'), Type.Literal('inconclusive'), Type.Literal('fail')], { description: 'Argo: successCondition result.verdict == "pass", failureCondition result.verdict == "fail"' }),
+  score: Type.Number({ minimum: 0, maximum: 100 }),
+  stage: Type.String(),
+  summary: Type.String({ description: 'one human line' }),
+  reasons: Type.Array(Type.String()),
+  reasonCodes: Type.Array(Type.String(), { description: 'trigger_fired, source_unavailable, insufficient_data, traffic_split_mismatch, score_pass, manual_hold, score_below_marginal, undecided' }),
+  signals: Type.Array(SignalResult),
+  triggers: Type.Array(TriggerResult),
+  trafficSplit: Type.Object({
+    status: Type.Union([Type.Literal('ok'), Type.Literal('mismatch'), Type.Literal('not_checked')]),
+    expected: NullableNumber,
+    observed: NullableNumber,
+    lower: NullableNumber,
+    upper: NullableNumber,
+    reason: Type.String(),
+  }),
+  window: Type.Object({ since: Type.String({ format: 'date-time' }), until: Type.String({ format: 'date-time' }) }),
+  dataPoints: Type.Object({ required: Type.Integer(), min: Type.Integer() }),
+  decisionId: Type.Optional(Type.String({ description: 'id of the decision record (when an evidence store is configured)' })),
+})
+
+export const BadRequestSchema = Type.Object({
+  error: Type.String(),
+  code: Type.String(),
+  details: Type.Optional(Type.Unknown({ description: 'which field is wrong, with its value and what is allowed' })),
+}, { description: 'bad input: the message names the field' })
+
+export const UpstreamErrorSchema = Type.Object({
+  error: Type.String(),
+  code: Type.String({ description: 'GATE_ERR_UPSTREAM_TIMEOUT, _UNREACHABLE, _STATUS, _AUTH, _RESPONSE; GATE_ERR_UNAVAILABLE' }),
+  source: Type.Optional(Type.String({ description: 'the upstream that failed: cordum, prometheus, loki' })),
+}, { description: 'an upstream failed (Argo records an Error measurement and retries); never a pass' })
+
+export const ErrorSchema = Type.Object({ error: Type.String(), code: Type.String() })
+
+export const StagesResponseSchema = Type.Object({
+  policy: Type.Object({ file: Type.String(), sha256: Type.String() }),
+  stages: Type.Array(Type.Object({
+    name: Type.String(),
+    description: Type.String(),
+    live: Type.Boolean(),
+    onSourceError: Type.String(),
+    minDataPoints: Type.Integer(),
+    score: Type.Object({ pass: Type.Number(), marginal: Type.Number() }),
+    signals: Type.Array(Type.Object({ name: Type.String(), source: Type.String(), kind: Type.String(), weight: Type.Number(), required: Type.Boolean(), threshold: Type.String() })),
+    triggers: Type.Array(Type.Object({ name: Type.String(), signal: Type.String() })),
+  })),
+})
+
+export const HealthSchema = Type.Object({ status: Type.Literal('ok') })
+
+export const ReadySchema = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  gates: Type.Object({ ok: Type.Boolean(), file: Type.String(), sha256: Type.String() }),
+  sources: Type.Array(Type.Object({ source: Type.String(), ok: Type.Boolean(), error: Type.Optional(Type.String()) })),
+})
+
+/** Responses every score route can give. */
+export const scoreResponses = {
+  200: ScoreResponseSchema,
+  400: BadRequestSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  503: UpstreamErrorSchema,
+}

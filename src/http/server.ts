@@ -1,0 +1,109 @@
+/**
+ * Builds and runs the gate's HTTP server: the Fastify instance (logger with secrets redacted,
+ * timeouts inside Argo's 10 s, AJV options), the sources, the score service and the app
+ * plugin; close-with-grace for SIGTERM. With no CORDUM_URL it starts the built-in sandbox
+ * in-process (demo mode) and says so on its first log line.
+ */
+import { readFileSync } from 'node:fs'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import closeWithGrace from 'close-with-grace'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
+import type { ServiceConfig } from '../config/env.js'
+import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
+import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
+import { CordumSource } from '../sources/cordum/source.js'
+import { SourceRegistry } from '../sources/registry.js'
+import { ScoreService } from '../service/score.js'
+import { gateApp } from './app.js'
+import type { PressureOptions } from './plugins/under-pressure.js'
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** Log paths that may hold secrets; pino replaces them. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  '*.apiKey',
+  '*.api_key',
+  '*.password',
+  '*.token',
+  'config.cordum.apiKey',
+]
+
+export interface BuildOptions {
+  /** Where logs go (tests capture them); default stdout. */
+  logStream?: DestinationStream
+  /** Clock for the service and the demo sandbox (tests). */
+  now?: () => number
+  underPressure?: PressureOptions | false
+}
+
+export interface GateServer {
+  app: FastifyInstance
+  service: ScoreService
+  /** The in-process sandbox in demo mode. */
+  sandbox?: Sandbox
+  policy: LoadedPolicy
+}
+
+export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
+  const policy = config.gatesFile === undefined ? defaultPolicy() : await loadGatesFile(config.gatesFile)
+  // Demo mode: the sandbox starts before the logger writes anything, so the demo-mode line is first.
+  const sandbox = config.cordum === undefined ? await startSandbox(opts.now === undefined ? {} : { now: opts.now }) : undefined
+  const cordum = config.cordum ?? { url: (sandbox as Sandbox).url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 }
+  const tenant = sandbox === undefined ? config.tenant : SANDBOX_TENANT
+
+  const options: FastifyServerOptions = {
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      ...(opts.logStream === undefined ? {} : { stream: opts.logStream }),
+    },
+    connectionTimeout: 30_000,
+    requestTimeout: 15_000,
+    keepAliveTimeout: 10_000,
+    // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
+    // this gets a 503 rather than outliving Argo's 10 s timeout silently.
+    handlerTimeout: Math.max(9_500, cordum.deadlineMs + 1_500),
+    bodyLimit: 16 * 1024,
+    // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }
+  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
+
+  if (sandbox !== undefined) {
+    app.log.warn({ sandbox: sandbox.url, tenant, baseline: BASELINE_AGENT, scenarios: SCENARIOS.map((s) => s.agentId) },
+      'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
+  }
+
+  const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
+  if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
+  const sources = new SourceRegistry([new CordumSource(sourceOpts)])
+  const service = new ScoreService({ policy, sources, defaultTenant: tenant, ...(opts.now === undefined ? {} : { now: opts.now }) })
+  app.addHook('onClose', async () => {
+    await sources.close()
+    await sandbox?.close()
+  })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {} })
+  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
+  const result: GateServer = { app, service, policy }
+  if (sandbox !== undefined) result.sandbox = sandbox
+  return result
+}
+
+/** Builds, listens, and closes gracefully on SIGTERM/SIGINT. Resolves when the server has closed. */
+export async function runServer (config: ServiceConfig): Promise<void> {
+  const { app } = await buildServer(config)
+  const closed = new Promise<void>((resolve) => app.addHook('onClose', async () => resolve()))
+  const grace = closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an error')
+    else app.log.info({ signal }, 'closing')
+    await app.close()
+  })
+  app.addHook('onClose', async () => grace.uninstall())
+  await app.listen({ port: config.port, host: config.host })
+  await closed
+}

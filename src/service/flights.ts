@@ -1,0 +1,91 @@
+/**
+ * Single-flight with a short cache: concurrent callers asking the same question (the same key)
+ * share one fetch, and callers arriving shortly after it finished get its result. The shared
+ * fetch is cancelled only when every caller waiting on it has gone; errors are never cached.
+ */
+import { GateError } from '../errors.js'
+
+interface Flight<T> {
+  promise: Promise<T>
+  controller: AbortController
+  waiters: number
+  settled: boolean
+  expires: number
+}
+
+export class Flights<T> {
+  readonly #flights = new Map<string, Flight<T>>()
+  readonly #ttlMs: number
+  readonly #maxEntries: number
+  readonly #now: () => number
+
+  constructor (opts: { ttlMs: number, maxEntries: number, now?: () => number }) {
+    this.#ttlMs = opts.ttlMs
+    this.#maxEntries = opts.maxEntries
+    this.#now = opts.now ?? Date.now
+  }
+
+  get size (): number {
+    return this.#flights.size
+  }
+
+  async run (key: string, fetch: (signal: AbortSignal) => Promise<T>, abort: AbortSignal): Promise<T> {
+    let flight = this.#flights.get(key)
+    if (flight !== undefined && flight.settled && flight.expires <= this.#now()) {
+      this.#flights.delete(key)
+      flight = undefined
+    }
+    if (flight === undefined) flight = this.#start(key, fetch)
+    return await this.#join(flight, abort)
+  }
+
+  #start (key: string, fetch: (signal: AbortSignal) => Promise<T>): Flight<T> {
+    const controller = new AbortController()
+    const flight: Flight<T> = { controller, waiters: 0, settled: false, expires: Infinity, promise: undefined as unknown as Promise<T> }
+    flight.promise = fetch(controller.signal).then((value) => {
+      flight.settled = true
+      flight.expires = this.#now() + this.#ttlMs
+      return value
+    }, (err: unknown) => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key)
+      throw err
+    })
+    // The promise is awaited by joiners; this keeps a flight nobody waits for from crashing the process.
+    flight.promise.catch(() => {})
+    this.#flights.set(key, flight)
+    this.#evict()
+    return flight
+  }
+
+  async #join (flight: Flight<T>, abort: AbortSignal): Promise<T> {
+    if (flight.settled) return await flight.promise
+    flight.waiters++
+    let onAbort: (() => void) | undefined
+    const cancelled = new Promise<never>((_resolve, reject) => {
+      onAbort = () => {
+        flight.waiters--
+        if (flight.waiters === 0 && !flight.settled) flight.controller.abort(abort.reason)
+        reject(new GateError('GATE_ERR_UNAVAILABLE', 'the request was cancelled before its observations were ready'))
+      }
+      if (abort.aborted) onAbort()
+      else abort.addEventListener('abort', onAbort, { once: true })
+    })
+    cancelled.catch(() => {})
+    try {
+      return await Promise.race([flight.promise, cancelled])
+    } finally {
+      if (onAbort !== undefined) abort.removeEventListener('abort', onAbort)
+      if (!abort.aborted) flight.waiters--
+    }
+  }
+
+  /** Drops the oldest finished entries beyond the bound (Map keeps insertion order). */
+  #evict (): void {
+    if (this.#flights.size <= this.#maxEntries) return
+    const now = this.#now()
+    for (const [key, f] of this.#flights) {
+      if (this.#flights.size <= this.#maxEntries) return
+      if (f.settled || f.expires <= now) this.#flights.delete(key)
+    }
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The score service: one question ("may this canary advance at this stage?") answered from
+ * the sources and the judge. Used by the HTTP routes, and later by the Argo plugin and the
+ * evidence store. It validates and normalizes the request, asks each source for the signals
+ * the stage needs (sharing identical concurrent fetches), applies the stage's on_source_error,
+ * and judges.
+ */
+import { canonicalJson } from '../canonical-json.js'
+import type { LoadedPolicy } from '../config/load.js'
+import { unknownName } from '../config/names.js'
+import type { SignalSpec, SourceName, Stage } from '../config/policy.js'
+import { GateError, isGateError } from '../errors.js'
+import type { Observations, SignalObservation } from '../gate/observations.js'
+import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
+import type { SourceRegistry } from '../sources/registry.js'
+import type { ObservationRequest, SignalSource } from '../sources/source.js'
+import { Flights } from './flights.js'
+import { badField, resolveWindow } from './window.js'
+
+/** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
+export interface ScoreQuery {
+  stage: string
+  canary: string
+  baseline?: string
+  tenant?: string
+  topic?: string
+  namespace?: string
+  rollout?: string
+  revision?: string
+  /** RFC 3339 time or a duration back from `until` (e.g. `30m`). */
+  since?: string
+  /** RFC 3339 time; default now, rounded down to 10 s. */
+  until?: string
+  /** Expected canary weight in percent (0-100), for the traffic-split check. */
+  weight?: number
+}
+
+export interface NormalizedQuery {
+  stage: Stage
+  canary: string
+  baseline?: string
+  tenant: string
+  topic?: string
+  since: Date
+  until: Date
+  weight?: number
+  /** Where the request came from (Argo fills these); kept for decision records. */
+  rollout: { namespace?: string, rollout?: string, revision?: string }
+}
+
+/** The ScoreResponse: the judgement, plus the id of its decision record once one is kept. */
+export type ScoreResponse = Judgement & { decisionId?: string }
+
+/**
+ * Where a later evidence store plugs in: called with every judgement, returns the decision id
+ * to put in the response (or undefined when nothing was recorded).
+ */
+export interface DecisionRecorder {
+  record (query: NormalizedQuery, observations: Observations, judgement: Judgement): Promise<string | undefined>
+}
+
+export interface ScoreServiceOptions {
+  policy: LoadedPolicy
+  sources: SourceRegistry
+  /** Tenant used when a request names none (CORDUM_TENANT). */
+  defaultTenant: string
+  now?: () => number
+  /** How long finished observations are reused for an identical request (default 10 s). */
+  cacheTtlMs?: number
+  cacheMaxEntries?: number
+  recorder?: DecisionRecorder
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,252}$/
+
+function checkName (field: string, value: string | undefined, required: boolean): string | undefined {
+  if (value === undefined || value === '') {
+    if (required) throw badField(field, 'is required')
+    return undefined
+  }
+  if (!NAME.test(value)) throw badField(field, `must be 1-253 characters of letters, digits and . _ : @ / + -, got '${value.slice(0, 64)}'`, value.slice(0, 64))
+  return value
+}
+
+export class ScoreService {
+  readonly policy: LoadedPolicy
+  readonly sources: SourceRegistry
+  readonly #defaultTenant: string
+  readonly #now: () => number
+  readonly #flights: Flights<Record<string, SignalObservation>>
+  readonly #recorder: DecisionRecorder | undefined
+
+  constructor (opts: ScoreServiceOptions) {
+    this.policy = opts.policy
+    this.sources = opts.sources
+    this.#defaultTenant = opts.defaultTenant
+    this.#now = opts.now ?? Date.now
+    this.#flights = new Flights({ ttlMs: opts.cacheTtlMs ?? 10_000, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now })
+    this.#recorder = opts.recorder
+  }
+
+  /** Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming the field. */
+  normalize (query: ScoreQuery): NormalizedQuery {
+    if (query.stage === undefined || query.stage === '') throw badField('stage', `is required (one of ${Object.keys(this.policy.policy.stages).join(', ')})`)
+    const stage = this.policy.policy.stages[query.stage]
+    if (stage === undefined) {
+      throw new GateError('GATE_ERR_UNKNOWN_STAGE', `stage: ${unknownName('stage', query.stage, Object.keys(this.policy.policy.stages))}`, { details: { field: 'stage', value: query.stage.slice(0, 64), allowed: Object.keys(this.policy.policy.stages) } })
+    }
+    const canary = checkName('canary', query.canary, true) as string
+    const baseline = checkName('baseline', query.baseline, false)
+    if (baseline === canary) throw badField('baseline', 'must differ from canary: comparing an agent with itself judges nothing', baseline)
+    const tenant = checkName('tenant', query.tenant, false) ?? this.#defaultTenant
+    const topic = checkName('topic', query.topic, false)
+    if (query.weight !== undefined && !(Number.isFinite(query.weight) && query.weight >= 0 && query.weight <= 100)) {
+      throw badField('weight', `must be a percentage between 0 and 100, got ${String(query.weight)}`, query.weight)
+    }
+    const { since, until } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now())
+    const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {} }
+    if (baseline !== undefined) q.baseline = baseline
+    if (topic !== undefined) q.topic = topic
+    if (query.weight !== undefined) q.weight = query.weight
+    for (const key of ['namespace', 'rollout', 'revision'] as const) {
+      const v = checkName(key, query[key], false)
+      if (v !== undefined) q.rollout[key] = v
+    }
+    return q
+  }
+
+  /** Scores a request. Upstream failures throw (HTTP 503) unless the stage says inconclusive. */
+  async score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
+    const q = this.normalize(query)
+    const observations = await this.observe(q, abort)
+    const judgement = judge(q.stage, observations)
+    const decisionId = await this.#recorder?.record(q, observations, judgement)
+    return decisionId === undefined ? judgement : { ...judgement, decisionId }
+  }
+
+  /** The observations a normalized request needs, from every source it touches. */
+  async observe (q: NormalizedQuery, abort: AbortSignal): Promise<Observations> {
+    const bySource = new Map<SourceName, SignalSpec[]>()
+    for (const name of signalsNeeded(q.stage)) {
+      const spec = this.policy.policy.signals[name] as SignalSpec
+      bySource.set(spec.source, [...(bySource.get(spec.source) ?? []), spec])
+    }
+    const signals: Record<string, SignalObservation> = {}
+    await Promise.all([...bySource].map(async ([name, specs]) => {
+      const source = this.sources.get(name)
+      if (source === undefined) {
+        for (const s of specs) signals[s.name] = { unavailable: { code: 'GATE_ERR_UNAVAILABLE', reason: `no ${name} source is configured for this gate` } }
+        return
+      }
+      try {
+        Object.assign(signals, await this.#observeShared(source, this.#request(q), specs, abort))
+      } catch (err) {
+        if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+        for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message } }
+      }
+    }))
+    const observations: Observations = { window: { since: q.since.toISOString(), until: q.until.toISOString() }, signals }
+    if (q.weight !== undefined) observations.expectedWeight = q.weight
+    return observations
+  }
+
+  #request (q: NormalizedQuery): ObservationRequest {
+    const req: ObservationRequest = {
+      tenant: q.tenant,
+      canary: q.canary,
+      since: q.since,
+      until: q.until,
+      subIntervalMinutes: q.stage.subIntervalMinutes,
+      overloadReasonCodes: this.policy.policy.overload.reasonCodes,
+    }
+    if (q.topic !== undefined) req.topic = q.topic
+    if (q.baseline !== undefined) req.baseline = q.baseline
+    return req
+  }
+
+  /** Identical observation requests (same source, arms, window, signals) share one fetch. */
+  async #observeShared (source: SignalSource, req: ObservationRequest, specs: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>> {
+    const key = canonicalJson({ source: source.name, ...req, since: req.since.toISOString(), until: req.until.toISOString(), signals: specs.map((s) => s.name).sort() })
+    return await this.#flights.run(key, async (signal) => await source.observe(req, specs, signal), abort)
+  }
+
+  /** Every source answers its health check (readiness). */
+  async ready (abort: AbortSignal): Promise<{ source: SourceName, ok: boolean, error?: string }[]> {
+    return await Promise.all(this.sources.all().map(async (s) => {
+      try {
+        await s.ready(abort)
+        return { source: s.name, ok: true }
+      } catch (err) {
+        return { source: s.name, ok: false, error: isGateError(err) ? err.message : 'readiness check failed' }
+      }
+    }))
+  }
+}

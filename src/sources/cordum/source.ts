@@ -1,0 +1,212 @@
+/**
+ * Cordum as a SignalSource: plans which lists the asked-for signals need, reads them
+ * concurrently under one deadline, and turns the counts into observations per arm.
+ *
+ * A 403 on an endpoint (a viewer key on an admin-only route) makes the signals that need it
+ * `unavailable` with the reason; any other upstream failure throws and cancels the other reads.
+ * A signal whose counts could only be partial (e.g. overload without the DLQ) is unavailable
+ * rather than undercounted: an undercount could let a bad canary pass.
+ */
+import type { SignalSpec } from '../../config/policy.js'
+import type { GateError } from '../../errors.js'
+import { seconds } from '../../gate/format.js'
+import type { RateArm, SignalObservation } from '../../gate/observations.js'
+import type { ObservationRequest, SignalSource } from '../source.js'
+import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
+import { approvalBacklog, busyPools, countDecisions, countJobs, decisionLogHasEntries, dlqReasons, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { micros } from './wire.js'
+
+export interface CordumSourceOptions extends CordumClientOptions {
+  /** Overall deadline of one observation, all pages and retries included (ms). */
+  deadlineMs?: number
+  /** Tenant sent with readiness checks (CORDUM_TENANT). */
+  tenant?: string
+}
+
+export const DEFAULT_DEADLINE_MS = 8_000
+
+/** A read that may be refused with 403: its value, or why it is unavailable. */
+type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
+
+export class CordumSource implements SignalSource {
+  readonly name = 'cordum' as const
+  readonly client: CordumClient
+  readonly #deadlineMs: number
+  readonly #tenant: string
+
+  constructor (opts: CordumSourceOptions) {
+    this.client = new CordumClient(opts)
+    this.#deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
+    this.#tenant = opts.tenant ?? 'default'
+  }
+
+  async ready (abort: AbortSignal): Promise<void> {
+    const ctx = this.#context(abort)
+    try {
+      await this.client.getJson('/api/v1/status', {}, this.#tenant, ctx.call)
+    } finally {
+      ctx.done()
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.client.close()
+  }
+
+  async observe (req: ObservationRequest, signals: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>> {
+    const names = new Set(signals.map((s) => s.name))
+    const arms = req.baseline === undefined || req.baseline === req.canary ? [req.canary] : [req.canary, req.baseline]
+    const ctx = this.#context(abort)
+    const call = ctx.call
+    const needJobs = names.has('job_failure_rate') || names.has('schema_violation_rate') || names.has('overload_rate')
+    const needDlq = names.has('schema_violation_rate') || names.has('overload_rate')
+    try {
+      const decisions = names.has('policy_deny_rate') ? forbiddenAsUnavailable(Promise.all(arms.map(async (a) => await countDecisions(this.client, req, a, call)))) : undefined
+      const backlog = names.has('approval_backlog') ? forbiddenAsUnavailable(approvalBacklog(this.client, req, arms, call)) : undefined
+      const pools = names.has('overload_rate') ? forbiddenAsUnavailable(busyPools(this.client, req, call)) : undefined
+      const dlq = needDlq ? forbiddenAsUnavailable(dlqReasons(this.client, req, call)) : undefined
+      const jobs = needJobs
+        ? forbiddenAsUnavailable((async () => {
+          const reasons = dlq === undefined ? undefined : await dlq
+          return await countJobs(this.client, req, arms, reasons?.ok === true ? reasons.value : undefined, call)
+        })())
+        : undefined
+      const [d, b, p, q, j] = await Promise.all([decisions, backlog, pools, dlq, jobs])
+      // Refused everywhere (e.g. the tenant is not the key's): the source as a whole failed.
+      const outcomes = [d, b, q, j].filter((o) => o !== undefined)
+      const refused = outcomes.find((o) => !o.ok)
+      if (refused !== undefined && !refused.ok && outcomes.every((o) => !o.ok)) throw refused.error
+
+      const out: Record<string, SignalObservation> = {}
+      if (d !== undefined) out.policy_deny_rate = d.ok ? await this.#denyRate(req, d.value, call) : { unavailable: d.unavailable }
+      if (b !== undefined) out.approval_backlog = backlogObservation(req, b)
+      if (j !== undefined) Object.assign(out, jobSignals(req, names, j, q, p))
+      for (const s of signals) {
+        out[s.name] ??= { unavailable: { code: 'GATE_ERR_UPSTREAM_RESPONSE', reason: `Cordum cannot measure a signal named '${s.name}'` } }
+      }
+      return out
+    } catch (err) {
+      ctx.abort()
+      throw err
+    } finally {
+      ctx.done()
+    }
+  }
+
+  async #denyRate (req: ObservationRequest, counts: DecisionCounts[], call: CallContext): Promise<SignalObservation> {
+    const [canary, baseline] = counts as [DecisionCounts, DecisionCounts | undefined]
+    const obs: SignalObservation = { canary: { n: canary.decisions, k: canary.denies } }
+    if (baseline !== undefined) obs.baseline = { n: baseline.decisions, k: baseline.denies }
+    if (canary.decisions === 0) {
+      // An empty result is not a 0% deny rate: say whether the log is empty or only this agent.
+      const any = await decisionLogHasEntries(this.client, req, call)
+      obs.notes = [any
+        ? `Cordum's decision log has entries in this window but none with agent_id '${req.canary}': check the canary jobs' agent_id label`
+        : `Cordum's decision log is empty for tenant '${req.tenant}' in this window: this install may not be writing it (see docs/cordum.md); the deny rate cannot be judged`]
+    }
+    return obs
+  }
+
+  /** One AbortSignal for every read of an observation: the caller's, the deadline, and our own (fail fast). */
+  #context (abort: AbortSignal): { call: CallContext, abort: () => void, done: () => void } {
+    const own = new AbortController()
+    const deadline = Date.now() + this.#deadlineMs
+    const timer = setTimeout(() => own.abort(new DOMException('deadline', 'TimeoutError')), this.#deadlineMs)
+    timer.unref()
+    return {
+      call: { signal: AbortSignal.any([abort, own.signal]), deadline },
+      abort: () => own.abort(new DOMException('a sibling read failed', 'AbortError')),
+      done: () => clearTimeout(timer),
+    }
+  }
+}
+
+async function forbiddenAsUnavailable<T> (p: Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await p }
+  } catch (err) {
+    if (isForbidden(err)) return { ok: false, unavailable: { code: err.code, reason: err.message }, error: err }
+    throw err
+  }
+}
+
+function window (req: ObservationRequest): string {
+  return seconds((req.until.getTime() - req.since.getTime()) / 1000)
+}
+
+function coverageNotes (req: ObservationRequest, j: JobCounts): string[] {
+  if (!j.truncated) return []
+  if (j.seen === 0) {
+    return [`Cordum's jobs list holds no jobs of tenant '${req.tenant}' in this window (it keeps only the 1000 most recent jobs of all tenants): job counts are empty`]
+  }
+  const covered = seconds((req.until.getTime() - j.coveredFromMs) / 1000)
+  return [`Cordum's jobs list keeps only the 1000 most recent jobs of all tenants; it reaches back to ${new Date(j.coveredFromMs).toISOString()}, so job counts cover the last ${covered} of the ${window(req)} window`]
+}
+
+function jobObservation (req: ObservationRequest, j: JobCounts, count: (c: ArmJobCounts) => RateArm): SignalObservation {
+  const canary = j.arms.get(req.canary) as ArmJobCounts
+  const obs: SignalObservation = { canary: count(canary) }
+  const baseline = req.baseline === undefined ? undefined : j.arms.get(req.baseline)
+  if (baseline !== undefined) obs.baseline = count(baseline)
+  const notes = coverageNotes(req, j)
+  if (notes.length > 0) obs.notes = notes
+  return obs
+}
+
+function jobSignals (req: ObservationRequest, names: Set<string>, j: Outcome<JobCounts>, q: Outcome<Map<string, string>> | undefined, p: Outcome<PoolList> | undefined): Record<string, SignalObservation> {
+  const out: Record<string, SignalObservation> = {}
+  const wanted = ['job_failure_rate', 'schema_violation_rate', 'overload_rate'].filter((n) => names.has(n))
+  if (!j.ok) {
+    for (const n of wanted) out[n] = { unavailable: j.unavailable }
+    return out
+  }
+  const jobs = j.value
+  if (names.has('job_failure_rate')) out.job_failure_rate = jobObservation(req, jobs, (c) => ({ n: c.succeeded + c.failed + c.timedOut, k: c.failed + c.timedOut }))
+  if (names.has('schema_violation_rate')) {
+    out.schema_violation_rate = q?.ok === false
+      ? { unavailable: { code: q.unavailable.code, reason: `schema failure codes need Cordum's DLQ, which refused the gate's key: ${q.unavailable.reason}` } }
+      : jobObservation(req, jobs, (c) => ({ n: c.succeeded + c.failed + c.timedOut + c.quarantined, k: c.quarantined + c.schemaFailed }))
+  }
+  if (names.has('overload_rate')) out.overload_rate = overloadObservation(req, jobs, q, p)
+  return out
+}
+
+type PoolList = { name: string, utilization: number }[]
+
+function overloadObservation (req: ObservationRequest, j: JobCounts, dlq: Outcome<Map<string, string>> | undefined, pools: Outcome<PoolList> | undefined): SignalObservation {
+  if (dlq?.ok === false) {
+    return { unavailable: { code: dlq.unavailable.code, reason: `overload reason codes need Cordum's DLQ, which refused the gate's key: ${dlq.unavailable.reason}` } }
+  }
+  const untilMs = req.until.getTime()
+  const arm = (c: ArmJobCounts): RateArm => {
+    const buckets = c.overload.buckets(j.coveredFromMs, untilMs)
+    return { n: buckets.reduce((s, b) => s + b.n, 0), k: buckets.reduce((s, b) => s + b.k, 0), buckets }
+  }
+  const obs: SignalObservation = { canary: arm(j.arms.get(req.canary) as ArmJobCounts) }
+  const baseline = req.baseline === undefined ? undefined : j.arms.get(req.baseline)
+  if (baseline !== undefined) obs.baseline = arm(baseline)
+  const notes = coverageNotes(req, j)
+  if (pools?.ok === true && pools.value.length > 0) {
+    notes.push(`Cordum pools at or over 90% utilization now: ${pools.value.map((p) => `${p.name} ${Math.round(p.utilization * 100)}%`).join(', ')}`)
+  } else if (pools?.ok === false) {
+    notes.push('pool utilization not shown: the gate\'s Cordum key may not read /api/v1/pools (admin only)')
+  }
+  if (notes.length > 0) obs.notes = notes
+  return obs
+}
+
+function backlogObservation (req: ObservationRequest, b: Outcome<Backlog>): SignalObservation {
+  if (!b.ok) return { unavailable: b.unavailable }
+  const untilUs = micros(req.until)
+  const arm = (name: string): { pending: number, oldestAgeSeconds: number } => {
+    const a = b.value.arms.get(name) as { pending: number, oldestUpdatedUs: number | undefined }
+    return { pending: a.pending, oldestAgeSeconds: a.oldestUpdatedUs === undefined ? 0 : Math.max(0, (untilUs - a.oldestUpdatedUs) / 1e6) }
+  }
+  const obs: SignalObservation = { canary: arm(req.canary) }
+  if (req.baseline !== undefined && b.value.arms.has(req.baseline)) obs.baseline = arm(req.baseline)
+  const notes: string[] = []
+  if (b.value.more) notes.push('more than 500 approvals are pending in this tenant: pending counts are lower bounds (the oldest are counted)')
+  if (Date.now() - req.until.getTime() > 60_000) notes.push('Cordum keeps no history of the approval queue: this is the queue as it is now, limited to approvals requested before the window\'s end')
+  if (notes.length > 0) obs.notes = notes
+  return obs
+}

@@ -1,0 +1,47 @@
+import t from 'tap'
+import { main } from '../../src/cli.js'
+import { readConfig } from '../../src/config/env.js'
+import { buildServer } from '../../src/http/server.js'
+import { BASELINE_AGENT } from '../../src/sandbox/scenarios.js'
+import { T0 } from '../helpers/sandbox.js'
+
+function io (env: Record<string, string> = {}): { out: string[], err: string[], io: Parameters<typeof main>[1] } {
+  const out: string[] = []
+  const err: string[] = []
+  return { out, err, io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env } }
+}
+
+t.test('score prints the judge table from a live gate; --json the ScoreResponse', async (t) => {
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', GATE_API_KEYS: 'cli-test-key-0123456789' }), { now: () => T0, underPressure: false })
+  await gate.app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => await gate.app.close())
+  const url = `http://127.0.0.1:${(gate.app.server.address() as { port: number }).port}`
+
+  const table = io({ GATE_API_KEY: 'cli-test-key-0123456789' })
+  t.equal(await main(['score', '--url', url, '--stage', 'canary-2', '--canary', 'support-agent-overloaded', '--baseline', BASELINE_AGENT], table.io), 0)
+  const text = table.out.join('')
+  t.match(text, /^SIGNAL\s+CANARY\s+BASELINE/)
+  t.match(text, /sustained_overload: FIRED/)
+  t.match(text, /VERDICT FAIL\s+score 0\s+stage canary-2/)
+
+  const json = io()
+  t.equal(await main(['score', '--url', url, '--stage', 'canary-1', '--canary', 'support-agent-healthy', '--baseline', BASELINE_AGENT, '--api-key', 'cli-test-key-0123456789', '--json'], json.io), 0)
+  t.equal(JSON.parse(json.out.join('')).verdict, 'pass')
+
+  const denied = io()
+  t.equal(await main(['score', '--url', url, '--stage', 'canary-1', '--canary', 'x'], denied.io), 1, 'no key: exit 1')
+  t.match(denied.err.join(''), /401: an API key is required.*GATE_ERR_UNAUTHORIZED/)
+
+  const bad = io({ GATE_API_KEY: 'cli-test-key-0123456789' })
+  t.equal(await main(['score', '--url', url, '--stage', 'canary-7', '--canary', 'x'], bad.io), 1)
+  t.match(bad.err.join(''), /400: stage: unknown stage 'canary-7'/)
+
+  const usage = io()
+  t.equal(await main(['score', '--stage', 'canary-1'], usage.io), 2, 'missing --url is a usage error')
+})
+
+t.test('score reports an unreachable gate', async (t) => {
+  const r = io()
+  t.equal(await main(['score', '--url', 'http://127.0.0.1:1', '--stage', 'canary-1', '--canary', 'x'], r.io), 1)
+  t.match(r.err.join(''), /cannot reach the gate at http:\/\/127\.0\.0\.1:1/)
+})

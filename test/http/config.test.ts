@@ -1,0 +1,42 @@
+import t from 'tap'
+import { readConfig } from '../../src/config/env.js'
+import { GateError } from '../../src/errors.js'
+import { authenticate, authorizeTenant, parseApiKeys } from '../../src/http/auth.js'
+
+function refusal (fn: () => unknown): GateError {
+  try { fn() } catch (err) { if (err instanceof GateError) return err; throw err }
+  throw new Error('expected a refusal')
+}
+
+t.test('environment: defaults, demo mode, refusals naming the variable without secrets', async (t) => {
+  const d = readConfig({})
+  t.match(d, { port: 8080, host: '0.0.0.0', logLevel: 'info', tenant: 'default', apiKeys: [] })
+  t.equal(d.cordum, undefined, 'no CORDUM_URL: demo mode')
+  const c = readConfig({ PORT: '0', CORDUM_URL: 'https://cordum.example:8081/', CORDUM_API_KEY: 'k', CORDUM_TENANT: 'acme' })
+  t.same(c.cordum, { url: 'https://cordum.example:8081', apiKey: 'k', deadlineMs: 8000 })
+  t.equal(c.port, 0)
+  t.match(refusal(() => readConfig({ PORT: '80a' })).message, /^PORT: must be a whole number/)
+  t.match(refusal(() => readConfig({ LOG_LEVEL: 'loud' })).message, /^LOG_LEVEL: must be one of/)
+  t.match(refusal(() => readConfig({ CORDUM_URL: 'ftp://x' })).message, /^CORDUM_URL: must use http or https/)
+  const creds = refusal(() => readConfig({ CORDUM_URL: 'https://user:s3cret@cordum.example' }))
+  t.match(creds.message, /must not carry credentials/)
+  t.notMatch(creds.message, /s3cret/)
+})
+
+t.test('GATE_API_KEYS: format, tenant binding, errors that never echo a key', async (t) => {
+  const keys = parseApiKeys(' ops-key-0123456789abcdef , bound-key-0123456789abc:team-a|team-b ')
+  t.equal(keys.length, 2)
+  t.same(keys[1]?.tenants, ['team-a', 'team-b'])
+  const ops = authenticate(keys, { 'x-api-key': 'ops-key-0123456789abcdef' })
+  t.equal(ops.index, 1)
+  authorizeTenant(ops, 'anything')
+  const bound = authenticate(keys, { authorization: 'Bearer bound-key-0123456789abc' })
+  authorizeTenant(bound, 'team-b')
+  t.equal(refusal(() => authorizeTenant(bound, 'team-c')).code, 'GATE_ERR_FORBIDDEN')
+  t.equal(refusal(() => authenticate(keys, {})).code, 'GATE_ERR_UNAUTHORIZED')
+  t.equal(refusal(() => authenticate(keys, { 'x-api-key': 'ops-key-0123456789abcdeX' })).code, 'GATE_ERR_UNAUTHORIZED')
+  const short = refusal(() => parseApiKeys('good-key-0123456789abc,short'))
+  t.match(short.message, /^GATE_API_KEYS entry 2: a key must be 16-512 characters/)
+  t.notMatch(short.message, /short/)
+  t.match(refusal(() => parseApiKeys('good-key-0123456789abc:bad tenant')).message, /entry 1: 'bad tenant' is not a valid tenant/)
+})

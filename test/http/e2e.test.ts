@@ -1,0 +1,144 @@
+/**
+ * End to end: the gate and a sandbox gateway on ephemeral loopback ports, talking real HTTP.
+ */
+import { Validator } from '@seriousme/openapi-schema-validator'
+import t from 'tap'
+import { request } from 'undici'
+import { readConfig } from '../../src/config/env.js'
+import { buildServer, type GateServer } from '../../src/http/server.js'
+import { SANDBOX_ADMIN_KEY, type Sandbox } from '../../src/sandbox/gateway.js'
+import { BASELINE_AGENT, SCENARIOS } from '../../src/sandbox/scenarios.js'
+import { sandboxFor, T0 } from '../helpers/sandbox.js'
+
+interface Running { gate: GateServer, url: string, logs: string[] }
+
+async function startGate (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>): Promise<Running> {
+  const logs: string[] = []
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'info', ...env }), { now: () => T0, logStream: { write: (line: string) => { logs.push(line) } }, underPressure: false })
+  await gate.app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => await gate.app.close())
+  const { port } = gate.app.server.address() as { port: number }
+  return { gate, url: `http://127.0.0.1:${port}`, logs }
+}
+
+async function call (url: string, init: { method?: 'GET' | 'POST', body?: unknown, headers?: Record<string, string> } = {}): Promise<{ status: number, body: any, headers: Record<string, unknown> }> {
+  const res = await request(url, {
+    method: init.method ?? 'GET',
+    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  })
+  return { status: res.statusCode, body: await res.body.json(), headers: res.headers }
+}
+
+async function gateOnSandbox (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}): Promise<Running & { sandbox: Sandbox }> {
+  const sandbox = await sandboxFor(t)
+  const running = await startGate(t, { CORDUM_URL: sandbox.url, CORDUM_API_KEY: SANDBOX_ADMIN_KEY, ...env })
+  return { ...running, sandbox }
+}
+
+t.test('every scenario gives its documented verdict through GET and POST', async (t) => {
+  const { url, gate } = await gateOnSandbox(t)
+  for (const s of SCENARIOS) {
+    for (const e of s.expect) {
+      const q = { stage: e.stage, canary: s.agentId, baseline: BASELINE_AGENT }
+      const viaGet = await call(`${url}/api/v1/score?${new URLSearchParams(q).toString()}`)
+      const viaPost = await call(`${url}/api/v1/score`, { method: 'POST', body: q })
+      t.equal(viaGet.status, 200, `${s.agentId} ${e.stage}: 200 whatever the verdict`)
+      t.equal(viaGet.body.verdict, e.verdict, `${s.agentId} at ${e.stage}: ${e.verdict}`)
+      const why = e.verdict === 'fail' ? viaGet.body.triggers.filter((x: any) => x.fired).map((x: any) => x.name) : viaGet.body.reasonCodes
+      t.ok(why.includes(e.because), `${s.agentId} at ${e.stage}: because ${e.because}`)
+      t.same(viaPost.body, viaGet.body, 'POST answers the same as GET')
+      // The response schema drops nothing the judge said.
+      t.same(viaGet.body, JSON.parse(JSON.stringify(await gate.service.score(q, new AbortController().signal))), 'the body is the whole ScoreResponse')
+    }
+  }
+})
+
+t.test('/openapi.json is a valid OpenAPI 3 document describing every route', async (t) => {
+  const { url } = await gateOnSandbox(t)
+  const { status, body } = await call(`${url}/openapi.json`)
+  t.equal(status, 200)
+  const result = await new Validator().validate(body)
+  t.ok(result.valid, `valid OpenAPI ${String(body.openapi)}${result.valid ? '' : `: ${JSON.stringify(result.errors).slice(0, 600)}`}`)
+  t.ok(body.paths['/api/v1/score'].get !== undefined && body.paths['/api/v1/score'].post !== undefined)
+  for (const code of ['200', '400', '503']) t.ok(body.paths['/api/v1/score'].get.responses[code]?.content !== undefined, `score documents ${code}`)
+  for (const path of ['/api/v1/stages', '/healthz', '/readyz']) t.ok(body.paths[path]?.get?.responses['200'] !== undefined, `${path} documented`)
+})
+
+t.test('bad input: 400 naming the field', async (t) => {
+  const { url } = await gateOnSandbox(t)
+  const cases: [string, string][] = [
+    ['?stage=canary-1', 'canary'],
+    ['?canary=a', 'stage'],
+    ['?stage=canary-1&canary=a&stagee=x', 'stagee'],
+    ['?stage=canary-9&canary=a', 'stage'],
+    ['?stage=canary-1&canary=a&since=yesterday', 'since'],
+    ['?stage=canary-1&canary=a&weight=lots', 'weight'],
+  ]
+  for (const [qs, field] of cases) {
+    const r = await call(`${url}/api/v1/score${qs}`)
+    t.equal(r.status, 400, qs)
+    t.equal(r.body.details?.field, field, `${qs} names ${field}`)
+    t.match(r.body.error, new RegExp(`^${field}: `))
+    t.match(r.body.code, /^GATE_ERR_(BAD_REQUEST|UNKNOWN_STAGE)$/)
+  }
+  const post = await call(`${url}/api/v1/score`, { method: 'POST', body: { stage: 'canary-1' } })
+  t.equal(post.body.details.field, 'canary')
+  const notJson = await request(`${url}/api/v1/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"stage":' })
+  t.equal(notJson.statusCode, 400)
+  t.match(await notJson.body.json(), { code: 'GATE_ERR_BAD_REQUEST', details: { field: 'body' } })
+  const missing = await call(`${url}/api/v2/score`)
+  t.same(missing, { status: 404, body: { error: 'no route GET /api/v2/score', code: 'GATE_ERR_NOT_FOUND' }, headers: missing.headers })
+})
+
+t.test('upstream failure: 503 with code and source, never a pass', async (t) => {
+  const { url, sandbox } = await gateOnSandbox(t)
+  const q = `${url}/api/v1/score?stage=canary-1&canary=support-agent-healthy&baseline=${BASELINE_AGENT}`
+  sandbox.faults.add({ fault: { kind: 'status', status: 502 } })
+  const r = await call(q)
+  t.equal(r.status, 503)
+  t.equal(r.body.code, 'GATE_ERR_UPSTREAM_STATUS')
+  t.equal(r.body.source, 'cordum')
+  t.notOk('verdict' in r.body)
+  t.notMatch(JSON.stringify(r.body), /at .*\.ts:\d+|stack/i, 'no stack in a 5xx body')
+  const ready = await call(`${url}/readyz`)
+  t.equal(ready.status, 503)
+  t.equal(ready.body.status, 'not_ready')
+  sandbox.faults.clear()
+  t.equal((await call(q)).body.verdict, 'pass', 'and a pass once Cordum answers again')
+  t.equal((await call(`${url}/readyz`)).status, 200)
+  await sandbox.close()
+  const down = await call(`${url}/api/v1/score?stage=canary-1&canary=support-agent-failing`)
+  t.match(down, { status: 503, body: { code: 'GATE_ERR_UPSTREAM_UNREACHABLE', source: 'cordum' } })
+})
+
+t.test('GATE_API_KEYS: 401 without a valid key, 403 for a tenant the key may not read; secrets never logged', async (t) => {
+  const gateKey = 'ops-team-key-0123456789'
+  const boundKey = 'tenant-b-key-0123456789'
+  const { url, logs } = await gateOnSandbox(t, { GATE_API_KEYS: `${gateKey},${boundKey}:tenant-b|tenant-c` })
+  const q = `${url}/api/v1/score?stage=canary-1&canary=support-agent-healthy&baseline=${BASELINE_AGENT}`
+  t.match(await call(q), { status: 401, body: { code: 'GATE_ERR_UNAUTHORIZED' } })
+  t.match(await call(q, { headers: { 'x-api-key': 'wrong-key-0123456789abc' } }), { status: 401 })
+  t.match(await call(q, { headers: { 'x-api-key': gateKey } }), { status: 200, body: { verdict: 'pass' } })
+  t.match(await call(q, { headers: { authorization: `Bearer ${gateKey}` } }), { status: 200 })
+  t.match(await call(q, { headers: { 'x-api-key': boundKey } }), { status: 403, body: { code: 'GATE_ERR_FORBIDDEN' } }, 'bound to other tenants')
+  t.match(await call(`${q}&tenant=tenant-b`, { headers: { 'x-api-key': boundKey } }), { status: 503, body: { code: 'GATE_ERR_UPSTREAM_AUTH' } }, 'allowed by the gate; the sandbox key is not tenant-b\'s')
+  t.equal((await call(`${url}/healthz`)).status, 200, 'probes need no key')
+  t.equal((await call(`${url}/openapi.json`)).status, 200)
+  t.equal((await call(`${url}/api/v1/stages`)).status, 401)
+  const all = logs.join('')
+  for (const secret of [gateKey, boundKey, SANDBOX_ADMIN_KEY]) t.notOk(all.includes(secret), 'a key never appears in the logs')
+})
+
+t.test('demo mode: no CORDUM_URL starts the sandbox in-process and says so first', async (t) => {
+  const { url, logs, gate } = await startGate(t, {})
+  t.ok(gate.sandbox !== undefined)
+  const first = JSON.parse(logs[0] as string) as { msg: string }
+  t.match(first.msg, /^demo mode: CORDUM_URL is not set/)
+  t.ok(logs.some((l) => /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(l)), 'the standard listening line')
+  const r = await call(`${url}/api/v1/score?stage=canary-1&canary=support-agent-deny-spike&baseline=${BASELINE_AGENT}`)
+  t.equal(r.body.verdict, 'fail')
+  const stages = await call(`${url}/api/v1/stages`)
+  t.same(stages.body.stages.map((s: any) => s.name), ['shadow', 'canary-1', 'canary-2', 'full'])
+  t.same(await call(`${url}/readyz`).then((x) => x.body.status), 'ready')
+})
