@@ -18,7 +18,7 @@ t.test('the manifests load, and every expected object is found', async (t) => {
   t.same(catalog.errors, [], 'no unreadable or half-formed manifest')
   t.same([...templates.cluster.keys()], ['agent-canary-gate'])
   t.same([...templates.namespaced.keys()].sort(),
-    ['agent-gate-background', 'agent-gate-canary-1', 'agent-gate-canary-2', 'agent-gate-full', 'agent-gate-shadow'])
+    ['agent-canary-gate-plugin', 'agent-gate-background', 'agent-gate-canary-1', 'agent-gate-canary-2', 'agent-gate-full', 'agent-gate-shadow'])
   const rollouts = catalog.argo.filter((d) => d.object.kind === 'Rollout').map((d) => d.file)
   t.same(rollouts.sort(), [
     'analysis-templates/examples/rollout-background.yaml',
