@@ -9,9 +9,10 @@ export const validate: Command = {
     const { positionals } = parseOptions({ args: argv, options: {}, allowPositionals: true }, validate)
     if (positionals.length !== 1) throw new UsageError(validate.usage)
     const file = positionals[0] as string
-    const { policy, hash } = await loadGatesFile(file)
+    const { policy, hash, configMap } = await loadGatesFile(file)
     const stages = Object.keys(policy.stages)
-    io.stdout.write(`ok: ${file}: ${stages.length} stages (${stages.join(', ')}), ${Object.keys(policy.signals).length} signals, ` +
+    const where = configMap === undefined ? file : `${file} (ConfigMap ${configMap.name}, data.${configMap.key})`
+    io.stdout.write(`ok: ${where}: ${stages.length} stages (${stages.join(', ')}), ${Object.keys(policy.signals).length} signals, ` +
       `score pass ${policy.score.pass} / marginal ${policy.score.marginal}, min ${policy.minDataPoints} data points, alpha ${policy.alpha}, sha256 ${hash.slice(0, 12)}\n`)
     return EXIT_OK
   },

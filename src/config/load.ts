@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import { GateError } from '../errors.js'
-import { DEFAULT_LIMITS, formatLocated, LocatedSource, validateSchema, type LocatedError, type SourceLimits } from './located.js'
+import { DEFAULT_LIMITS, formatLocated, LocatedSource, validateSchema, type LocatedError, type Shift, type SourceLimits } from './located.js'
 import { buildPolicy, type GatesPolicy, type PolicyProblem } from './policy.js'
 import { GatesFileSchema, type GatesFile } from './schema.js'
 
@@ -14,21 +14,47 @@ export interface LoadedPolicy {
   /** sha256 of the policy's canonical JSON: the same meaning gives the same hash. */
   hash: string
   file: string
+  /** Set when the policy was read from a ConfigMap manifest: its name and data key. */
+  configMap?: { name: string, key: string }
 }
 
-/** Parses and validates gates policy text. Throws GATE_ERR_GATES_INVALID with located errors. */
-export function parseGates (text: string, file: string, limits: SourceLimits = DEFAULT_LIMITS): LoadedPolicy {
-  const source = LocatedSource.parse(text, file, limits)
+/** The ConfigMap data key the gate looks for when a ConfigMap holds several entries. */
+export const CONFIGMAP_KEY = 'rollout-gates.yaml'
+
+/**
+ * Parses and validates gates policy text: a gates file, or a Kubernetes ConfigMap manifest
+ * whose data holds one (so the same file can be validated here and applied with kubectl).
+ * Throws GATE_ERR_GATES_INVALID with located errors.
+ */
+export function parseGates (text: string, file: string, limits: SourceLimits = DEFAULT_LIMITS, shift?: Shift): LoadedPolicy {
+  const source = LocatedSource.parse(text, file, limits, shift)
   if (Array.isArray(source)) throw invalid(file, source)
   if (source.value === null || source.value === undefined) {
     throw invalid(file, [{ file, line: 1, column: 1, path: '', message: 'the file is empty: expected a mapping with the key rollout_gates' }])
   }
+  const manifest = source.value as { kind?: unknown, metadata?: { name?: unknown }, data?: unknown }
+  if (shift === undefined && manifest.kind === 'ConfigMap') return parseConfigMap(source, manifest, limits)
   const schemaErrors = validateSchema(source, GatesFileSchema)
   if (schemaErrors.length > 0) throw invalid(file, schemaErrors)
   const problems: PolicyProblem[] = []
   const policy = buildPolicy(source.value as GatesFile, problems)
   if (problems.length > 0) throw invalid(file, problems.map((p) => source.error(p.path, p.message, p.key)))
   return { policy, hash: sha256Hex(canonicalJson(policy)), file }
+}
+
+function parseConfigMap (source: LocatedSource, manifest: { metadata?: { name?: unknown }, data?: unknown }, limits: SourceLimits): LoadedPolicy {
+  const file = source.file
+  const data = manifest.data !== null && typeof manifest.data === 'object' ? manifest.data as Record<string, unknown> : {}
+  const keys = Object.keys(data)
+  const key = keys.length === 1 ? keys[0] as string : keys.includes(CONFIGMAP_KEY) ? CONFIGMAP_KEY : undefined
+  if (key === undefined) {
+    const why = keys.length === 0 ? 'has no data entries' : `has several data entries (${keys.join(', ')}) and none is named ${CONFIGMAP_KEY}`
+    throw invalid(file, [source.error(keys.length === 0 ? [] : ['data'], `this ConfigMap ${why}: it should hold the gates policy under data.${CONFIGMAP_KEY}`)])
+  }
+  const inner = source.embedded(['data', key])
+  if (inner === undefined) throw invalid(file, [source.error(['data', key], `data.${key} must be a string holding the gates policy`)])
+  const loaded = parseGates(inner.text, file, limits, inner.shift)
+  return { ...loaded, configMap: { name: String(manifest.metadata?.name ?? ''), key } }
 }
 
 /** Reads and validates a gates policy file. */

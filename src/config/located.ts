@@ -4,7 +4,7 @@
  * be told exactly where, and nothing in the file may crash the gate.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node } from 'yaml'
 import { closest } from './names.js'
 
 export interface LocatedError {
@@ -31,48 +31,61 @@ export const DEFAULT_LIMITS: SourceLimits = { maxBytes: 1024 * 1024, maxAliasCou
 
 type KeyPath = (string | number)[]
 
+/**
+ * Where a document sits inside its file: zero for a file of its own; the lines and indentation
+ * before it for a document embedded in another (a gates policy inside a ConfigMap's block
+ * scalar), so errors still point at the right line and column of the file a person edits.
+ */
+export interface Shift { line: number, column: number }
+
+const NO_SHIFT: Shift = { line: 0, column: 0 }
+
 export class LocatedSource {
   readonly file: string
   readonly value: unknown
   readonly #doc: Document
   readonly #lines: LineCounter
+  readonly #text: string
+  readonly #shift: Shift
 
-  private constructor (file: string, doc: Document, lines: LineCounter, value: unknown) {
+  private constructor (file: string, doc: Document, lines: LineCounter, value: unknown, text: string, shift: Shift) {
     this.file = file
     this.#doc = doc
     this.#lines = lines
     this.value = value
+    this.#text = text
+    this.#shift = shift
   }
 
   /**
    * Parses `text`. Returns the source, or the located errors that stop it from being read
    * (syntax errors, duplicate keys, too large, too many aliases).
    */
-  static parse (text: string, file: string, limits: SourceLimits = DEFAULT_LIMITS): LocatedSource | LocatedError[] {
+  static parse (text: string, file: string, limits: SourceLimits = DEFAULT_LIMITS, shift: Shift = NO_SHIFT): LocatedSource | LocatedError[] {
     const bytes = Buffer.byteLength(text, 'utf8')
     if (bytes > limits.maxBytes) {
-      return [{ file, line: 1, column: 1, path: '', message: `file is ${bytes} bytes; the limit is ${limits.maxBytes} bytes` }]
+      return [{ file, line: 1 + shift.line, column: 1 + shift.column, path: '', message: `file is ${bytes} bytes; the limit is ${limits.maxBytes} bytes` }]
     }
     const lines = new LineCounter()
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true })
     const at = (offset: number): { line: number, column: number } => {
       const { line, col } = lines.linePos(offset)
-      return { line: Math.max(line, 1), column: Math.max(col, 1) }
+      return { line: Math.max(line, 1) + shift.line, column: Math.max(col, 1) + shift.column }
     }
     if (doc.errors.length > 0) {
       return doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0] as string }))
     }
     try {
       const value = doc.toJS({ maxAliasCount: limits.maxAliasCount })
-      return new LocatedSource(file, doc, lines, value)
+      return new LocatedSource(file, doc, lines, value, text, shift)
     } catch (err) {
       // yaml throws ReferenceError for excessive aliasing and for unresolvable aliases.
       const message = err instanceof Error ? err.message : String(err)
       const alias = /alias/i.test(message)
       return [{
         file,
-        line: 1,
-        column: 1,
+        line: 1 + shift.line,
+        column: 1 + shift.column,
         path: '',
         message: alias
           ? `refused: too many YAML alias expansions (limit ${limits.maxAliasCount}); this shape is used for resource-exhaustion attacks`
@@ -104,7 +117,27 @@ export class LocatedSource {
     }
     const offset = found?.range?.[0] ?? 0
     const { line, col } = this.#lines.linePos(offset)
-    return { line: Math.max(line, 1), column: Math.max(col, 1) }
+    return { line: Math.max(line, 1) + this.#shift.line, column: Math.max(col, 1) + this.#shift.column }
+  }
+
+  /**
+   * The text of the string scalar at `path` and where it sits, to parse it as a document of
+   * its own (a ConfigMap's data entry). A literal block (`|`) maps line and column exactly;
+   * other styles map to the value's first line.
+   */
+  embedded (path: KeyPath): { text: string, shift: Shift } | undefined {
+    const node = this.#doc.getIn(path, true)
+    if (!isScalar(node) || typeof node.value !== 'string') return undefined
+    const start = node.range?.[0] ?? 0
+    const { line } = this.#lines.linePos(start)
+    if (node.type !== Scalar.BLOCK_LITERAL) {
+      return { text: node.value, shift: { line: line - 1 + this.#shift.line, column: this.#shift.column } }
+    }
+    // Content begins on the line after the `|` header, indented by the first non-blank line's indentation.
+    const contentStart = this.#lines.lineStarts[line] ?? this.#text.length
+    const firstLine = /^(?:[ \t]*\n)*( *)/.exec(this.#text.slice(contentStart))
+    const indent = firstLine?.[1]?.length ?? 0
+    return { text: node.value, shift: { line: line + this.#shift.line, column: indent + this.#shift.column } }
   }
 
   /** A located error at `path`. */

@@ -6,16 +6,19 @@
 import { Type, type Static } from 'typebox'
 
 const Name = (description: string) => Type.String({ minLength: 1, maxLength: 253, description })
+// Optional fields may be empty, meaning "not given": an Argo template arg cannot be absent,
+// only empty, so `topic: "{{args.topic}}"` with an empty default must still be a valid request.
+const OptionalName = (description: string) => Type.Optional(Type.String({ maxLength: 253, description: `${description}; empty means not given` }))
 
 const scoreFields = {
   stage: Type.String({ minLength: 1, maxLength: 64, description: 'gates policy stage: shadow, canary-1, canary-2, full, or one the policy adds' }),
   canary: Name('the canary arm\'s Cordum agent_id (in a Rollout: <agent>-<pod template hash>)'),
-  baseline: Type.Optional(Name('the stable arm\'s Cordum agent_id')),
-  tenant: Type.Optional(Name('Cordum tenant (X-Tenant-ID); default CORDUM_TENANT')),
-  topic: Type.Optional(Name('restrict to one Cordum topic, e.g. job.support.reply')),
-  namespace: Type.Optional(Name('Kubernetes namespace of the Rollout (recorded, not used to judge)')),
-  rollout: Type.Optional(Name('Rollout name (recorded, not used to judge)')),
-  revision: Type.Optional(Name('Rollout revision (recorded, not used to judge)')),
+  baseline: OptionalName('the stable arm\'s Cordum agent_id'),
+  tenant: OptionalName('Cordum tenant (X-Tenant-ID); default CORDUM_TENANT'),
+  topic: OptionalName('restrict to one Cordum topic, e.g. job.support.reply'),
+  namespace: OptionalName('Kubernetes namespace of the Rollout (recorded, not used to judge)'),
+  rollout: OptionalName('Rollout name (recorded, not used to judge)'),
+  revision: OptionalName('Rollout revision (recorded, not used to judge)'),
   since: Type.Optional(Type.String({ maxLength: 64, description: 'window start: RFC 3339 time, or a duration back from until such as 30m or 1h30m; default until - canary_lifetime_hours' })),
   until: Type.Optional(Type.String({ maxLength: 64, description: 'window end: RFC 3339 time; default now, rounded down to 10 s' })),
   weight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary traffic weight in percent (traffic-split check)' })),
@@ -107,7 +110,13 @@ export const UpstreamErrorSchema = Type.Object({
 export const ErrorSchema = Type.Object({ error: Type.String(), code: Type.String() })
 
 export const StagesResponseSchema = Type.Object({
-  policy: Type.Object({ file: Type.String(), sha256: Type.String() }),
+  policy: Type.Object({
+    file: Type.String(),
+    sha256: Type.String(),
+    canaryLifetimeHours: Type.Number({ description: 'default analysis window when a request has no since' }),
+    metricIntervalHours: Type.Number({ description: "the gates file's judgement interval" }),
+    alpha: Type.Number({ description: 'false-alarm probability of each confidence sequence' }),
+  }),
   stages: Type.Array(Type.Object({
     name: Type.String(),
     description: Type.String(),
@@ -116,7 +125,7 @@ export const StagesResponseSchema = Type.Object({
     minDataPoints: Type.Integer(),
     score: Type.Object({ pass: Type.Number(), marginal: Type.Number() }),
     signals: Type.Array(Type.Object({ name: Type.String(), source: Type.String(), kind: Type.String(), weight: Type.Number(), required: Type.Boolean(), threshold: Type.String() })),
-    triggers: Type.Array(Type.Object({ name: Type.String(), signal: Type.String() })),
+    triggers: Type.Array(Type.Object({ name: Type.String(), signal: Type.String(), rule: Type.String() })),
   })),
 })
 

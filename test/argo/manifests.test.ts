@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { loadGatesFile } from '../../src/config/load.js'
 import { describe, loadManifests, parseManifest } from '../helpers/argo/manifests.js'
 import { formatMinutes, metricTiming } from '../helpers/argo/timing.js'
 import { PROJECT_ROOT, crdValidator, shippedManifests, templateCatalog, validateArgoObject } from '../helpers/argo/validate.js'
@@ -27,10 +28,15 @@ t.test('the manifests load, and every expected object is found', async (t) => {
   ])
 })
 
-t.test('rollout-gates.yaml is the gates policy, not an Argo object', async (t) => {
-  t.same(catalog.gatesPolicies.map((d) => d.file), ['analysis-templates/rollout-gates.yaml'])
-  t.notOk(catalog.argo.some((d) => d.file.endsWith('rollout-gates.yaml')))
-  t.notOk(catalog.otherKubernetes.some((d) => d.file.endsWith('rollout-gates.yaml')))
+t.test('rollout-gates.yaml is a ConfigMap holding the gates policy, so kubectl applies the whole folder', async (t) => {
+  const inFolder = (d: { file: string }): boolean => d.file.startsWith('analysis-templates/') && !d.file.startsWith('analysis-templates/examples/')
+  t.same(catalog.gatesPolicies.filter(inFolder), [], 'no bare gates policy where kubectl apply -f analysis-templates/ would read it')
+  t.same(catalog.notKubernetes.filter(inFolder), [], 'every document in the folder is a Kubernetes object')
+  const configMap = catalog.otherKubernetes.find((d) => d.file === 'analysis-templates/rollout-gates.yaml')
+  t.match(configMap?.object, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'agent-canary-gate-gates' }, data: { 'rollout-gates.yaml': /^# Rates are fractions/ } })
+  const loaded = await loadGatesFile('analysis-templates/rollout-gates.yaml')
+  t.same(loaded.configMap, { name: 'agent-canary-gate-gates', key: 'rollout-gates.yaml' })
+  t.same(Object.keys(loaded.policy.stages), [...STAGES], 'the embedded policy is the gates policy')
 })
 
 for (const doc of catalog.argo) {

@@ -19,7 +19,7 @@ async function run (args: string[], env: Record<string, string | undefined> = {}
 t.test('validate: exit 0 and a one-line summary', async (t) => {
   const r = await run(['validate', 'analysis-templates/rollout-gates.yaml'])
   t.equal(r.code, 0)
-  t.match(r.stdout, /^ok: analysis-templates\/rollout-gates\.yaml: 4 stages \(shadow, canary-1, canary-2, full\), 5 signals, score pass 95 \/ marginal 75, min 50 data points, alpha 0\.05, sha256 [0-9a-f]{12}\n$/)
+  t.match(r.stdout, /^ok: analysis-templates\/rollout-gates\.yaml \(ConfigMap agent-canary-gate-gates, data\.rollout-gates\.yaml\): 4 stages \(shadow, canary-1, canary-2, full\), 5 signals, score pass 95 \/ marginal 75, min 50 data points, alpha 0\.05, sha256 [0-9a-f]{12}\n$/)
   t.equal(r.stderr, '')
 })
 

@@ -200,3 +200,17 @@ t.test('YAML-level refusals: syntax, duplicates, empty, alias bombs, size', asyn
 t.test('an unreadable file is a clear error', async (t) => {
   await t.rejects(loadGatesFile('/nonexistent/gates.yaml'), { code: 'GATE_ERR_GATES_UNREADABLE', message: 'cannot read gates file /nonexistent/gates.yaml: no such file' })
 })
+
+t.test('a ConfigMap manifest holding the policy loads; its errors point at lines of the manifest', async (t) => {
+  const configMap = (data: string): string => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gates\ndata:\n${data}`
+  const ok = parseGates(configMap(`  rollout-gates.yaml: |\n${SEED.split('\n').map((l) => (l === '' ? '' : `    ${l}`)).join('\n')}`), 'cm.yaml')
+  t.equal(ok.hash, defaultPolicy().hash)
+  t.same(ok.configMap, { name: 'gates', key: 'rollout-gates.yaml' })
+  const bad = refuse(configMap('  other.txt: hello\n  rollout-gates.yaml: |\n    rollout_gates:\n      alpha: 0.9\n'), 'cm.yaml')
+  t.same(bad.map((e) => [e.line, e.column, e.path]), [[9, 14, 'rollout_gates.alpha']], 'line 9, column 14 of the manifest')
+  t.match(refuse(configMap('  a: x\n  b: y\n')), [{ line: 6, message: 'this ConfigMap has several data entries (a, b) and none is named rollout-gates.yaml: it should hold the gates policy under data.rollout-gates.yaml' }])
+  t.match(refuse('apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n'), [{ message: /this ConfigMap has no data entries/ }])
+  t.match(refuse(configMap('  rollout-gates.yaml: 42\n')), [{ path: 'data.rollout-gates.yaml', message: 'data.rollout-gates.yaml must be a string holding the gates policy' }])
+  // A flow-style string maps to the value's line.
+  t.match(refuse(configMap('  rollout-gates.yaml: "rollout_gates: {alpha: 0.9}"\n')), [{ line: 6, path: 'rollout_gates.alpha' }])
+})

@@ -54,6 +54,18 @@ t.test('every scenario gives its documented verdict through GET and POST', async
   }
 })
 
+t.test('empty optional fields mean "not given" (Argo args cannot be absent, only empty)', async (t) => {
+  const { url } = await gateOnSandbox(t)
+  const q = { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT }
+  const plain = await call(`${url}/api/v1/score`, { method: 'POST', body: q })
+  const empties = await call(`${url}/api/v1/score`, { method: 'POST', body: { ...q, topic: '', tenant: '', namespace: '', rollout: '', revision: '', since: '', until: '' } })
+  t.equal(empties.status, 200)
+  t.same(empties.body, plain.body)
+  const noBaseline = await call(`${url}/api/v1/score`, { method: 'POST', body: { ...q, baseline: '' } })
+  t.equal(noBaseline.status, 200, 'an empty baseline is no baseline')
+  t.ok(noBaseline.body.reasons.some((r: string) => /no baseline events: ratios are judged against the floor/.test(r)))
+})
+
 t.test('/openapi.json is a valid OpenAPI 3 document describing every route', async (t) => {
   const { url } = await gateOnSandbox(t)
   const { status, body } = await call(`${url}/openapi.json`)
@@ -140,5 +152,14 @@ t.test('demo mode: no CORDUM_URL starts the sandbox in-process and says so first
   t.equal(r.body.verdict, 'fail')
   const stages = await call(`${url}/api/v1/stages`)
   t.same(stages.body.stages.map((s: any) => s.name), ['shadow', 'canary-1', 'canary-2', 'full'])
+  t.match(stages.body.policy, { file: '<defaults>', canaryLifetimeHours: 3, metricIntervalHours: 1, alpha: 0.05 })
+  const canary2 = stages.body.stages[2]
+  t.match(canary2.signals[0], { name: 'policy_deny_rate', threshold: '<= 3.0%, <= 1.5x baseline (floor 2.0%)' })
+  t.same(canary2.triggers.map((x: any) => `${x.name}: ${x.rule}`), [
+    'policy_deny_rate: <= 3.0%',
+    'error_rate_ratio: <= 2x baseline (floor 2.0%)',
+    'approval_backlog: <= 25 pending, oldest <= 30m',
+    'sustained_overload: 3 consecutive 5-minute sub-intervals with >= 1 events',
+  ])
   t.same(await call(`${url}/readyz`).then((x) => x.body.status), 'ready')
 })

@@ -1,5 +1,6 @@
 /** GET /api/v1/stages: what each stage of the loaded gates policy judges, for people and tooling. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { thresholdText } from '../../gate/signals.js'
 import type { ScoreService } from '../../service/score.js'
 import { ErrorSchema, StagesResponseSchema } from '../schemas.js'
 import { SECURITY } from './score.js'
@@ -10,7 +11,7 @@ export const stagesRoutes: FastifyPluginAsyncTypebox<{ service: ScoreService }> 
   }, async () => {
     const { policy, file, hash } = service.policy
     return {
-      policy: { file, sha256: hash },
+      policy: { file, sha256: hash, canaryLifetimeHours: policy.canaryLifetimeHours, metricIntervalHours: policy.metricIntervalHours, alpha: policy.alpha },
       stages: Object.values(policy.stages).map((s) => ({
         name: s.name,
         description: s.description,
@@ -18,13 +19,10 @@ export const stagesRoutes: FastifyPluginAsyncTypebox<{ service: ScoreService }> 
         onSourceError: s.onSourceError,
         minDataPoints: s.minDataPoints,
         score: s.score,
-        signals: s.signals.map((sig) => ({ name: sig.name, source: sig.source, kind: sig.kind, weight: sig.weight, required: sig.required, threshold: thresholdLine(sig.thresholds) })),
-        triggers: s.triggers.map((t) => ({ name: t.name, signal: t.signal })),
+        signals: s.signals.map((sig) => ({ name: sig.name, source: sig.source, kind: sig.kind, weight: sig.weight, required: sig.required, threshold: thresholdText(sig.thresholds) })),
+        triggers: s.triggers.map((t) => ({ name: t.name, signal: t.signal, rule: t.sustainedIntervals === undefined ? thresholdText(t) : `${t.sustainedIntervals} consecutive ${s.subIntervalMinutes}-minute sub-intervals with >= ${t.minEventsPerInterval} events` })),
       })),
     }
   })
 }
 
-function thresholdLine (t: object): string {
-  return Object.entries(t).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`).join(' ')
-}
