@@ -18,13 +18,8 @@ const GOCODE = '/usr/share/gocode'
 const EXPR = join(GOCODE, 'src/github.com/antonmedv/expr')
 const YAML_V3 = join(GOCODE, 'src/gopkg.in/yaml.v3')
 
-/** Any tap test object; tools.ts's own TapLike does not accept tap's overloaded `skip`. */
-type AnyTap = { fail: (message: string) => unknown, comment: (message: string) => unknown, skip: (...args: never[]) => unknown }
-type ToolTap = Parameters<typeof needTool>[0]
-
 /** Skips (or fails under CI) unless Go and the Debian Go packages the harness imports exist. */
-export function needGoHarness (t: AnyTap): boolean {
-  const tap = t as unknown as ToolTap
+export function needGoHarness (tap: Parameters<typeof needTool>[0]): boolean {
   return needTool(tap, 'go', hasCommand('go', ['version']), 'apt-get install golang-go') &&
     needTool(tap, 'golang-github-antonmedv-expr-dev', existsSync(EXPR) && existsSync(YAML_V3),
       `apt-get install golang-github-antonmedv-expr-dev (it brings gopkg.in/yaml.v3); looked in ${GOCODE}`)

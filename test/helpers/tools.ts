@@ -6,11 +6,10 @@
  */
 import { spawnSync } from 'node:child_process'
 
-interface TapLike {
-  fail: (message: string) => unknown
-  skip: (message: string) => unknown
-  comment: (message: string) => unknown
-}
+import type { Test } from 'tap'
+
+/** What needTool uses of a tap test (tap's Test, whose `skip` is overloaded, fits). */
+type TapLike = Pick<Test, 'fail' | 'skip' | 'comment'>
 
 /** True when `command --version`-style probing succeeds. */
 export function hasCommand (command: string, args: string[] = ['--version']): boolean {
@@ -24,7 +23,7 @@ export function needTool (t: TapLike, name: string, available: boolean, hint: st
     t.fail(`${name} is required in CI but is not available: ${hint}`)
   } else {
     t.comment(`SKIPPED: ${name} is not available (${hint}); .ci/run installs it and makes this test run`)
-    t.skip(`${name} not available`)
+    t.skip(`${name} not available`, () => {})
   }
   return false
 }

@@ -16,8 +16,6 @@ const run = promisify(execFile)
 export const GO_HOST_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../go-host')
 const DEBIAN_GOCODE = '/usr/share/gocode'
 
-type TapLike = Parameters<typeof needTool>[0]
-
 function goAvailable (): boolean {
   return hasCommand('go', ['version']) &&
     existsSync(join(DEBIAN_GOCODE, 'src/github.com/hashicorp/go-plugin')) &&
@@ -33,7 +31,7 @@ export function goEnv (): NodeJS.ProcessEnv {
  * (the test was skipped or failed by needTool).
  */
 export async function goProgram (t: Test, name: string): Promise<string | undefined> {
-  if (!needTool(t as unknown as TapLike, 'go (golang-go + golang-github-hashicorp-go-plugin-dev + golang-github-hashicorp-yamux-dev)', goAvailable(),
+  if (!needTool(t, 'go (golang-go + golang-github-hashicorp-go-plugin-dev + golang-github-hashicorp-yamux-dev)', goAvailable(),
     'apt-get install golang-go golang-github-hashicorp-go-plugin-dev golang-github-hashicorp-yamux-dev')) return undefined
   const binDir = join(GO_HOST_ROOT, 'bin')
   mkdirSync(binDir, { recursive: true })
