@@ -14,6 +14,8 @@ import type { ServiceConfig } from '../config/env.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
 import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
 import { CordumSource } from '../sources/cordum/source.js'
+import { LokiSource } from '../sources/loki/source.js'
+import { PrometheusSource } from '../sources/prometheus/source.js'
 import { SourceRegistry } from '../sources/registry.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
@@ -30,6 +32,7 @@ export const REDACT = [
   '*.api_key',
   '*.password',
   '*.token',
+  '*.bearerToken',
   'config.cordum.apiKey',
 ]
 
@@ -67,7 +70,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     keepAliveTimeout: 10_000,
     // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
     // this gets a 503 rather than outliving Argo's 10 s timeout silently.
-    handlerTimeout: Math.max(9_500, cordum.deadlineMs + 1_500),
+    handlerTimeout: Math.max(9_500, Math.max(cordum.deadlineMs, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500),
     bodyLimit: 16 * 1024,
     // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -82,13 +85,15 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
   if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
   const sources = new SourceRegistry([new CordumSource(sourceOpts)])
+  if (config.prometheus !== undefined) sources.register(new PrometheusSource(config.prometheus))
+  if (config.loki !== undefined) sources.register(new LokiSource(config.loki))
   const service = new ScoreService({ policy, sources, defaultTenant: tenant, ...(opts.now === undefined ? {} : { now: opts.now }) })
   app.addHook('onClose', async () => {
     await sources.close()
     await sandbox?.close()
   })
   await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {} })
-  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
+  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', prometheus: config.prometheus?.url, loki: config.loki?.url, tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
   const result: GateServer = { app, service, policy }
   if (sandbox !== undefined) result.sandbox = sandbox
   return result
