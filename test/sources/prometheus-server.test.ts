@@ -10,11 +10,13 @@
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { readConfig } from '../../src/config/env.js'
-import { loadGatesFile } from '../../src/config/load.js'
+import { loadGatesFile, parseGates } from '../../src/config/load.js'
 import type { Judgement } from '../../src/gate/verdict.js'
 import { judge } from '../../src/gate/verdict.js'
 import { buildServer } from '../../src/http/server.js'
 import { PrometheusSource } from '../../src/sources/prometheus/source.js'
+import { SourceRegistry } from '../../src/sources/registry.js'
+import { ScoreService } from '../../src/service/score.js'
 import { BASELINE, CANARIES, expectedObservations, HISTORY_END, openMetrics, schedulerLogs } from '../helpers/agent-history.js'
 import { pushLogs, startLokiDouble } from '../helpers/loki-double.js'
 import { havePrometheus, startPrometheus } from '../helpers/prometheus.js'
@@ -167,5 +169,48 @@ if (needTool(t as never, 'prometheus', havePrometheus(), 'Debian package prometh
         t.equal(b.n, 180 * 10_000, `${op} ${quote}: 'a.b' is not a pattern for 'aXb'`)
       }
     }
+  })
+  t.test('query problems: refused, failed, ambiguous and empty queries make only their signal unavailable or short of data', async (t) => {
+    const topic = 'topic="job.support.{{arm}}"'
+    const received = `sum(increase(cordum_scheduler_jobs_received_total{${topic}}[{{window}}]))`
+    const signal = (events: string, hits: string): string => `{ source: prometheus, max_rate: 0.5, query: { events: '${events}', hits: '${hits}' } }`
+    const yaml = `rollout_gates:
+  traffic_split: { enabled: false }
+  signals:
+    broken_syntax: ${signal(received.slice(0, -1), received)}
+    execution_error: ${signal(`sum(cordum_scheduler_jobs_completed_total{${topic}} + on(topic) cordum_scheduler_jobs_completed_total{${topic}})`, received)}
+    many_series: ${signal(`increase(cordum_scheduler_jobs_completed_total{${topic}}[{{window}}])`, received)}
+    no_events: ${signal(`sum(increase(no_such_metric_total{${topic}}[{{window}}]))`, `sum(increase(no_such_metric_total{${topic}}[{{window}}]))`)}
+    missing_hits: ${signal(received, `sum(increase(cordum_scheduler_safety_denied_total{${topic}}[{{window}}]))`)}
+    fine: ${signal(received, `sum(increase(cordum_scheduler_safety_denied_total{${topic}}[{{window}}])) or vector(0)`)}
+    latency: { kind: quantile, source: prometheus, max_seconds: 1, query: { seconds: 'histogram_quantile(0.95, sum by (le) (rate(agent_request_duration_seconds_bucket{rollouts_pod_template_hash="{{arm}}"}[{{window}}])))' } }
+  stages:
+    probe:
+      signals: { broken_syntax: {}, execution_error: {}, many_series: {}, no_events: {}, missing_hits: {}, fine: {}, latency: {} }
+`
+    const sources = new SourceRegistry([new PrometheusSource({ url: prometheus.url })])
+    t.teardown(async () => await sources.close())
+    const service = new ScoreService({ policy: parseGates(yaml, 'probe.yaml'), sources, defaultTenant: 'default', now: () => NOW })
+    // 'quarantining' never had a job denied, so its safety_denied series does not exist.
+    const j = await service.score({ stage: 'probe', canary: 'quarantining', baseline: 'stable', until: new Date(HISTORY_END).toISOString() }, new AbortController().signal)
+    const by = Object.fromEntries(j.signals.map((s) => [s.name, s]))
+    t.equal(by.broken_syntax?.status, 'unavailable')
+    t.match(by.broken_syntax?.reason, /the (canary|baseline) arm's events query failed: Prometheus rejected the query \(400\): bad_data: .*parse error.*; query: sum\(increase\(cordum_scheduler_jobs_received_total\{topic="job.support.(quarantining|stable)"\}\[10800s\]\)/, 'Prometheus\' error type and message, and the query as run')
+    t.match(by.execution_error?.reason, /Prometheus rejected the query \(422\): execution: .*(duplicate series|many-to-many|match group)/, 'an execution error')
+    t.match(by.many_series?.reason, /events query returned 2 series; it must return one number: aggregate it/)
+    t.equal(by.no_events?.status, 'insufficient', 'no data is too little data, not a zero rate')
+    t.same([(by.no_events?.canary as any).n, (by.no_events?.canary as any).k], [0, 0])
+    t.match(by.no_events?.notes.join(' '), /Prometheus has no data for the canary arm's events query in this window/)
+    t.equal(by.missing_hits?.status, 'unavailable')
+    t.match(by.missing_hits?.reason, /hits query returned no data while its events query counts 1800: a missing series is not a zero; .*or vector\(0\)/)
+    t.equal(by.fine?.status, 'pass', 'the same hits with `or vector(0)`: a real zero')
+    t.same([(by.fine?.canary as any).n, (by.fine?.canary as any).k], [1800, 0])
+    t.equal(by.latency?.status, 'pass')
+    t.equal(j.verdict, 'inconclusive', 'never pass with signals unavailable')
+    t.same(j.reasonCodes, ['source_unavailable'])
+    const nobody = await service.score({ stage: 'probe', canary: 'nobody', until: new Date(HISTORY_END).toISOString() }, new AbortController().signal)
+    const latency = nobody.signals.find((s) => s.name === 'latency')
+    t.equal(latency?.status, 'insufficient', 'a latency histogram without observations: no requests, too little data')
+    t.same(latency?.canary, { seconds: 0, n: 0 })
   })
 }

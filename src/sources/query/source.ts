@@ -9,6 +9,7 @@
  * unavailable (a misspelt metric must not read as "no failures"). A query the upstream refuses
  * makes only its signal unavailable; any other upstream failure throws and cancels the rest.
  */
+import { setMaxListeners } from 'node:events'
 import type { SignalSpec } from '../../config/policy.js'
 import { GateError } from '../../errors.js'
 import type { BacklogArm, QuantileArm, RateArm, RateBucket, SignalObservation } from '../../gate/observations.js'
@@ -155,8 +156,11 @@ export class QuerySource implements SignalSource {
     const deadline = Date.now() + this.#deadlineMs
     const timer = setTimeout(() => own.abort(new DOMException('deadline', 'TimeoutError')), this.#deadlineMs)
     timer.unref()
+    const signal = AbortSignal.any([abort, own.signal])
+    // Every query in flight listens on it: a stage's signals times arms times roles.
+    setMaxListeners(256, signal)
     return {
-      call: { signal: AbortSignal.any([abort, own.signal]), deadline },
+      call: { signal, deadline },
       abort: () => own.abort(new DOMException('a sibling query failed', 'AbortError')),
       done: () => clearTimeout(timer),
     }
