@@ -4,9 +4,13 @@
  * (@grafana/lezer-logql); PromQL escaping is proven against a real Prometheus in
  * prometheus-server.test.ts.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parser as logql } from '@grafana/lezer-logql'
 import fc from 'fast-check'
 import t from 'tap'
+import { main } from '../../src/cli.js'
 import { compileQueries } from '../../src/sources/query/roles.js'
 import { duration, escapeRegex, MissingValueError, parseTemplate, renderTemplate, TemplateError, type Dialect } from '../../src/sources/query/template.js'
 
@@ -129,4 +133,23 @@ t.test('LogQL: any value leaves the query\'s structure as Grafana\'s LogQL gramm
 t.test('escapeRegex makes every metacharacter literal', async (t) => {
   fc.assert(fc.property(fc.string({ maxLength: 30 }), (s) => new RegExp(`^${escapeRegex(s)}$`, 'u').test(s) || s.includes('\n')))
   t.pass()
+})
+
+t.test('validate: the shipped Prometheus-and-Loki policy passes; a misplaced placeholder is located by line and key', async (t) => {
+  const io = (): { out: string[], io: Parameters<typeof main>[1] } => {
+    const out: string[] = []
+    return { out, io: { stdout: { write: (s: string) => { out.push(s) }, isTTY: false }, stderr: { write: (s: string) => { out.push(s) } }, env: {} } }
+  }
+  const ok = io()
+  t.equal(await main(['validate', 'analysis-templates/examples/gates-prometheus.yaml'], ok.io), 0)
+  t.match(ok.out.join(''), /^ok: analysis-templates\/examples\/gates-prometheus\.yaml: 4 stages \(shadow, canary-1, canary-2, full\), 6 signals/)
+  const dir = mkdtempSync(join(tmpdir(), 'acg-validate-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'gates.yaml')
+  writeFileSync(file, 'rollout_gates:\n  signals:\n    policy_deny_rate:\n      source: loki\n      query:\n        events: sum(count_over_time({app="s"} |= {{arm}} [{{window}}]))\n        hits: sum(count_over_time({app="s"} |= "{{arm}}" [{{windw}}]))\n')
+  const bad = io()
+  t.equal(await main(['validate', file], bad.io), 1)
+  const text = bad.out.join('')
+  t.match(text, /gates\.yaml:6:17: rollout_gates\.signals\.policy_deny_rate\.query\.events: signal 'policy_deny_rate': \{\{arm\}\} must be inside a quoted string/)
+  t.match(text, /gates\.yaml:7:15: rollout_gates\.signals\.policy_deny_rate\.query\.hits: signal 'policy_deny_rate': unknown placeholder \{\{windw\}\}; did you mean \{\{window\}\}\?/)
 })
