@@ -32,6 +32,8 @@ export const ErrorCodes = {
   GATE_ERR_UPSTREAM_AUTH: 503,
   /** An upstream answered with a body the gate cannot use (malformed, truncated, too large). */
   GATE_ERR_UPSTREAM_RESPONSE: 503,
+  /** Prometheus or Loki refused or failed one of the gates policy's queries (syntax, execution); the signal is unavailable. */
+  GATE_ERR_UPSTREAM_QUERY: 503,
   /** The service is shutting down or shedding load. */
   GATE_ERR_UNAVAILABLE: 503,
   /** The service's environment configuration (PORT, CORDUM_URL, GATE_API_KEYS, ...) is refused at start. */

@@ -20,6 +20,10 @@ Configured by environment variables:
   CORDUM_DEADLINE_MS  budget for all Cordum reads of one score request (default 8000)
   GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
                     (unset: no auth)
+  PROMETHEUS_URL    Prometheus for signals with source: prometheus (docs/sources.md)
+  PROMETHEUS_BEARER_TOKEN, PROMETHEUS_BEARER_TOKEN_FILE, PROMETHEUS_DEADLINE_MS
+  LOKI_URL          Loki for signals with source: loki
+  LOKI_BEARER_TOKEN, LOKI_BEARER_TOKEN_FILE, LOKI_TENANT (X-Scope-OrgID), LOKI_DEADLINE_MS
 
 Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
   async run (argv, io) {

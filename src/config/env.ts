@@ -1,8 +1,9 @@
 /**
  * The service's environment (README "Configuration"): read once at start, every value
- * checked, every refusal naming the variable. Secrets (CORDUM_API_KEY, GATE_API_KEYS) are
- * kept out of error messages.
+ * checked, every refusal naming the variable. Secrets (CORDUM_API_KEY, GATE_API_KEYS,
+ * PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN) are kept out of error messages.
  */
+import { readFileSync } from 'node:fs'
 import { GateError } from '../errors.js'
 import { parseApiKeys, type ApiKey } from '../http/auth.js'
 
@@ -16,7 +17,14 @@ export interface ServiceConfig {
   cordum?: { url: string, apiKey?: string, deadlineMs: number }
   tenant: string
   apiKeys: ApiKey[]
+  /** Absent: signals with `source: prometheus` are unavailable. */
+  prometheus?: QueryUpstream
+  /** Absent: signals with `source: loki` are unavailable. */
+  loki?: QueryUpstream & { tenant?: string }
 }
+
+/** A Prometheus or Loki the gate queries. */
+export interface QueryUpstream { url: string, bearerToken?: string, deadlineMs: number }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
@@ -58,5 +66,53 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     const key = env.CORDUM_API_KEY?.trim()
     if (key !== undefined && key !== '') config.cordum.apiKey = key
   }
+  const prometheus = queryUpstream(env, 'PROMETHEUS', 'http://prometheus.monitoring:9090')
+  if (prometheus !== undefined) config.prometheus = prometheus
+  const loki = queryUpstream(env, 'LOKI', 'http://loki.monitoring:3100')
+  if (loki !== undefined) {
+    config.loki = loki
+    const tenant = env.LOKI_TENANT?.trim()
+    if (tenant !== undefined && tenant !== '') config.loki.tenant = tenant
+  }
   return config
+}
+
+/** `<P>_URL`, `<P>_BEARER_TOKEN` or `<P>_BEARER_TOKEN_FILE`, `<P>_DEADLINE_MS`; undefined without a URL. */
+function queryUpstream (env: Record<string, string | undefined>, prefix: string, example: string): QueryUpstream | undefined {
+  const name = `${prefix}_URL`
+  const url = env[name]?.trim()
+  if (url === undefined || url === '') {
+    for (const other of ['BEARER_TOKEN', 'BEARER_TOKEN_FILE']) {
+      if (env[`${prefix}_${other}`]?.trim()) throw refuse(`${prefix}_${other}`, `is set but ${name} is not`)
+    }
+    return undefined
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw refuse(name, `must be an http(s) URL such as ${example}, got '${url.slice(0, 80)}'`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw refuse(name, `must use http or https, got ${parsed.protocol}`)
+  if (parsed.username !== '' || parsed.password !== '') throw refuse(name, `must not carry credentials: put a token in ${prefix}_BEARER_TOKEN or ${prefix}_BEARER_TOKEN_FILE`)
+  if (parsed.search !== '' || parsed.hash !== '') throw refuse(name, 'must not have a query string or fragment')
+  const upstream: QueryUpstream = { url: parsed.toString().replace(/\/+$/, ''), deadlineMs: integer(env, `${prefix}_DEADLINE_MS`, 8_000, 500, 60_000) }
+  const token = env[`${prefix}_BEARER_TOKEN`]?.trim()
+  const file = env[`${prefix}_BEARER_TOKEN_FILE`]?.trim()
+  if (token && file) throw refuse(`${prefix}_BEARER_TOKEN_FILE`, `set either ${prefix}_BEARER_TOKEN or ${prefix}_BEARER_TOKEN_FILE, not both`)
+  if (token) upstream.bearerToken = token
+  if (file) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw refuse(`${prefix}_BEARER_TOKEN_FILE`, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'unreadable'}`)
+    }
+    // Kubernetes secret files often end with a newline; the token is the file's only line.
+    const read = text.trim()
+    if (read === '' || /\s/.test(read)) throw refuse(`${prefix}_BEARER_TOKEN_FILE`, `${file} must hold one token on one line`)
+    upstream.bearerToken = read
+  }
+  return upstream
 }

@@ -3,6 +3,7 @@
  * checked, thresholds in one shape. Built from a schema-valid file by `buildPolicy`, which
  * also reports the cross-field problems the schema cannot express.
  */
+import { compileQueries, DIALECT } from '../sources/query/roles.js'
 import { unknownName } from './names.js'
 import type { GatesFile, RawSignal, RawStage, RawStageSignal, RawTrigger } from './schema.js'
 
@@ -329,6 +330,13 @@ function buildSignal (name: string, raw: RawSignal, path: (string | number)[], p
   }
   if (source !== 'cordum' && (raw.query === undefined || Object.keys(raw.query).length === 0)) {
     problems.push({ path: [...path, 'source'], message: `signal '${name}' reads from ${source} but has no query` })
+  } else if (source !== 'cordum' && raw.query !== undefined) {
+    // The queries are lexed here so `validate` locates a bad template; sources compile them again.
+    for (const p of compileQueries(kind, DIALECT[source], raw.query).problems) {
+      problems.push({ path: p.role === undefined ? [...path, 'query'] : [...path, 'query', p.role], key: p.message.startsWith('unknown query role'), message: `signal '${name}': ${p.message}` })
+    }
+  } else if (raw.query !== undefined) {
+    problems.push({ path: [...path, 'query'], key: true, message: `signal '${name}' reads from cordum, which takes no query; set source: prometheus or loki to use one` })
   }
   const thresholds = thresholdsOf(raw, 0)
   checkThresholds(kind, thresholds, `signal '${name}' is a ${kind} signal`, path, problems, true)

@@ -2,7 +2,8 @@
  * Builds and runs the gate's HTTP server: the Fastify instance (logger with secrets redacted,
  * timeouts inside Argo's 10 s, AJV options), the sources, the score service and the app
  * plugin; close-with-grace for SIGTERM. With no CORDUM_URL it starts the built-in sandbox
- * in-process (demo mode) and says so on its first log line.
+ * in-process (demo mode) and says so on its first log line, unless the gates policy reads
+ * nothing from Cordum and Prometheus or Loki is configured (then no Cordum source is needed).
  */
 import { readFileSync } from 'node:fs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -12,8 +13,11 @@ import type { DestinationStream } from 'pino'
 import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
+import { signalsNeeded } from '../gate/verdict.js'
 import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
 import { CordumSource } from '../sources/cordum/source.js'
+import { LokiSource } from '../sources/loki/source.js'
+import { PrometheusSource } from '../sources/prometheus/source.js'
 import { SourceRegistry } from '../sources/registry.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
@@ -30,6 +34,7 @@ export const REDACT = [
   '*.api_key',
   '*.password',
   '*.token',
+  '*.bearerToken',
   'config.cordum.apiKey',
 ]
 
@@ -51,9 +56,12 @@ export interface GateServer {
 
 export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
   const policy = config.gatesFile === undefined ? defaultPolicy() : await loadGatesFile(config.gatesFile)
+  // A policy that reads nothing from Cordum (Prometheus and Loki only) needs neither Cordum
+  // nor the demo sandbox.
+  const cordumless = config.cordum === undefined && (config.prometheus !== undefined || config.loki !== undefined) && !readsCordum(policy)
   // Demo mode: the sandbox starts before the logger writes anything, so the demo-mode line is first.
-  const sandbox = config.cordum === undefined ? await startSandbox(opts.now === undefined ? {} : { now: opts.now }) : undefined
-  const cordum = config.cordum ?? { url: (sandbox as Sandbox).url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 }
+  const sandbox = config.cordum === undefined && !cordumless ? await startSandbox(opts.now === undefined ? {} : { now: opts.now }) : undefined
+  const cordum = config.cordum ?? (sandbox === undefined ? undefined : { url: sandbox.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 })
   const tenant = sandbox === undefined ? config.tenant : SANDBOX_TENANT
 
   const options: FastifyServerOptions = {
@@ -67,7 +75,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     keepAliveTimeout: 10_000,
     // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
     // this gets a 503 rather than outliving Argo's 10 s timeout silently.
-    handlerTimeout: Math.max(9_500, cordum.deadlineMs + 1_500),
+    handlerTimeout: Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500),
     bodyLimit: 16 * 1024,
     // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -79,19 +87,29 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
   }
 
-  const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
-  if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
-  const sources = new SourceRegistry([new CordumSource(sourceOpts)])
+  const sources = new SourceRegistry()
+  if (cordum !== undefined) {
+    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
+    if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
+    sources.register(new CordumSource(sourceOpts))
+  }
+  if (config.prometheus !== undefined) sources.register(new PrometheusSource(config.prometheus))
+  if (config.loki !== undefined) sources.register(new LokiSource(config.loki))
   const service = new ScoreService({ policy, sources, defaultTenant: tenant, ...(opts.now === undefined ? {} : { now: opts.now }) })
   app.addHook('onClose', async () => {
     await sources.close()
     await sandbox?.close()
   })
   await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {} })
-  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
+  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy', prometheus: config.prometheus?.url, loki: config.loki?.url, tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
   const result: GateServer = { app, service, policy }
   if (sandbox !== undefined) result.sandbox = sandbox
   return result
+}
+
+/** True when some stage reads a signal whose source is Cordum. */
+function readsCordum ({ policy }: LoadedPolicy): boolean {
+  return Object.values(policy.stages).some((stage) => signalsNeeded(stage).some((name) => policy.signals[name]?.source === 'cordum'))
 }
 
 /** Builds, listens, and closes gracefully on SIGTERM/SIGINT. Resolves when the server has closed. */

@@ -28,6 +28,11 @@ export interface ObservationRequest {
   subIntervalMinutes: number
   /** Reason codes that mean overload (gates policy `overload.reason_codes`). */
   overloadReasonCodes: string[]
+  /**
+   * Rate signals a "sustained" trigger reads: sources that count sub-intervals with extra
+   * queries (Prometheus, Loki) do so only for these.
+   */
+  sustainedSignals?: string[]
 }
 
 export interface SignalSource {

@@ -109,7 +109,7 @@ t.test('stages refine the defaults key by key; enabled: false removes', async (t
 t.test('custom signals from other sources need a query; Cordum only measures its own', async (t) => {
   const ok = parseGates(`rollout_gates:
   signals:
-    latency_p95: { kind: quantile, source: prometheus, query: { canary: 'x', baseline: 'y' }, max_ratio: 1.2 }
+    latency_p95: { kind: quantile, source: prometheus, query: { seconds: 'histogram_quantile(0.95, sum by (le) (rate(h_bucket{pod_hash="{{arm}}"}[{{window}}])))' }, max_ratio: 1.2 }
 `, 'x')
   t.equal(ok.policy.signals.latency_p95?.kind, 'quantile')
   const errors = refuse(`rollout_gates:

@@ -217,7 +217,7 @@ t.test('shadow stage: schema violations and deny spikes over baseline fail', asy
 t.test('quantile signals compare point values with the baseline', async (t) => {
   const policy = `rollout_gates:
   signals:
-    latency_p95: { kind: quantile, source: prometheus, query: { canary: 'q1', baseline: 'q2' }, max_ratio: 1.2 }
+    latency_p95: { kind: quantile, source: prometheus, query: { seconds: 'histogram_quantile(0.95, sum by (le) (rate(h_bucket{pod_hash="{{arm}}"}[{{window}}])))' }, max_ratio: 1.2 }
   stages:
     canary-2:
       signals:
