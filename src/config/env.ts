@@ -5,6 +5,7 @@
  */
 import { GateError } from '../errors.js'
 import { parseApiKeys, type ApiKey } from '../http/auth.js'
+import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../metrics/gate-metrics.js'
 
 export interface ServiceConfig {
   port: number
@@ -16,6 +17,8 @@ export interface ServiceConfig {
   cordum?: { url: string, apiKey?: string, deadlineMs: number }
   tenant: string
   apiKeys: ApiKey[]
+  /** Bounds on per-rollout metric series (docs/observability.md). */
+  metrics: { rolloutTtlSeconds: number, maxRolloutStages: number }
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -41,6 +44,10 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     logLevel,
     tenant: env.CORDUM_TENANT?.trim() || 'default',
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
+    metrics: {
+      rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS', DEFAULT_ROLLOUT_TTL_SECONDS, 60, 30 * 86_400),
+      maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES', DEFAULT_MAX_ROLLOUT_STAGES, 1, 100_000),
+    },
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates
