@@ -20,6 +20,10 @@ Configured by environment variables:
   CORDUM_DEADLINE_MS  budget for all Cordum reads of one score request (default 8000)
   GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
                     (unset: no auth)
+  METRICS_ROLLOUT_TTL_SECONDS  a rollout's metric series go this long after it was last
+                    scored (default 3600)
+  METRICS_MAX_ROLLOUT_STAGES   at most this many rollout/stage pairs keep metric series
+                    (default 500; the least recently scored go first)
 
 Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
   async run (argv, io) {

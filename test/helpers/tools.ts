@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process'
 
 interface TapLike {
   fail: (message: string) => unknown
-  skip: (message: string) => unknown
+  /** tap's t.skip(name, fn): a skipped subtest named after the reason (fn never runs). */
+  skip: (message: string, fn: () => void) => unknown
   comment: (message: string) => unknown
 }
 
@@ -24,7 +25,7 @@ export function needTool (t: TapLike, name: string, available: boolean, hint: st
     t.fail(`${name} is required in CI but is not available: ${hint}`)
   } else {
     t.comment(`SKIPPED: ${name} is not available (${hint}); .ci/run installs it and makes this test run`)
-    t.skip(`${name} not available`)
+    t.skip(`${name} not available`, () => {})
   }
   return false
 }

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readConfig } from '../../src/config/env.js'
 import { defaultPolicy } from '../../src/config/load.js'
 import { loadObservationsFile } from '../../src/config/observations-file.js'
 import type { Stage } from '../../src/config/policy.js'
@@ -136,4 +137,11 @@ t.test('errors, upstream requests, cache use, evidence writes and HTTP requests'
   t.equal(value(s, 'agentcanary_observation_requests_total', { source: 'cordum', result: 'coalesced' }), 1)
   t.equal(value(s, 'agentcanary_evidence_writes_total', { outcome: 'ok' }), 1)
   t.equal(value(s, 'agentcanary_http_requests_total', { route: '/api/v1/score', status_code: '503' }), 1)
+})
+
+t.test('METRICS_* environment: defaults, and refusals naming the variable', async (t) => {
+  t.same(readConfig({}).metrics, { rolloutTtlSeconds: 3600, maxRolloutStages: 500 })
+  t.same(readConfig({ METRICS_ROLLOUT_TTL_SECONDS: '600', METRICS_MAX_ROLLOUT_STAGES: '50' }).metrics, { rolloutTtlSeconds: 600, maxRolloutStages: 50 })
+  t.throws(() => readConfig({ METRICS_ROLLOUT_TTL_SECONDS: '10' }), /^METRICS_ROLLOUT_TTL_SECONDS: must be a whole number from 60/)
+  t.throws(() => readConfig({ METRICS_MAX_ROLLOUT_STAGES: 'lots' }), /^METRICS_MAX_ROLLOUT_STAGES: must be a whole number/)
 })
