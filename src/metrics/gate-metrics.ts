@@ -175,9 +175,12 @@ export class GateMetrics implements Telemetry {
     this.#evidenceDuration.observe(seconds)
   }
 
-  /** One HTTP request served: `route` is the route template, or `unmatched` for a 404 without a route. */
-  httpRequest (method: string, route: string, statusCode: number, seconds: number): void {
-    this.#httpRequests.inc({ method, route, status_code: String(statusCode) })
-    this.#httpDuration.observe({ method, route }, seconds)
+  /**
+   * One HTTP request served: `route` is the route template, or `unmatched` for a 404 without a
+   * route. Without `seconds`, only creates the series at 0 (a route being registered).
+   */
+  httpRequest (method: string, route: string, statusCode: number, seconds: number | undefined): void {
+    this.#httpRequests.inc({ method, route, status_code: String(statusCode) }, seconds === undefined ? 0 : 1)
+    if (seconds !== undefined) this.#httpDuration.observe({ method, route }, seconds)
   }
 }

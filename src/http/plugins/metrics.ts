@@ -9,6 +9,11 @@ import type { FastifyInstance } from 'fastify'
 import type { GateMetrics } from '../../metrics/gate-metrics.js'
 
 export function registerMetrics (app: FastifyInstance, metrics: GateMetrics): void {
+  // Every route starts with a 0 count of 200s: rate() only sees increments after a series'
+  // first scrape, so a lazily created series would hide the first requests from alerts.
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') metrics.httpRequest(method, route.url, 200, undefined)
+  })
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
   })
