@@ -99,15 +99,16 @@ t.test('staged like the image: the build stage builds, the final stage starts an
   t.ok(existsSync(join(buildDir, 'dist/cli.js')), 'npm run build produced dist/cli.js from the copied files alone')
   stageDirs.set(build.name as string, { dir: buildDir, workdir: build.workdir })
 
-  // Final stage: its COPY lines and its `npm ci --omit=dev`, run for real (from npm's cache
-  // when it has the packages). `npm cache clean` is left out: it would empty this machine's cache.
+  // Final stage: its COPY lines and its `npm ci --omit=dev`, run for real but offline, from
+  // npm's cache (tests use only loopback; `npm ci` or `npm install` of this checkout filled it).
+  // `npm cache clean` is left out: it would empty this machine's cache.
   const app = join(tmp, 'app')
   mkdirSync(app)
   copyInto(final, app, stageDirs)
   for (const command of final.runs) {
     for (const step of command.split('&&').map((s) => s.trim())) {
       if (step.startsWith('npm cache clean')) continue
-      const r = run(step, app, { npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' })
+      const r = run(step, app, { npm_config_offline: 'true', npm_config_update_notifier: 'false' })
       t.equal(r.status, 0, `final stage: ${step}${r.status === 0 ? '' : `\n${r.output}`}`)
     }
   }
