@@ -24,6 +24,10 @@ Configured by environment variables:
   PROMETHEUS_BEARER_TOKEN, PROMETHEUS_BEARER_TOKEN_FILE, PROMETHEUS_DEADLINE_MS
   LOKI_URL          Loki for signals with source: loki
   LOKI_BEARER_TOKEN, LOKI_BEARER_TOKEN_FILE, LOKI_TENANT (X-Scope-OrgID), LOKI_DEADLINE_MS
+  METRICS_ROLLOUT_TTL_SECONDS  a rollout's metric series go this long after it was last
+                    scored (default 3600)
+  METRICS_MAX_ROLLOUT_STAGES   at most this many rollout/stage pairs keep metric series
+                    (default 500; the least recently scored go first)
 
 Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
   async run (argv, io) {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { GateError } from '../errors.js'
 import { parseApiKeys, type ApiKey } from '../http/auth.js'
+import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../metrics/gate-metrics.js'
 
 export interface ServiceConfig {
   port: number
@@ -21,6 +22,8 @@ export interface ServiceConfig {
   prometheus?: QueryUpstream
   /** Absent: signals with `source: loki` are unavailable. */
   loki?: QueryUpstream & { tenant?: string }
+  /** Bounds on per-rollout metric series (docs/observability.md). */
+  metrics: { rolloutTtlSeconds: number, maxRolloutStages: number }
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -49,6 +52,10 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     logLevel,
     tenant: env.CORDUM_TENANT?.trim() || 'default',
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
+    metrics: {
+      rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS', DEFAULT_ROLLOUT_TTL_SECONDS, 60, 30 * 86_400),
+      maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES', DEFAULT_MAX_ROLLOUT_STAGES, 1, 100_000),
+    },
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates

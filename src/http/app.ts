@@ -3,14 +3,15 @@
  * autoload; the plugin build bundles this file). server.ts builds the instance around it, and
  * tests register the same plugin and call `inject`.
  *
- * Later additions have their place here: a /metrics plugin (prom-client, its own Registry per
- * instance) registers beside the probes; the evidence store plugs into ScoreService as its
+ * Later additions have their place here: the evidence store plugs into ScoreService as its
  * DecisionRecorder, which fills `decisionId`.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import type { GateMetrics } from '../metrics/gate-metrics.js'
 import type { ScoreService } from '../service/score.js'
 import { authenticate, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
+import { registerMetrics } from './plugins/metrics.js'
 import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
 import { registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
 import { healthRoutes } from './routes/health.js'
@@ -28,10 +29,12 @@ export interface AppOptions {
   underPressure?: PressureOptions | false
   /** Version shown in the OpenAPI document. */
   version?: string
+  /** Prometheus metrics: serves GET /metrics and counts HTTP requests; absent: no /metrics route. */
+  metrics?: GateMetrics
 }
 
-/** Routes that never need a key: probes and the API description. */
-const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json'])
+/** Routes that never need a key: probes, the API description and the metrics Prometheus scrapes. */
+const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics'])
 
 export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const keys = opts.apiKeys ?? []
@@ -48,6 +51,7 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
     })
   }
 
+  if (opts.metrics !== undefined) registerMetrics(app, opts.metrics)
   registerOpenApiRoute(app)
   await app.register(healthRoutes, { service: opts.service })
   await app.register(stagesRoutes, { service: opts.service })

@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { DestinationStream } from 'pino'
 import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
+import { GateMetrics } from '../metrics/gate-metrics.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
 import { signalsNeeded } from '../gate/verdict.js'
 import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
@@ -52,6 +53,7 @@ export interface GateServer {
   /** The in-process sandbox in demo mode. */
   sandbox?: Sandbox
   policy: LoadedPolicy
+  metrics: GateMetrics
 }
 
 export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
@@ -87,22 +89,28 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
   }
 
+  const metrics = new GateMetrics({
+    version: VERSION,
+    stages: Object.values(policy.policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((t) => t.name) })),
+    rolloutTtlSeconds: config.metrics.rolloutTtlSeconds,
+    maxRolloutStages: config.metrics.maxRolloutStages,
+  })
   const sources = new SourceRegistry()
   if (cordum !== undefined) {
-    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
+    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant, telemetry: metrics }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
     sources.register(new CordumSource(sourceOpts))
   }
-  if (config.prometheus !== undefined) sources.register(new PrometheusSource(config.prometheus))
-  if (config.loki !== undefined) sources.register(new LokiSource(config.loki))
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, ...(opts.now === undefined ? {} : { now: opts.now }) })
+  if (config.prometheus !== undefined) sources.register(new PrometheusSource({ ...config.prometheus, telemetry: metrics }))
+  if (config.loki !== undefined) sources.register(new LokiSource({ ...config.loki, telemetry: metrics }))
+  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, ...(opts.now === undefined ? {} : { now: opts.now }) })
   app.addHook('onClose', async () => {
     await sources.close()
     await sandbox?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {} })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {}, metrics })
   app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy', prometheus: config.prometheus?.url, loki: config.loki?.url, tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
-  const result: GateServer = { app, service, policy }
+  const result: GateServer = { app, service, policy, metrics }
   if (sandbox !== undefined) result.sandbox = sandbox
   return result
 }

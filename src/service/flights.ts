@@ -4,6 +4,7 @@
  * fetch is cancelled only when every caller waiting on it has gone; errors are never cached.
  */
 import { GateError } from '../errors.js'
+import type { ObservationUse } from '../telemetry.js'
 
 interface Flight<T> {
   promise: Promise<T>
@@ -29,12 +30,14 @@ export class Flights<T> {
     return this.#flights.size
   }
 
-  async run (key: string, fetch: (signal: AbortSignal) => Promise<T>, abort: AbortSignal): Promise<T> {
+  /** `onUse` learns whether this call started a fetch, joined one in flight, or reused a finished one. */
+  async run (key: string, fetch: (signal: AbortSignal) => Promise<T>, abort: AbortSignal, onUse?: (use: ObservationUse) => void): Promise<T> {
     let flight = this.#flights.get(key)
     if (flight !== undefined && flight.settled && flight.expires <= this.#now()) {
       this.#flights.delete(key)
       flight = undefined
     }
+    onUse?.(flight === undefined ? 'fetched' : flight.settled ? 'cached' : 'coalesced')
     if (flight === undefined) flight = this.#start(key, fetch)
     return await this.#join(flight, abort)
   }

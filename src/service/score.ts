@@ -14,6 +14,7 @@ import type { Observations, SignalObservation } from '../gate/observations.js'
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { ObservationRequest, SignalSource } from '../sources/source.js'
+import { NO_TELEMETRY, secondsSince, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights } from './flights.js'
 import { badField, resolveWindow } from './window.js'
 
@@ -69,6 +70,8 @@ export interface ScoreServiceOptions {
   cacheTtlMs?: number
   cacheMaxEntries?: number
   recorder?: DecisionRecorder
+  /** Where verdicts, errors, cache use and evidence writes are reported (metrics); default none. */
+  telemetry?: Telemetry
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,252}$/
@@ -89,6 +92,7 @@ export class ScoreService {
   readonly #now: () => number
   readonly #flights: Flights<Record<string, SignalObservation>>
   readonly #recorder: DecisionRecorder | undefined
+  readonly #telemetry: Telemetry
 
   constructor (opts: ScoreServiceOptions) {
     this.policy = opts.policy
@@ -96,7 +100,8 @@ export class ScoreService {
     this.#defaultTenant = opts.defaultTenant
     this.#now = opts.now ?? Date.now
     this.#flights = new Flights({ ttlMs: opts.cacheTtlMs ?? 10_000, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now })
-    this.#recorder = opts.recorder
+    this.#telemetry = opts.telemetry ?? NO_TELEMETRY
+    this.#recorder = opts.recorder === undefined ? undefined : timedRecorder(opts.recorder, this.#telemetry)
   }
 
   /** Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming the field. */
@@ -128,6 +133,20 @@ export class ScoreService {
 
   /** Scores a request. Upstream failures throw (HTTP 503) unless the stage says inconclusive. */
   async score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
+    const started = performance.now()
+    try {
+      const response = await this.#score(query, abort)
+      this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
+      return response
+    } catch (err) {
+      // Only a stage the policy defines becomes a label: a typo must not create a series.
+      const stage = typeof query.stage === 'string' && Object.hasOwn(this.policy.policy.stages, query.stage) ? query.stage : undefined
+      this.#telemetry.evaluationFailed(stage, isGateError(err) ? err.code : 'GATE_ERR_INTERNAL', secondsSince(started))
+      throw err
+    }
+  }
+
+  async #score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
     const q = this.normalize(query)
     const observations = await this.observe(q, abort)
     const judgement = judge(q.stage, observations)
@@ -180,7 +199,7 @@ export class ScoreService {
   /** Identical observation requests (same source, arms, window, signals) share one fetch. */
   async #observeShared (source: SignalSource, req: ObservationRequest, specs: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>> {
     const key = canonicalJson({ source: source.name, ...req, since: req.since.toISOString(), until: req.until.toISOString(), signals: specs.map((s) => s.name).sort() })
-    return await this.#flights.run(key, async (signal) => await source.observe(req, specs, signal), abort)
+    return await this.#flights.run(key, async (signal) => await source.observe(req, specs, signal), abort, (use) => this.#telemetry.observationShared(source.name, use))
   }
 
   /** Every source answers its health check (readiness). */
@@ -193,5 +212,29 @@ export class ScoreService {
         return { source: s.name, ok: false, error: isGateError(err) ? err.message : 'readiness check failed' }
       }
     }))
+  }
+}
+
+/** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */
+function rolloutStage (query: ScoreQuery, stage: string): RolloutStage {
+  const subject: RolloutStage = { rollout: query.rollout === undefined || query.rollout === '' ? query.canary : query.rollout, stage }
+  if (query.namespace !== undefined && query.namespace !== '') subject.namespace = query.namespace
+  return subject
+}
+
+/** The recorder, with every write timed and counted (ok or error) for the evidence-writes metric. */
+function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): DecisionRecorder {
+  return {
+    async record (query, observations, judgement) {
+      const started = performance.now()
+      try {
+        const id = await recorder.record(query, observations, judgement)
+        telemetry.evidenceWritten('ok', secondsSince(started))
+        return id
+      } catch (err) {
+        telemetry.evidenceWritten('error', secondsSince(started))
+        throw err
+      }
+    },
   }
 }

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../../errors.js'
+import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry, type UpstreamOutcome } from '../../telemetry.js'
 
 export interface CordumClientOptions {
   /** Gateway base URL, e.g. https://cordum.example:8081 (a path prefix is kept). */
@@ -21,6 +22,8 @@ export interface CordumClientOptions {
   /** Responses larger than this are refused (a gate reads lists, not blobs). */
   maxBodyBytes?: number
   connections?: number
+  /** Where each request attempt is reported (endpoint = the path template, outcome, seconds). */
+  telemetry?: Telemetry
 }
 
 /** What every call is bound to: the caller's cancellation and an absolute deadline (epoch ms). */
@@ -55,8 +58,9 @@ export class CordumClient {
   readonly origin: string
   readonly #base: string
   readonly #pool: Pool
-  readonly #opts: Required<Omit<CordumClientOptions, 'apiKey' | 'url'>>
+  readonly #opts: Required<Omit<CordumClientOptions, 'apiKey' | 'url' | 'telemetry'>>
   readonly #headers: Record<string, string>
+  readonly #telemetry: Telemetry
 
   constructor (opts: CordumClientOptions) {
     const url = new URL(opts.url)
@@ -71,6 +75,7 @@ export class CordumClient {
       maxBodyBytes: opts.maxBodyBytes ?? CORDUM_DEFAULTS.maxBodyBytes,
       connections: opts.connections ?? CORDUM_DEFAULTS.connections,
     }
+    this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#headers = { accept: 'application/json' }
     if (opts.apiKey !== undefined && opts.apiKey !== '') this.#headers['x-api-key'] = opts.apiKey
     this.#pool = new Pool(this.origin, {
@@ -85,17 +90,23 @@ export class CordumClient {
 
   /**
    * GET a JSON document. Retries resets, 429 (honouring Retry-After when it fits the
-   * deadline) and 502/503/504, at most maxRetries times, never past the deadline.
+   * deadline) and 502/503/504, at most maxRetries times, never past the deadline. `path` is a
+   * route template (`/api/v1/jobs`): it is the endpoint label of the upstream metrics.
    */
   async getJson (path: string, query: Query, tenant: string, ctx: CallContext): Promise<unknown> {
     const target = `${this.#base}${path}${queryString(query)}`
     const what = `GET ${path}`
     for (let attempt = 0; ; attempt++) {
       this.#checkTime(ctx, what)
+      const started = performance.now()
       try {
-        return await this.#attempt(target, what, tenant, ctx)
+        const body = await this.#attempt(target, what, tenant, ctx)
+        this.#report(path, 'ok', started)
+        return body
       } catch (err) {
-        if (!(err instanceof AttemptError)) throw this.#cancelled(ctx, what) ?? err
+        const failure = err instanceof AttemptError ? err.gate : this.#cancelled(ctx, what) ?? err
+        this.#report(path, upstreamOutcome(failure), started)
+        if (!(err instanceof AttemptError)) throw failure
         const left = ctx.deadline - Date.now()
         if (!err.retryable || attempt >= this.#opts.maxRetries) throw err.gate
         const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
@@ -147,6 +158,10 @@ export class CordumClient {
     } catch {
       throw new AttemptError(upstream('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered with malformed or truncated JSON (${text.length} bytes)`), false)
     }
+  }
+
+  #report (endpoint: string, outcome: UpstreamOutcome, started: number): void {
+    this.#telemetry.upstreamRequest({ source: 'cordum', endpoint, outcome, seconds: secondsSince(started) })
   }
 
   #checkTime (ctx: CallContext, what: string): void {

@@ -12,6 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../../errors.js'
+import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry } from '../../telemetry.js'
 
 export interface QueryClientOptions {
   /** The source's name in errors (`prometheus`, `loki`). */
@@ -32,6 +33,8 @@ export interface QueryClientOptions {
   maxRetries?: number
   maxBodyBytes?: number
   connections?: number
+  /** Reports every attempt (endpoint = the API path, outcome, seconds). */
+  telemetry?: Telemetry
 }
 
 /** The caller's cancellation and an absolute deadline (epoch ms). */
@@ -68,8 +71,9 @@ export class QueryClient {
   readonly origin: string
   readonly #base: string
   readonly #pool: Pool
-  readonly #opts: Required<Omit<QueryClientOptions, 'bearerToken' | 'headers' | 'url' | 'tokenVariable'>> & { tokenVariable?: string }
+  readonly #opts: Required<Omit<QueryClientOptions, 'bearerToken' | 'headers' | 'url' | 'tokenVariable' | 'telemetry'>> & { tokenVariable?: string }
   readonly #headers: Record<string, string>
+  readonly #telemetry: Telemetry
 
   constructor (opts: QueryClientOptions) {
     const url = new URL(opts.url)
@@ -87,6 +91,7 @@ export class QueryClient {
       connections: opts.connections ?? QUERY_DEFAULTS.connections,
     }
     if (opts.tokenVariable !== undefined) this.#opts.tokenVariable = opts.tokenVariable
+    this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#headers = { accept: 'application/json', ...opts.headers }
     if (opts.bearerToken !== undefined && opts.bearerToken !== '') this.#headers.authorization = `Bearer ${opts.bearerToken}`
     this.#pool = new Pool(this.origin, {
@@ -117,10 +122,15 @@ export class QueryClient {
     for (let attempt = 0; ; attempt++) {
       const stopped = this.#cancelled(ctx, what)
       if (stopped !== undefined) throw stopped
+      const started = performance.now()
       try {
-        return await this.#attempt(target, what, ctx, json)
+        const body = await this.#attempt(target, what, ctx, json)
+        this.#telemetry.upstreamRequest({ source: this.#opts.source, endpoint: path, outcome: 'ok', seconds: secondsSince(started) })
+        return body
       } catch (err) {
-        if (!(err instanceof AttemptError)) throw this.#cancelled(ctx, what) ?? err
+        const failure = err instanceof AttemptError ? err.gate : this.#cancelled(ctx, what) ?? err
+        this.#telemetry.upstreamRequest({ source: this.#opts.source, endpoint: path, outcome: upstreamOutcome(failure), seconds: secondsSince(started) })
+        if (!(err instanceof AttemptError)) throw failure
         const wait = BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
         if (!err.retryable || attempt >= this.#opts.maxRetries || wait >= ctx.deadline - Date.now()) throw err.gate
         try {

@@ -1,0 +1,18 @@
+/** A Telemetry that remembers every report, for tests of what the service and sources report. */
+import type { ErrorCode } from '../../src/errors.js'
+import type { Judgement } from '../../src/gate/verdict.js'
+import type { ObservationUse, RolloutStage, Telemetry, UpstreamRequest } from '../../src/telemetry.js'
+
+export class RecordingTelemetry implements Telemetry {
+  judgements: { subject: RolloutStage, judgement: Judgement, seconds: number }[] = []
+  failures: { stage: string | undefined, code: ErrorCode }[] = []
+  upstream: UpstreamRequest[] = []
+  shared: { source: string, use: ObservationUse }[] = []
+  evidence: ('ok' | 'error')[] = []
+
+  judged (subject: RolloutStage, judgement: Judgement, seconds: number): void { this.judgements.push({ subject, judgement, seconds }) }
+  evaluationFailed (stage: string | undefined, code: ErrorCode): void { this.failures.push({ stage, code }) }
+  upstreamRequest (request: UpstreamRequest): void { this.upstream.push(request) }
+  observationShared (source: string, use: ObservationUse): void { this.shared.push({ source, use }) }
+  evidenceWritten (outcome: 'ok' | 'error'): void { this.evidence.push(outcome) }
+}
