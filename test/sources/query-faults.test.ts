@@ -155,3 +155,22 @@ t.test('environment: Prometheus and Loki settings are checked and refused naming
   t.same(c.prometheus, { url: 'https://prom.example:9090/prefix', deadlineMs: 8000 })
   t.same(c.loki, { url: 'http://loki:3100', deadlineMs: 8000, bearerToken: 'tok', tenant: 'team-a' })
 })
+
+t.test('every Prometheus query attempt shows in /metrics by endpoint and outcome', async (t) => {
+  let calls = 0
+  const upstream = await stub(t, (req, res) => {
+    calls++
+    // The first attempt fails with a retryable 503, every other one answers.
+    if (calls === 1) res.writeHead(503, { 'content-type': 'text/plain' }).end('busy')
+    else vector(res, '1')
+  })
+  const { url } = await gate(t, { PROMETHEUS_URL: upstream.url })
+  const { status } = await score(url)
+  t.equal(status, 200)
+  const metrics = await (await request(`${url}/metrics`)).body.text()
+  const count = (outcome: string): number => Number(new RegExp(`^agentcanary_upstream_requests_total\\{source="prometheus",endpoint="/api/v1/query",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0)
+  t.equal(count('error_status'), 1, 'the retried 503 attempt is counted')
+  t.equal(count('ok'), calls - 1, 'every answered attempt is counted')
+  t.ok(calls > 2, `the score needed several queries (${calls})`)
+  t.match(metrics, /^agentcanary_upstream_request_duration_seconds_count\{source="prometheus",endpoint="\/api\/v1\/query"/m)
+})
