@@ -16,6 +16,10 @@ export interface ServiceConfig {
   cordum?: { url: string, apiKey?: string, deadlineMs: number }
   tenant: string
   apiKeys: ApiKey[]
+  /** Where decision records go: SQLite under DATA_DIR (default ./data), PostgreSQL (EVIDENCE_URL), or nowhere (EVIDENCE_URL=none). */
+  evidence: { kind: 'sqlite', dataDir: string } | { kind: 'postgres', url: string } | { kind: 'none' }
+  /** Decision records older than this many days are pruned (EVIDENCE_RETENTION_DAYS). */
+  retentionDays: number
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -41,6 +45,8 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     logLevel,
     tenant: env.CORDUM_TENANT?.trim() || 'default',
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
+    evidence: evidenceOf(env),
+    retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS', 90, 1, 36_500),
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates
@@ -59,4 +65,20 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     if (key !== undefined && key !== '') config.cordum.apiKey = key
   }
   return config
+}
+
+function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['evidence'] {
+  const url = env.EVIDENCE_URL?.trim()
+  if (url === 'none') return { kind: 'none' }
+  if (url !== undefined && url !== '') {
+    if (!/^postgres(ql)?:\/\//.test(url)) throw refuse('EVIDENCE_URL', `must be a PostgreSQL URL such as postgres://gate@db:5432/evidence, or none; got a ${url.split(':')[0]?.slice(0, 16) ?? ''} URL`)
+    try {
+      // eslint-disable-next-line no-new
+      new URL(url)
+    } catch {
+      throw refuse('EVIDENCE_URL', 'is not a valid URL (postgres://user:password@host:5432/database)')
+    }
+    return { kind: 'postgres', url }
+  }
+  return { kind: 'sqlite', dataDir: env.DATA_DIR?.trim() || 'data' }
 }

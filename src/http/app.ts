@@ -8,11 +8,13 @@
  * DecisionRecorder, which fills `decisionId`.
  */
 import type { FastifyPluginAsync } from 'fastify'
+import type { EvidenceStore } from '../evidence/store.js'
 import type { ScoreService } from '../service/score.js'
 import { authenticate, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
 import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
 import { registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
+import { decisionRoutes } from './routes/decisions.js'
 import { healthRoutes } from './routes/health.js'
 import { scoreRoutes } from './routes/score.js'
 import { stagesRoutes } from './routes/stages.js'
@@ -28,6 +30,8 @@ export interface AppOptions {
   underPressure?: PressureOptions | false
   /** Version shown in the OpenAPI document. */
   version?: string
+  /** The evidence store: serves /api/v1/decisions when present. */
+  evidence?: EvidenceStore
 }
 
 /** Routes that never need a key: probes and the API description. */
@@ -52,4 +56,5 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(healthRoutes, { service: opts.service })
   await app.register(stagesRoutes, { service: opts.service })
   await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant })
+  if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })
 }

@@ -9,8 +9,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
+import { CordumActions } from '../actions/cordum.js'
 import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
+import { PostgresStore } from '../evidence/postgres.js'
+import { cachedVersion, EvidenceRecorder } from '../evidence/recorder.js'
+import { startRetention } from '../evidence/retention.js'
+import { SqliteStore } from '../evidence/sqlite.js'
+import type { EvidenceStore } from '../evidence/store.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
 import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
 import { CordumSource } from '../sources/cordum/source.js'
@@ -47,6 +53,18 @@ export interface GateServer {
   /** The in-process sandbox in demo mode. */
   sandbox?: Sandbox
   policy: LoadedPolicy
+  /** Where decision records go (absent with EVIDENCE_URL=none). */
+  evidence?: EvidenceStore
+}
+
+/** Opens the configured evidence store; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
+export async function openEvidence (config: ServiceConfig, now?: () => number): Promise<EvidenceStore | undefined> {
+  const clock = now === undefined ? {} : { now }
+  switch (config.evidence.kind) {
+    case 'sqlite': return new SqliteStore(config.evidence.dataDir, clock)
+    case 'postgres': return await PostgresStore.open(config.evidence.url, clock)
+    case 'none': return undefined
+  }
 }
 
 export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
@@ -81,16 +99,39 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
 
   const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant }
   if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
-  const sources = new SourceRegistry([new CordumSource(sourceOpts)])
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, ...(opts.now === undefined ? {} : { now: opts.now }) })
-  app.addHook('onClose', async () => {
+  const cordumSource = new CordumSource(sourceOpts)
+  const sources = new SourceRegistry([cordumSource])
+  let evidence: EvidenceStore | undefined
+  try {
+    evidence = await openEvidence(config, opts.now)
+  } catch (err) {
     await sources.close()
     await sandbox?.close()
+    throw err
+  }
+  const cordumVersion = cachedVersion(async () => {
+    const status = await cordumSource.client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }
+    const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
+    return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {} })
-  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
+  const recorder = evidence === undefined
+    ? undefined
+    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async () => ({ cordum: await cordumVersion() }) })
+  const actions = new CordumActions({ client: cordumSource.client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const service = new ScoreService({ policy, sources, defaultTenant: tenant, actions, ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
+  app.addHook('onClose', async () => {
+    retention?.stop()
+    await sources.close()
+    await sandbox?.close()
+    await evidence?.close()
+  })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {}, ...(evidence === undefined ? {} : { evidence }) })
+  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox === undefined ? cordum.url : 'sandbox', tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off', evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days` }, 'gate configured')
+  if (retention !== undefined) await retention.run()
   const result: GateServer = { app, service, policy }
   if (sandbox !== undefined) result.sandbox = sandbox
+  if (evidence !== undefined) result.evidence = evidence
   return result
 }
 
