@@ -28,7 +28,10 @@ export async function askApproval (client: CordumClient, q: NormalizedQuery, pol
   const vars = templateVars(q)
   const labels: Record<string, string> = {
     ...Object.fromEntries(Object.entries(policy.labels).map(([k, v]) => [k, render(v, vars)])),
-    agent_id: q.canary,
+    // Not agent_id: Cordum counts decisions and approvals per agent_id, and the promotion job
+    // must not show up in the canary's own deny rate or approval backlog.
+    agent_id: 'agent-canary-gate',
+    canary_agent_id: q.canary,
     rollout: vars.rollout,
     namespace: vars.namespace,
     revision: vars.revision,
