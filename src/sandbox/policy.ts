@@ -33,7 +33,7 @@ export const LIVE_BUNDLE = 'sandbox-policy-1'
 export const BUNDLES: Record<string, Rule[]> = {
   [LIVE_BUNDLE]: RULES,
   'sandbox-policy-2': [
-    { id: 'allow-refund-any', when: (r) => r.topic === 'job.support.refund', decision: 'ALLOW', reason: 'candidate: refunds no longer limited' },
+    { id: 'allow-refund-over-limit', when: (r) => r.topic === 'job.support.refund' && r.riskTags.includes('over-limit'), decision: 'ALLOW', reason: 'candidate: the refund limit was dropped' },
     ...RULES.filter((r) => r.id !== 'deny-refund-over-limit'),
   ],
 }
