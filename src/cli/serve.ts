@@ -20,6 +20,11 @@ Configured by environment variables:
   CORDUM_DEADLINE_MS  budget for all Cordum reads of one score request (default 8000)
   GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
                     (unset: no auth)
+  DATA_DIR          where the embedded evidence store (SQLite) keeps decision records
+                    (default ./data)
+  EVIDENCE_URL      postgres://... : decision records in PostgreSQL (several replicas share
+                    one chain); none: keep no records
+  EVIDENCE_RETENTION_DAYS  decision records older than this are pruned (default 90)
 
 Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
   async run (argv, io) {
