@@ -54,7 +54,9 @@ export async function startRollback (client: CordumClient, q: NormalizedQuery, p
       return out
     }
   } catch (err) {
-    if (!isGateError(err)) throw err
-    return { ...taken, status: 'error', ...(conflicts > 0 ? { conflicts } : {}), reason: `the rollback could not be started: ${err.message}` }
+    // A wait between 409s cut short by the deadline or a departed caller is not a GateError.
+    if (!isGateError(err) && !ctx.signal.aborted) throw err
+    const why = isGateError(err) ? err.message : 'the request ended while waiting for Cordum to finish creating the run'
+    return { ...taken, status: 'error', ...(conflicts > 0 ? { conflicts } : {}), reason: `the rollback could not be started: ${why}` }
   }
 }
