@@ -6,13 +6,14 @@
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { EXIT_OK, EXIT_USAGE, reportError, type Command, type Io } from './cli/command.js'
+import { decisions } from './cli/decisions.js'
 import { judge } from './cli/judge.js'
 import { sandbox } from './cli/sandbox.js'
 import { score } from './cli/score.js'
 import { serve } from './cli/serve.js'
 import { validate } from './cli/validate.js'
 
-export const COMMANDS: Command[] = [serve, score, validate, judge, sandbox]
+export const COMMANDS: Command[] = [serve, score, validate, judge, decisions, sandbox]
 
 function help (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))

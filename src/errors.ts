@@ -36,6 +36,8 @@ export const ErrorCodes = {
   GATE_ERR_UPSTREAM_QUERY: 503,
   /** The service is shutting down or shedding load. */
   GATE_ERR_UNAVAILABLE: 503,
+  /** The evidence store cannot write or read decision records (the score is not answered without its record). */
+  GATE_ERR_EVIDENCE_UNAVAILABLE: 503,
   /** The service's environment configuration (PORT, CORDUM_URL, GATE_API_KEYS, ...) is refused at start. */
   GATE_ERR_CONFIG_INVALID: 500,
   /** The metric's plugin config (provider.plugin["cordum/agent-canary-gate"]) is refused (names the key). */

@@ -23,6 +23,7 @@ function armText (arm: ArmEvidence | null): string {
   if (arm === null) return '-'
   if ('k' in arm) return `${pct(arm.rate)} (${arm.k}/${arm.n})`
   if ('pending' in arm) return `${arm.pending} pending, oldest ${seconds(arm.oldestAgeSeconds)}`
+  if ('checks' in arm) return `${arm.total - arm.failed}/${arm.total} checks as expected`
   return `${arm.seconds.toFixed(3)}s${arm.n === undefined ? '' : ` (n=${arm.n})`}`
 }
 

@@ -28,6 +28,11 @@ Configured by environment variables:
                     scored (default 3600)
   METRICS_MAX_ROLLOUT_STAGES   at most this many rollout/stage pairs keep metric series
                     (default 500; the least recently scored go first)
+  DATA_DIR          where the embedded evidence store (SQLite) keeps decision records
+                    (default ./data)
+  EVIDENCE_URL      postgres://... : decision records in PostgreSQL (several replicas share
+                    one chain); none: keep no records
+  EVIDENCE_RETENTION_DAYS  decision records older than this are pruned (default 90)
 
 Logs are JSON lines on stdout; the line "Server listening at http://HOST:PORT" gives the address.`,
   async run (argv, io) {

@@ -24,6 +24,10 @@ export interface ServiceConfig {
   loki?: QueryUpstream & { tenant?: string }
   /** Bounds on per-rollout metric series (docs/observability.md). */
   metrics: { rolloutTtlSeconds: number, maxRolloutStages: number }
+  /** Where decision records go: SQLite under DATA_DIR (default ./data), PostgreSQL (EVIDENCE_URL), or nowhere (EVIDENCE_URL=none). */
+  evidence: { kind: 'sqlite', dataDir: string } | { kind: 'postgres', url: string } | { kind: 'none' }
+  /** Decision records older than this many days are pruned (EVIDENCE_RETENTION_DAYS). */
+  retentionDays: number
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -56,6 +60,8 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
       rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS', DEFAULT_ROLLOUT_TTL_SECONDS, 60, 30 * 86_400),
       maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES', DEFAULT_MAX_ROLLOUT_STAGES, 1, 100_000),
     },
+    evidence: evidenceOf(env),
+    retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS', 90, 1, 36_500),
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates
@@ -122,4 +128,20 @@ function queryUpstream (env: Record<string, string | undefined>, prefix: string,
     upstream.bearerToken = read
   }
   return upstream
+}
+
+function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['evidence'] {
+  const url = env.EVIDENCE_URL?.trim()
+  if (url === 'none') return { kind: 'none' }
+  if (url !== undefined && url !== '') {
+    if (!/^postgres(ql)?:\/\//.test(url)) throw refuse('EVIDENCE_URL', `must be a PostgreSQL URL such as postgres://gate@db:5432/evidence, or none; got a ${url.split(':')[0]?.slice(0, 16) ?? ''} URL`)
+    try {
+      // eslint-disable-next-line no-new
+      new URL(url)
+    } catch {
+      throw refuse('EVIDENCE_URL', 'is not a valid URL (postgres://user:password@host:5432/database)')
+    }
+    return { kind: 'postgres', url }
+  }
+  return { kind: 'sqlite', dataDir: env.DATA_DIR?.trim() || 'data' }
 }

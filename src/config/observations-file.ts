@@ -22,11 +22,26 @@ const Arm = Type.Object({
   pending: Type.Optional(Whole),
   oldestAgeSeconds: Type.Optional(Type.Number({ minimum: 0 })),
   seconds: Type.Optional(Type.Number({ minimum: 0 })),
+  total: Type.Optional(Whole),
+  failed: Type.Optional(Whole),
+  checks: Type.Optional(Type.Array(Type.Object({
+    name: Type.String({ minLength: 1 }),
+    ok: Type.Boolean(),
+    expected: Type.String(),
+    actual: Type.String(),
+    detail: Type.Optional(Type.String()),
+  }, { additionalProperties: false }))),
 }, { additionalProperties: false })
 
 export const ObservationsSchema = Type.Object({
   window: Type.Object({ since: Type.String({ minLength: 1 }), until: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
   expectedWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary share of traffic in percent' })),
+  approval: Type.Optional(Type.Object({
+    status: Type.Enum(['pending', 'approved', 'rejected']),
+    ref: Type.Optional(Type.String()),
+    jobId: Type.Optional(Type.String()),
+    reason: Type.Optional(Type.String()),
+  }, { additionalProperties: false, description: 'the stage\'s required human approval' })),
   signals: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Object({
     canary: Type.Optional(Arm),
     baseline: Type.Optional(Arm),
@@ -39,6 +54,7 @@ const KIND_FIELDS: Record<SignalKind, string[]> = {
   rate: ['n', 'k'],
   backlog: ['pending', 'oldestAgeSeconds'],
   quantile: ['seconds'],
+  check: ['total', 'failed', 'checks'],
 }
 
 export function parseObservations (text: string, file: string, policy: GatesPolicy): Observations {
@@ -70,6 +86,9 @@ export function parseObservations (text: string, file: string, policy: GatesPoli
       }
       if (typeof value.n === 'number' && typeof value.k === 'number' && value.k > value.n) {
         errors.push(source.error(['signals', name, arm, 'k'], `hits k (${value.k}) cannot exceed events n (${value.n})`))
+      }
+      if (Array.isArray(value.checks) && typeof value.failed === 'number' && value.failed !== (value.checks as { ok: boolean }[]).filter((c) => !c.ok).length) {
+        errors.push(source.error(['signals', name, arm, 'failed'], `failed (${value.failed}) must equal the number of checks with ok: false`))
       }
       const buckets = (value.buckets ?? []) as { n: number, k: number }[]
       buckets.forEach((b, i) => {

@@ -5,9 +5,9 @@
  */
 import { compileQueries, DIALECT } from '../sources/query/roles.js'
 import { unknownName } from './names.js'
-import type { GatesFile, RawSignal, RawStage, RawStageSignal, RawTrigger } from './schema.js'
+import type { GatesFile, RawPolicySimulation, RawSignal, RawStage, RawStageSignal, RawTrigger } from './schema.js'
 
-export type SignalKind = 'rate' | 'backlog' | 'quantile'
+export type SignalKind = 'rate' | 'backlog' | 'quantile' | 'check'
 export type SourceName = 'cordum' | 'prometheus' | 'loki'
 export type OnSourceError = 'error' | 'inconclusive'
 
@@ -62,6 +62,51 @@ export interface TrafficSplitPolicy {
   signal: string
 }
 
+/** A stage's required human approval (src/actions/approval.ts): the promotion job the gate submits. */
+export interface ApprovalPolicy {
+  topic: string
+  capability?: string
+  riskTags: string[]
+  /** Extra job labels (templated); the gate adds agent_id, rollout, revision, stage. */
+  labels: Record<string, string>
+}
+
+/** What a stage's fail starts in Cordum (src/actions/rollback.ts). */
+export interface OnFailPolicy {
+  mode: 'run' | 'rerun'
+  /** mode run: the workflow to start. */
+  workflow?: string
+  input: Record<string, unknown>
+  dryRun: boolean
+  /** mode rerun: the run (templated) and the step to rerun from. */
+  run?: string
+  fromStep?: string
+}
+
+export type PolicyDecision = 'allow' | 'deny' | 'require_approval' | 'throttle' | 'allow_with_constraints'
+
+export interface SimulationScenario {
+  name: string
+  request: { topic: string, labels: Record<string, string>, capability?: string, riskTags: string[], principalId?: string }
+  expect: PolicyDecision
+}
+
+/** The scenario catalog checked with Cordum's policy simulation (src/actions/simulation.ts). */
+export interface PolicySimulation {
+  /** Candidate bundle id (templated); absent: the live policy. */
+  bundle?: string
+  stages: string[]
+  cacheSeconds: number
+  scenarios: SimulationScenario[]
+  workflows: string[]
+}
+
+/** The check signal and trigger the scenario catalog adds to its stages. */
+export const POLICY_SIMULATION = 'policy_simulation'
+
+/** Placeholders that templated values (labels, bundle, rerun run) may use. */
+export const TEMPLATE_FIELDS = ['canary', 'baseline', 'tenant', 'namespace', 'rollout', 'revision', 'stage'] as const
+
 export interface Stage {
   name: string
   description: string
@@ -75,6 +120,8 @@ export interface Stage {
   trafficSplit: TrafficSplitPolicy
   signals: StageSignal[]
   triggers: Trigger[]
+  approval?: ApprovalPolicy
+  onFail?: OnFailPolicy
 }
 
 export interface GatesPolicy {
@@ -91,6 +138,7 @@ export interface GatesPolicy {
   trafficSplit: TrafficSplitPolicy
   signals: Record<string, SignalSpec>
   stages: Record<string, Stage>
+  policySimulation?: PolicySimulation
 }
 
 /** The contract's stage names, in rollout order. */
@@ -270,6 +318,10 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
 
   const signals: Record<string, SignalSpec> = {}
   const rawSignals = { ...builtinSignals(seed) }
+  const simulation = g.policy_simulation === undefined ? undefined : buildSimulation(g.policy_simulation, [...root, 'policy_simulation'], problems)
+  if (simulation !== undefined) {
+    rawSignals[POLICY_SIMULATION] = { kind: 'check', source: 'cordum', description: 'scenario catalog checked with Cordum policy simulation and workflow dry-runs' }
+  }
   for (const [name, raw] of Object.entries(g.signals ?? {})) {
     // A file's entry for a built-in signal refines it; a new name defines a new signal.
     rawSignals[name] = { ...rawSignals[name], ...raw }
@@ -304,6 +356,7 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
     signals,
     stages: {},
   }
+  if (simulation !== undefined) policy.policySimulation = simulation
   if (policy.metricIntervalHours > policy.canaryLifetimeHours) {
     problems.push({ path: [...root, 'metric_interval_hours'], message: `metric_interval_hours (${policy.metricIntervalHours}) must not exceed canary_lifetime_hours (${policy.canaryLifetimeHours}): there would be no measurement inside the lifetime` })
   }
@@ -313,7 +366,69 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
   for (const name of stageNames) {
     policy.stages[name] = buildStage(name, g.stages?.[name], policy, triggerDefaults, [...root, 'stages', name], problems)
   }
+  simulation?.stages.forEach((name, i) => {
+    if (policy.stages[name] === undefined) problems.push({ path: [...root, 'policy_simulation', 'stages', i], message: unknownName('stage', name, Object.keys(policy.stages)) })
+  })
   return policy
+}
+
+const PLACEHOLDER = /\{\{\s*([a-z_]+)\s*\}\}/g
+
+/** Problems with the placeholders of a templated value. */
+function checkTemplate (value: string, path: (string | number)[], problems: PolicyProblem[]): void {
+  for (const m of value.matchAll(PLACEHOLDER)) {
+    if (!(TEMPLATE_FIELDS as readonly string[]).includes(m[1] as string)) problems.push({ path, message: unknownName('placeholder', `{{${m[1] as string}}}`, TEMPLATE_FIELDS.map((f) => `{{${f}}}`)) })
+  }
+}
+
+function labelsOf (raw: Record<string, string> | undefined, path: (string | number)[], problems: PolicyProblem[]): Record<string, string> {
+  for (const [k, v] of Object.entries(raw ?? {})) checkTemplate(v, [...path, k], problems)
+  return { ...raw }
+}
+
+function buildSimulation (raw: RawPolicySimulation, path: (string | number)[], problems: PolicyProblem[]): PolicySimulation {
+  const scenarios: SimulationScenario[] = (raw.scenarios ?? []).map((s, i) => {
+    const request: SimulationScenario['request'] = { topic: s.request.topic, labels: labelsOf(s.request.labels, [...path, 'scenarios', i, 'request', 'labels'], problems), riskTags: [...(s.request.risk_tags ?? [])] }
+    if (s.request.capability !== undefined) request.capability = s.request.capability
+    if (s.request.principal_id !== undefined) {
+      checkTemplate(s.request.principal_id, [...path, 'scenarios', i, 'request', 'principal_id'], problems)
+      request.principalId = s.request.principal_id
+    }
+    return { name: s.name, request, expect: s.expect }
+  })
+  const seen = new Set<string>()
+  scenarios.forEach((s, i) => {
+    if (seen.has(s.name)) problems.push({ path: [...path, 'scenarios', i, 'name'], message: `scenario name '${s.name}' is used twice; names identify scenarios in the evidence` })
+    seen.add(s.name)
+  })
+  const workflows = [...(raw.workflows ?? [])]
+  if (scenarios.length === 0 && workflows.length === 0) problems.push({ path, key: true, message: 'policy_simulation needs scenarios or workflows to check' })
+  const sim: PolicySimulation = { stages: [...(raw.stages ?? ['shadow'])], cacheSeconds: raw.cache_seconds ?? 300, scenarios, workflows }
+  if (raw.bundle !== undefined) {
+    checkTemplate(raw.bundle, [...path, 'bundle'], problems)
+    sim.bundle = raw.bundle
+  }
+  return sim
+}
+
+function buildApproval (raw: NonNullable<RawStage['approval']>, path: (string | number)[], problems: PolicyProblem[]): ApprovalPolicy {
+  const approval: ApprovalPolicy = { topic: raw.topic ?? 'job.gate.promotion', riskTags: [...(raw.risk_tags ?? ['promotion'])], labels: labelsOf(raw.labels, [...path, 'labels'], problems) }
+  if (raw.capability !== undefined) approval.capability = raw.capability
+  return approval
+}
+
+function buildOnFail (raw: NonNullable<RawStage['on_fail']>, path: (string | number)[], problems: PolicyProblem[]): OnFailPolicy | undefined {
+  if ((raw.workflow === undefined) === (raw.rerun === undefined)) {
+    problems.push({ path, key: true, message: 'on_fail needs exactly one of workflow (start a run) or rerun (rerun a run from a step)' })
+    return undefined
+  }
+  if (raw.rerun !== undefined && raw.input !== undefined) problems.push({ path: [...path, 'input'], key: true, message: 'input applies to workflow runs; a rerun reuses its run\'s input' })
+  for (const [k, v] of Object.entries(raw.input ?? {})) if (typeof v === 'string') checkTemplate(v, [...path, 'input', k], problems)
+  if (raw.rerun !== undefined) {
+    checkTemplate(raw.rerun.run, [...path, 'rerun', 'run'], problems)
+    return { mode: 'rerun', run: raw.rerun.run, fromStep: raw.rerun.from_step, input: {}, dryRun: raw.dry_run ?? false }
+  }
+  return { mode: 'run', workflow: raw.workflow as string, input: { ...raw.input }, dryRun: raw.dry_run ?? false }
 }
 
 function checkScore (score: ScoreThresholds, path: (string | number)[], problems: PolicyProblem[]): void {
@@ -325,7 +440,8 @@ function checkScore (score: ScoreThresholds, path: (string | number)[], problems
 function buildSignal (name: string, raw: RawSignal, path: (string | number)[], problems: PolicyProblem[]): SignalSpec {
   const kind = raw.kind ?? 'rate'
   const source = raw.source ?? 'cordum'
-  if (source === 'cordum' && !(CORDUM_SIGNALS as readonly string[]).includes(name)) {
+  // Check signals are measured by the gate's actions (policy simulation), not by a source.
+  if (source === 'cordum' && kind !== 'check' && !(CORDUM_SIGNALS as readonly string[]).includes(name)) {
     problems.push({ path, key: true, message: `Cordum cannot measure a signal named '${name}' (it measures ${CORDUM_SIGNALS.join(', ')}); set source: prometheus or loki with a query` })
   }
   if (source !== 'cordum' && (raw.query === undefined || Object.keys(raw.query).length === 0)) {
@@ -360,6 +476,8 @@ const KIND_KEYS: Record<SignalKind, { keys: (keyof Thresholds)[], names: string 
   rate: { keys: ['maxRate', 'maxRatio'], names: 'max_rate or max_ratio' },
   backlog: { keys: ['maxPending', 'maxOldestAgeSeconds'], names: 'max_pending or max_oldest_age_seconds' },
   quantile: { keys: ['maxRatio', 'maxSeconds'], names: 'max_ratio or max_seconds' },
+  // A check fails when any of its checks fails: there is no threshold to set.
+  check: { keys: [], names: 'no threshold' },
 }
 const ALL_KEYS: [keyof Thresholds, string][] = [
   ['maxRate', 'max_rate'], ['maxRatio', 'max_ratio'], ['maxPending', 'max_pending'],
@@ -373,7 +491,7 @@ function checkThresholds (kind: SignalKind, t: Thresholds, subject: string, path
       problems.push({ path: [...path, yamlKey], key: true, message: `${subject}: ${yamlKey} does not apply (use ${allowed.names})` })
     }
   }
-  if (needOne && !allowed.keys.some((k) => t[k] !== undefined)) {
+  if (needOne && allowed.keys.length > 0 && !allowed.keys.some((k) => t[k] !== undefined)) {
     problems.push({ path, key: true, message: `${subject}: it needs a threshold (${allowed.names})` })
   }
 }
@@ -394,6 +512,8 @@ function buildStage (
 
   // Signals: the stage's defaults, refined or extended by the file; `enabled: false` removes.
   const signalEntries: Record<string, RawStageSignal> = { ...base?.signals }
+  const simulated = policy.policySimulation?.stages.includes(name) === true
+  if (simulated) signalEntries[POLICY_SIMULATION] = { weight: 1, required: true }
   for (const [sig, entry] of Object.entries(raw?.signals ?? {})) signalEntries[sig] = { ...signalEntries[sig], ...entry }
   const signals: StageSignal[] = []
   for (const [sig, entry] of Object.entries(signalEntries)) {
@@ -419,6 +539,8 @@ function buildStage (
   const triggerEntries: Record<string, RawTrigger> = {}
   const inherited = [...(live ? ROLLBACK_TRIGGERS : []), ...(base?.triggers ?? [])]
   for (const t of inherited) triggerEntries[t] = { ...triggerDefaults[t] }
+  // Any scenario that disagrees with the catalog is a hard trigger.
+  if (simulated) triggerEntries[POLICY_SIMULATION] = { signal: POLICY_SIMULATION }
   for (const [t, entry] of Object.entries(raw?.triggers ?? {})) {
     triggerEntries[t] = { ...triggerDefaults[t], ...triggerEntries[t], ...entry }
   }
@@ -430,7 +552,7 @@ function buildStage (
     if (trigger !== undefined) triggers.push(trigger)
   }
 
-  return {
+  const stage: Stage = {
     name,
     description: raw?.description ?? base?.description ?? name,
     live,
@@ -443,6 +565,12 @@ function buildStage (
     signals,
     triggers,
   }
+  if (raw?.approval !== undefined) stage.approval = buildApproval(raw.approval, [...path, 'approval'], problems)
+  if (raw?.on_fail !== undefined) {
+    const onFail = buildOnFail(raw.on_fail, [...path, 'on_fail'], problems)
+    if (onFail !== undefined) stage.onFail = onFail
+  }
+  return stage
 }
 
 function buildTrigger (name: string, entry: RawTrigger, policy: GatesPolicy, path: (string | number)[], problems: PolicyProblem[]): Trigger | undefined {

@@ -31,7 +31,7 @@ const sourceKeys = {
 }
 
 export const SignalSchema = Type.Object({
-  kind: Type.Optional(Type.Enum(['rate', 'backlog', 'quantile'], { description: 'rate: hits among events; backlog: pending approvals; quantile: latency in seconds' })),
+  kind: Type.Optional(Type.Enum(['rate', 'backlog', 'quantile', 'check'], { description: 'rate: hits among events; backlog: pending approvals; quantile: latency in seconds; check: named yes/no checks (policy simulation)' })),
   description: Type.Optional(Type.String()),
   ...sourceKeys,
   ...thresholdKeys,
@@ -57,6 +57,30 @@ export const TriggerSchema = Type.Object({
   min_events_per_interval: Type.Optional(Type.Integer({ minimum: 1, description: 'overload-coded events that make a sub-interval count as overloaded' })),
 }, { additionalProperties: false })
 
+/** Values that may hold {{canary}}, {{baseline}}, {{tenant}}, {{namespace}}, {{rollout}}, {{revision}}, {{stage}}. */
+const Templated = (description: string) => Type.String({ minLength: 1, maxLength: 512, description: `${description}; may use {{canary}}, {{baseline}}, {{tenant}}, {{namespace}}, {{rollout}}, {{revision}}, {{stage}}` })
+const Labels = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Templated('label value'), { additionalProperties: false, description: 'job labels' })
+const CordumTopic = Type.String({ pattern: '^job\\.[A-Za-z0-9_.-]+$', description: 'a Cordum job topic (job....)' })
+
+/** A stage's human approval: the gate submits a promotion job that Cordum's policy routes to a person. */
+export const ApprovalSchema = Type.Object({
+  topic: Type.Optional(CordumTopic),
+  capability: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  risk_tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+  labels: Type.Optional(Labels),
+}, { additionalProperties: false })
+
+/** What a stage's fail starts in Cordum: a workflow run, or a rerun of a run from a step. */
+export const OnFailSchema = Type.Object({
+  workflow: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'POST /api/v1/workflows/{workflow}/runs' })),
+  input: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.Unknown(), { description: 'the run\'s input; string values are templated' })),
+  dry_run: Type.Optional(Type.Boolean({ description: 'start the run with dry_run=true (nothing dispatched)' })),
+  rerun: Type.Optional(Type.Object({
+    run: Templated('the workflow run to rerun'),
+    from_step: Type.String({ minLength: 1, maxLength: 256 }),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false })
+
 export const StageSchema = Type.Object({
   description: Type.Optional(Type.String()),
   live: Type.Optional(Type.Boolean({ description: 'live stages get rollout_gates.rollback_triggers; default true except for shadow' })),
@@ -68,6 +92,27 @@ export const StageSchema = Type.Object({
   }, { additionalProperties: false })),
   signals: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), StageSignalSchema, { additionalProperties: false })),
   triggers: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), TriggerSchema, { additionalProperties: false })),
+  approval: Type.Optional(ApprovalSchema),
+  on_fail: Type.Optional(OnFailSchema),
+}, { additionalProperties: false })
+
+/** The shadow stage's scenario catalog, checked with Cordum's policy simulation. */
+export const PolicySimulationSchema = Type.Object({
+  bundle: Type.Optional(Templated('simulate against this policy bundle (POST /api/v1/policy/bundles/{bundle}/simulate); absent: the live policy')),
+  stages: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), { minItems: 1, description: 'stages that check the catalog (default: shadow)' })),
+  cache_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, description: 'how long a result is reused for the same bundle and catalog' })),
+  scenarios: Type.Optional(Type.Array(Type.Object({
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+    request: Type.Object({
+      topic: CordumTopic,
+      labels: Type.Optional(Labels),
+      capability: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+      risk_tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 32 })),
+      principal_id: Type.Optional(Templated('principal')),
+    }, { additionalProperties: false }),
+    expect: Type.Enum(['allow', 'deny', 'require_approval', 'throttle', 'allow_with_constraints'], { description: 'the decision Cordum must give' }),
+  }, { additionalProperties: false }), { maxItems: 200 })),
+  workflows: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 50, description: 'workflows dry-run (POST /api/v1/workflows/{id}/dry-run) must have no DENY or ERROR step' })),
 }, { additionalProperties: false })
 
 export const GatesFileSchema = Type.Object({
@@ -105,6 +150,7 @@ export const GatesFileSchema = Type.Object({
     }, { additionalProperties: false })),
     signals: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), SignalSchema, { additionalProperties: false })),
     stages: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]*$' }), StageSchema, { additionalProperties: false })),
+    policy_simulation: Type.Optional(PolicySimulationSchema),
   }, { additionalProperties: false }),
 }, { additionalProperties: false })
 
@@ -113,3 +159,4 @@ export type RawSignal = Static<typeof SignalSchema>
 export type RawStageSignal = Static<typeof StageSignalSchema>
 export type RawTrigger = Static<typeof TriggerSchema>
 export type RawStage = Static<typeof StageSchema>
+export type RawPolicySimulation = Static<typeof PolicySimulationSchema>

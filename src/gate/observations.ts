@@ -31,7 +31,27 @@ export interface QuantileArm {
   n?: number
 }
 
-export type Arm = RateArm | BacklogArm | QuantileArm
+/**
+ * Check signals: named yes/no checks with an expected and an actual outcome, e.g. each scenario
+ * of a policy-simulation catalog. Deterministic, so judged without statistics: any failed check
+ * is a failure.
+ */
+export interface CheckArm {
+  total: number
+  failed: number
+  checks: CheckResult[]
+}
+
+export interface CheckResult {
+  name: string
+  ok: boolean
+  expected: string
+  actual: string
+  /** What the upstream said (rule id, reason, failing step), for people. */
+  detail?: string
+}
+
+export type Arm = RateArm | BacklogArm | QuantileArm | CheckArm
 
 export interface SignalObservation {
   canary?: Arm
@@ -42,8 +62,19 @@ export interface SignalObservation {
   notes?: string[]
 }
 
+/** A human approval of the promotion, for stages that require one (asked only when the judge would pass). */
+export interface ApprovalObservation {
+  status: 'pending' | 'approved' | 'rejected'
+  /** Cordum's approval_ref and the promotion job id, to find it in Cordum. */
+  ref?: string
+  jobId?: string
+  reason?: string
+}
+
 export interface Observations {
   window: { since: string, until: string }
+  /** The stage's required approval, when the gate asked for one. */
+  approval?: ApprovalObservation
   /** The canary's expected share of traffic in percent (0-100), for the traffic-split check. */
   expectedWeight?: number
   signals: Record<string, SignalObservation>
@@ -59,4 +90,8 @@ export function isBacklogArm (arm: Arm | undefined): arm is BacklogArm {
 
 export function isQuantileArm (arm: Arm | undefined): arm is QuantileArm {
   return arm !== undefined && 'seconds' in arm
+}
+
+export function isCheckArm (arm: Arm | undefined): arm is CheckArm {
+  return arm !== undefined && 'checks' in arm && 'failed' in arm
 }

@@ -15,7 +15,7 @@
  */
 import type { Stage, StageSignal, Thresholds, Trigger } from '../config/policy.js'
 import { pct, rateText, ratio, seconds } from './format.js'
-import { isBacklogArm, isQuantileArm, isRateArm, type BacklogArm, type QuantileArm, type RateBucket, type SignalObservation } from './observations.js'
+import { isBacklogArm, isCheckArm, isQuantileArm, isRateArm, type BacklogArm, type CheckArm, type QuantileArm, type RateBucket, type SignalObservation } from './observations.js'
 import { rateBound, type RateBound } from './stats.js'
 
 export type SignalStatus = 'pass' | 'marginal' | 'fail' | 'insufficient' | 'unavailable'
@@ -25,7 +25,7 @@ export interface ThresholdView extends Partial<Thresholds> {
   text: string
 }
 
-export type ArmEvidence = RateBound | BacklogArm | QuantileArm
+export type ArmEvidence = RateBound | BacklogArm | QuantileArm | CheckArm
 
 export interface SignalResult {
   name: string
@@ -126,7 +126,34 @@ export function classify (signal: StageSignal, m: Measured, stage: Stage): Signa
     case 'rate': return classifyRate(result, signal, m, stage.minDataPoints)
     case 'backlog': return classifyBacklog(result, signal, o)
     case 'quantile': return classifyQuantile(result, signal, o, stage.minDataPoints)
+    case 'check': return classifyCheck(result, signal, o)
   }
+}
+
+/** "2 of 5 checks failed: refund-over-limit: expected deny, got allow (...); ..." */
+function checkFailures (name: string, c: CheckArm): string {
+  const failed = c.checks.filter((x) => !x.ok)
+  return `${name}: ${c.failed} of ${c.total} checks failed: ${failed.map((x) => `${x.name}: expected ${x.expected}, got ${x.actual}${x.detail === undefined ? '' : ` (${x.detail})`}`).join('; ')}`
+}
+
+function classifyCheck (r: SignalResult, signal: StageSignal, o: SignalObservation): SignalResult {
+  const name = label(signal.name)
+  if (!isCheckArm(o.canary)) {
+    r.reason = `${name} unavailable: the canary measurement is not a list of checks`
+    return r
+  }
+  r.canary = o.canary
+  if (o.canary.total === 0) {
+    r.status = 'insufficient'
+    r.reason = `${name}: no checks were run`
+  } else if (o.canary.failed > 0) {
+    r.status = 'fail'
+    r.reason = checkFailures(name, o.canary)
+  } else {
+    r.status = 'pass'
+    r.reason = `${name}: all ${o.canary.total} checks gave the expected outcome`
+  }
+  return r
 }
 
 function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, minDataPoints: number): SignalResult {
@@ -265,6 +292,13 @@ export function evaluateTrigger (trigger: Trigger, m: Measured, subIntervalMinut
       if (limit === undefined) return { ...base, fired: false, evaluated: false, evidence: 'not evaluated: no baseline value to compare with' }
       const fired = o.canary.seconds > limit
       return { ...base, fired, evaluated: true, evidence: `${label(trigger.signal)} ${o.canary.seconds.toFixed(3)}s ${fired ? 'exceeds' : 'is within'} ${limit.toFixed(3)}s` }
+    }
+    case 'check': {
+      if (!isCheckArm(o.canary)) return { ...base, fired: false, evaluated: false, evidence: 'not evaluated: the canary measurement is not a list of checks' }
+      if (o.canary.total === 0) return { ...base, fired: false, evaluated: false, evidence: `not evaluated: ${label(trigger.signal)} ran no checks` }
+      return o.canary.failed > 0
+        ? { ...base, fired: true, evaluated: true, evidence: checkFailures(label(trigger.signal), o.canary) }
+        : { ...base, fired: false, evaluated: true, evidence: `${label(trigger.signal)}: all ${o.canary.total} checks gave the expected outcome` }
     }
   }
 }

@@ -22,7 +22,7 @@
  */
 import type { Stage } from '../config/policy.js'
 import { pct } from './format.js'
-import { isRateArm, type Observations } from './observations.js'
+import { isRateArm, type ApprovalObservation, type Observations } from './observations.js'
 import { classify, evaluateTrigger, label, measure, type Measured, type SignalResult, type TriggerResult } from './signals.js'
 import { rateBound } from './stats.js'
 
@@ -37,6 +37,10 @@ export type ReasonCode =
   | 'manual_hold'
   | 'score_below_marginal'
   | 'undecided'
+  | 'approval_required'
+  | 'approval_pending'
+  | 'approval_rejected'
+  | 'approval_granted'
 
 export interface TrafficSplit {
   status: 'ok' | 'mismatch' | 'not_checked'
@@ -60,6 +64,8 @@ export interface Judgement {
   trafficSplit: TrafficSplit
   window: { since: string, until: string }
   dataPoints: { required: number, min: number }
+  /** The stage's required human approval, as the gate found it. */
+  approval?: ApprovalObservation
 }
 
 const CREDIT = { pass: 1, marginal: 0.5, fail: 0 } as const
@@ -143,6 +149,28 @@ export function judge (stage: Stage, observations: Observations): Judgement {
     codes.push('undecided')
     reasons.push(`score ${rawScore} < ${stage.score.marginal}, but no signal has failed: the bounds still straddle their limits, so more data is needed before failing`)
   }
+  // 6. A stage that requires a human approval passes only when the statistics pass and a person
+  //    approved; the gate asks only then, so nobody is asked to approve a failing canary.
+  if (stage.approval !== undefined && verdict === 'pass') {
+    const a = observations.approval
+    const ref = a === undefined ? '' : [a.ref === undefined ? '' : `approval ref ${a.ref}`, a.jobId === undefined ? '' : `job ${a.jobId}`].filter((x) => x !== '').join(', ')
+    if (a === undefined) {
+      verdict = 'inconclusive'
+      codes.splice(0, codes.length, 'approval_required')
+      reasons.unshift(`the signals pass, but stage ${stage.name} requires a human approval, which has not been asked for`)
+    } else if (a.status === 'pending') {
+      verdict = 'inconclusive'
+      codes.splice(0, codes.length, 'approval_pending')
+      reasons.unshift(`the signals pass; waiting for a human to approve the promotion in Cordum (${ref})`)
+    } else if (a.status === 'rejected') {
+      verdict = 'fail'
+      codes.splice(0, codes.length, 'approval_rejected')
+      reasons.unshift(`a human rejected the promotion in Cordum (${ref})${a.reason === undefined ? '' : `: ${a.reason}`}`)
+    } else {
+      codes.push('approval_granted')
+      reasons.push(`a human approved the promotion in Cordum (${ref})`)
+    }
+  }
   // Then the evidence behind the score, worst first, and what the sources want a person to know.
   const optionalGaps = signals.filter((s) => !s.required && (s.status === 'unavailable' || s.status === 'insufficient'))
   reasons.push(...failed.map((s) => s.reason), ...marginal.map((s) => s.reason), ...optionalGaps.map((s) => `${s.reason} (optional: not scored)`))
@@ -164,6 +192,7 @@ export function judge (stage: Stage, observations: Observations): Judgement {
     window: observations.window,
     dataPoints: { required: stage.minDataPoints, min: rateCounts.length === 0 ? 0 : Math.min(...rateCounts) },
   }
+  if (stage.approval !== undefined && observations.approval !== undefined) judgement.approval = observations.approval
   judgement.summary = summarize(judgement)
   return judgement
 }

@@ -8,12 +8,14 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { GateMetrics } from '../metrics/gate-metrics.js'
+import type { EvidenceStore } from '../evidence/store.js'
 import type { ScoreService } from '../service/score.js'
 import { authenticate, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
 import { registerMetrics } from './plugins/metrics.js'
 import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
 import { registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
+import { decisionRoutes } from './routes/decisions.js'
 import { healthRoutes } from './routes/health.js'
 import { scoreRoutes } from './routes/score.js'
 import { stagesRoutes } from './routes/stages.js'
@@ -31,6 +33,8 @@ export interface AppOptions {
   version?: string
   /** Prometheus metrics: serves GET /metrics and counts HTTP requests; absent: no /metrics route. */
   metrics?: GateMetrics
+  /** The evidence store: serves /api/v1/decisions when present. */
+  evidence?: EvidenceStore
 }
 
 /** Routes that never need a key: probes, the API description and the metrics Prometheus scrapes. */
@@ -56,4 +60,5 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(healthRoutes, { service: opts.service })
   await app.register(stagesRoutes, { service: opts.service })
   await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant })
+  if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })
 }

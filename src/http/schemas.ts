@@ -37,7 +37,12 @@ const RateBound = Type.Object({
 })
 const BacklogArm = Type.Object({ pending: Type.Integer(), oldestAgeSeconds: Type.Number() })
 const QuantileArm = Type.Object({ seconds: Type.Number(), n: Type.Optional(Type.Integer()) })
-const ArmEvidence = Type.Union([RateBound, BacklogArm, QuantileArm, Type.Null()])
+const CheckArm = Type.Object({
+  total: Type.Integer(),
+  failed: Type.Integer(),
+  checks: Type.Array(Type.Object({ name: Type.String(), ok: Type.Boolean(), expected: Type.String(), actual: Type.String(), detail: Type.Optional(Type.String()) })),
+}, { description: 'check signals (policy simulation): each scenario with its expected and actual decision' })
+const ArmEvidence = Type.Union([RateBound, BacklogArm, QuantileArm, CheckArm, Type.Null()])
 
 const Threshold = Type.Object({
   maxRate: Type.Optional(Type.Number()),
@@ -51,7 +56,7 @@ const Threshold = Type.Object({
 
 const SignalResult = Type.Object({
   name: Type.String(),
-  kind: Type.Union([Type.Literal('rate'), Type.Literal('backlog'), Type.Literal('quantile')]),
+  kind: Type.Union([Type.Literal('rate'), Type.Literal('backlog'), Type.Literal('quantile'), Type.Literal('check')]),
   source: Type.String(),
   status: Type.Union([Type.Literal('pass'), Type.Literal('marginal'), Type.Literal('fail'), Type.Literal('insufficient'), Type.Literal('unavailable')]),
   required: Type.Boolean(),
@@ -73,13 +78,43 @@ const TriggerResult = Type.Object({
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()])
 
+export const ApprovalSchema = Type.Object({
+  status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected')]),
+  ref: Type.Optional(Type.String({ description: 'Cordum approval_ref' })),
+  jobId: Type.Optional(Type.String({ description: 'the promotion job waiting for approval (POST /api/v1/approvals/{jobId}/approve in Cordum)' })),
+  reason: Type.Optional(Type.String()),
+}, { description: 'the stage\'s required human approval, when the gate asked for one' })
+
+export const ActionsSchema = Type.Object({
+  rollback: Type.Optional(Type.Object({
+    status: Type.Union([Type.Literal('started'), Type.Literal('skipped'), Type.Literal('error')]),
+    mode: Type.Union([Type.Literal('run'), Type.Literal('rerun')]),
+    workflow: Type.Optional(Type.String()),
+    rerunOf: Type.Optional(Type.String()),
+    fromStep: Type.Optional(Type.String()),
+    dryRun: Type.Boolean(),
+    idempotencyKey: Type.Optional(Type.String()),
+    runId: Type.Optional(Type.String({ description: 'the Cordum workflow run (the same for every repeat of this fail)' })),
+    conflicts: Type.Optional(Type.Integer()),
+    reason: Type.String(),
+  })),
+  approval: Type.Optional(Type.Object({
+    status: Type.Union([Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('skipped'), Type.Literal('error')]),
+    jobId: Type.Optional(Type.String()),
+    approvalRef: Type.Optional(Type.String()),
+    idempotencyKey: Type.Optional(Type.String()),
+    topic: Type.Optional(Type.String()),
+    reason: Type.String(),
+  })),
+}, { description: 'what the gate did in Cordum for this decision (stage on_fail, approval)' })
+
 export const ScoreResponseSchema = Type.Object({
   verdict: Type.Union([Type.Literal('pass'), Type.Literal('inconclusive'), Type.Literal('fail')], { description: 'Argo: successCondition result.verdict == "pass", failureCondition result.verdict == "fail"' }),
   score: Type.Number({ minimum: 0, maximum: 100 }),
   stage: Type.String(),
   summary: Type.String({ description: 'one human line' }),
   reasons: Type.Array(Type.String()),
-  reasonCodes: Type.Array(Type.String(), { description: 'trigger_fired, source_unavailable, insufficient_data, traffic_split_mismatch, score_pass, manual_hold, score_below_marginal, undecided' }),
+  reasonCodes: Type.Array(Type.String(), { description: 'trigger_fired, source_unavailable, insufficient_data, traffic_split_mismatch, score_pass, manual_hold, score_below_marginal, undecided; with a required approval: approval_required, approval_pending, approval_rejected, approval_granted' }),
   signals: Type.Array(SignalResult),
   triggers: Type.Array(TriggerResult),
   trafficSplit: Type.Object({
@@ -93,6 +128,8 @@ export const ScoreResponseSchema = Type.Object({
   window: Type.Object({ since: Type.String({ format: 'date-time' }), until: Type.String({ format: 'date-time' }) }),
   dataPoints: Type.Object({ required: Type.Integer(), min: Type.Integer() }),
   decisionId: Type.Optional(Type.String({ description: 'id of the decision record (when an evidence store is configured)' })),
+  approval: Type.Optional(ApprovalSchema),
+  actions: Type.Optional(ActionsSchema),
 })
 
 export const BadRequestSchema = Type.Object({

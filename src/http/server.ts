@@ -10,8 +10,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
+import { CordumActions } from '../actions/cordum.js'
 import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
+import { PostgresStore } from '../evidence/postgres.js'
+import { cachedVersion, EvidenceRecorder } from '../evidence/recorder.js'
+import { startRetention } from '../evidence/retention.js'
+import { SqliteStore } from '../evidence/sqlite.js'
+import type { EvidenceStore } from '../evidence/store.js'
+import type { SourceVersions } from '../evidence/record.js'
 import { GateMetrics } from '../metrics/gate-metrics.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
 import { signalsNeeded } from '../gate/verdict.js'
@@ -54,6 +61,18 @@ export interface GateServer {
   sandbox?: Sandbox
   policy: LoadedPolicy
   metrics: GateMetrics
+  /** Where decision records go (absent with EVIDENCE_URL=none). */
+  evidence?: EvidenceStore
+}
+
+/** Opens the configured evidence store; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
+export async function openEvidence (config: ServiceConfig, now?: () => number): Promise<EvidenceStore | undefined> {
+  const clock = now === undefined ? {} : { now }
+  switch (config.evidence.kind) {
+    case 'sqlite': return new SqliteStore(config.evidence.dataDir, clock)
+    case 'postgres': return await PostgresStore.open(config.evidence.url, clock)
+    case 'none': return undefined
+  }
 }
 
 export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
@@ -96,28 +115,65 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     maxRolloutStages: config.metrics.maxRolloutStages,
   })
   const sources = new SourceRegistry()
+  let cordumSource: CordumSource | undefined
   if (cordum !== undefined) {
     const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant, telemetry: metrics }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
-    sources.register(new CordumSource(sourceOpts))
+    cordumSource = new CordumSource(sourceOpts)
+    sources.register(cordumSource)
   }
   if (config.prometheus !== undefined) sources.register(new PrometheusSource({ ...config.prometheus, telemetry: metrics }))
   if (config.loki !== undefined) sources.register(new LokiSource({ ...config.loki, telemetry: metrics }))
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, ...(opts.now === undefined ? {} : { now: opts.now }) })
-  app.addHook('onClose', async () => {
+  let evidence: EvidenceStore | undefined
+  try {
+    evidence = await openEvidence(config, opts.now)
+  } catch (err) {
     await sources.close()
     await sandbox?.close()
+    throw err
+  }
+  const client = cordumSource?.client
+  const cordumVersion = client === undefined ? undefined : cachedVersion(async () => {
+    const status = await client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }
+    const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
+    return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {}, metrics })
-  app.log.info({ gates: policy.file, sha256: policy.hash.slice(0, 12), cordum: sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy', prometheus: config.prometheus?.url, loki: config.loki?.url, tenant, auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off' }, 'gate configured')
+  const recorder = evidence === undefined
+    ? undefined
+    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
+  // Actions (approvals, rollback runs, policy simulation) are Cordum calls: readsCordum() makes
+  // sure a policy that asks for them has a Cordum client (configured, or the demo sandbox).
+  const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
+  app.addHook('onClose', async () => {
+    retention?.stop()
+    await sources.close()
+    await sandbox?.close()
+    await evidence?.close()
+  })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {}, metrics, ...(evidence === undefined ? {} : { evidence }) })
+  app.log.info({
+    gates: policy.file,
+    sha256: policy.hash.slice(0, 12),
+    cordum: sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy',
+    prometheus: config.prometheus?.url,
+    loki: config.loki?.url,
+    tenant,
+    auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
+    evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
+  }, 'gate configured')
+  if (retention !== undefined) await retention.run()
   const result: GateServer = { app, service, policy, metrics }
   if (sandbox !== undefined) result.sandbox = sandbox
+  if (evidence !== undefined) result.evidence = evidence
   return result
 }
 
-/** True when some stage reads a signal whose source is Cordum. */
+/** True when some stage reads a signal from Cordum or asks for a Cordum action (approval, on_fail). */
 function readsCordum ({ policy }: LoadedPolicy): boolean {
-  return Object.values(policy.stages).some((stage) => signalsNeeded(stage).some((name) => policy.signals[name]?.source === 'cordum'))
+  return Object.values(policy.stages).some((stage) => stage.approval !== undefined || stage.onFail !== undefined ||
+    signalsNeeded(stage).some((name) => policy.signals[name]?.source === 'cordum'))
 }
 
 /** Builds, listens, and closes gracefully on SIGTERM/SIGINT. Resolves when the server has closed. */

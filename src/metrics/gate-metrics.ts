@@ -145,7 +145,7 @@ export class GateMetrics implements Telemetry {
         } else if ('pending' in e) {
           values.push({ gauge: this.#approvalsPending, labels: { ...base, arm }, value: e.pending })
           values.push({ gauge: this.#approvalAge, labels: { ...base, arm }, value: e.oldestAgeSeconds })
-        } else {
+        } else if ('seconds' in e) {
           values.push({ gauge: this.#signalSeconds, labels, value: e.seconds })
         }
       }

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { SandboxActions } from './actions.js'
 import { FaultInjector, RequestStats, type FaultKind, type FaultSpec } from './faults.js'
 import { cordumError, getJob, listApprovals, listDecisions, listDlq, listDlqPage, listJobs, listPools, status, type Caller, type Handler, type RouteResponse } from './routes.js'
 import { SANDBOX_TENANT } from './scenarios.js'
@@ -23,6 +24,8 @@ export interface SandboxOptions {
   keys?: SandboxKey[]
   /** The sandbox's clock (epoch ms); tests move it to check verdicts at any time of day. */
   now?: () => number
+  /** How long creating a workflow run takes (the window in which a repeated Idempotency-Key gets 409); default 100 ms. */
+  runCreateDelayMs?: number
 }
 
 export interface Sandbox {
@@ -31,6 +34,8 @@ export interface Sandbox {
   keys: SandboxKey[]
   faults: FaultInjector
   stats: RequestStats
+  /** Workflow runs, submitted jobs and approvals (the write routes). */
+  actions: SandboxActions
   close: () => Promise<void>
 }
 
@@ -140,7 +145,37 @@ async function control (req: IncomingMessage, path: string, keys: SandboxKey[], 
   return cordumError(404, 'not found', 'NOT_FOUND')
 }
 
-async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number): Promise<void> {
+async function handleAction (req: IncomingMessage, res: ServerResponse, url: URL, keys: SandboxKey[], faults: FaultInjector, actions: SandboxActions, now: () => number): Promise<boolean> {
+  const route = actions.route(req.method ?? 'GET', url.pathname)
+  if (route === undefined) return false
+  const fault = faults.take(url.pathname)
+  if (fault?.kind === 'delay-headers') await sleep(fault.ms)
+  if (fault?.kind === 'status') {
+    await send(res, cordumError(fault.status, fault.status >= 500 ? 'internal error' : 'request failed', fault.status >= 500 ? 'INTERNAL' : 'ERROR'), undefined)
+    return true
+  }
+  const caller = authorize(req, keys, route.admin)
+  if ('status' in caller) {
+    await send(res, caller, undefined)
+    return true
+  }
+  let body: Record<string, unknown> = {}
+  if (req.method === 'POST') {
+    const text = await readBody(req)
+    try {
+      const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text)
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object')
+      body = parsed as Record<string, unknown>
+    } catch {
+      await send(res, cordumError(400, 'invalid JSON body', 'BAD_REQUEST'), undefined)
+      return true
+    }
+  }
+  await send(res, await route.handle({ path: url.pathname, query: url.searchParams, headers: req.headers, body, caller, now: now() }), fault)
+  return true
+}
+
+async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number, actions: SandboxActions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sandbox')
   const path = url.pathname
   if (path.startsWith('/_sandbox/')) {
@@ -152,6 +187,7 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
     await send(res, { status: 200, body: { status: 'ok' } }, undefined)
     return
   }
+  if (await handleAction(req, res, url, keys, faults, actions, now)) return
   const route = routeOf(path)
   if (route === undefined) {
     await send(res, cordumError(404, 'not found', 'NOT_FOUND'), undefined)
@@ -183,7 +219,13 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
     return
   }
   if (fault?.kind === 'repeat-cursor') url.searchParams.delete('cursor')
-  await send(res, route.handler({ path, query: url.searchParams, caller, now: now() }), fault)
+  const answer = route.handler({ path, query: url.searchParams, caller, now: now() })
+  // Promotion jobs waiting for a human are in the approvals queue like any other.
+  if (path === '/api/v1/approvals' && answer.status === 200) {
+    const body = answer.body as { items: unknown[] }
+    body.items = [...body.items, ...actions.pendingApprovals(caller.tenant)]
+  }
+  await send(res, answer, fault)
 }
 
 /** Starts a sandbox gateway; resolves once it listens. */
@@ -195,8 +237,9 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
   const now = opts.now ?? Date.now
   const faults = new FaultInjector()
   const stats = new RequestStats()
+  const actions = new SandboxActions(opts.runCreateDelayMs === undefined ? {} : { runCreateDelayMs: opts.runCreateDelayMs })
   const server: Server = createServer((req, res) => {
-    handle(req, res, keys, faults, stats, now).catch(() => {
+    handle(req, res, keys, faults, stats, now, actions).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error","code":"INTERNAL","status":500}')
       else res.destroy()
     })
@@ -214,6 +257,7 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
     keys,
     faults,
     stats,
+    actions,
     close: async () => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

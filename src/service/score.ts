@@ -5,12 +5,13 @@
  * the stage needs (sharing identical concurrent fetches), applies the stage's on_source_error,
  * and judges.
  */
+import type { ActionsTaken, ApprovalTaken, RollbackTaken } from '../actions/types.js'
 import { canonicalJson } from '../canonical-json.js'
 import type { LoadedPolicy } from '../config/load.js'
 import { unknownName } from '../config/names.js'
 import type { SignalSpec, SourceName, Stage } from '../config/policy.js'
 import { GateError, isGateError } from '../errors.js'
-import type { Observations, SignalObservation } from '../gate/observations.js'
+import type { ApprovalObservation, Observations, SignalObservation } from '../gate/observations.js'
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { ObservationRequest, SignalSource } from '../sources/source.js'
@@ -47,17 +48,35 @@ export interface NormalizedQuery {
   weight?: number
   /** Where the request came from (Argo fills these); kept for decision records. */
   rollout: { namespace?: string, rollout?: string, revision?: string }
+  /** How `since` was chosen: by the request, by the first record of this analysis, or the default lifetime. */
+  windowRule?: 'request' | 'analysis' | 'default'
 }
 
-/** The ScoreResponse: the judgement, plus the id of its decision record once one is kept. */
-export type ScoreResponse = Judgement & { decisionId?: string }
+/** The ScoreResponse: the judgement, the id of its decision record, and what the gate did in Cordum. */
+export type ScoreResponse = Judgement & { decisionId?: string, actions?: ActionsTaken }
 
 /**
- * Where a later evidence store plugs in: called with every judgement, returns the decision id
- * to put in the response (or undefined when nothing was recorded).
+ * Where the evidence store plugs in (src/evidence): called with every judgement before the
+ * response is sent; returns the decision id to put in the response. A failure to record fails
+ * the request (GATE_ERR_EVIDENCE_UNAVAILABLE): no answer goes out without its record.
  */
 export interface DecisionRecorder {
-  record (query: NormalizedQuery, observations: Observations, judgement: Judgement): Promise<string | undefined>
+  record (query: NormalizedQuery, observations: Observations, judgement: Judgement, actions?: ActionsTaken): Promise<string | undefined>
+  /**
+   * The window start of the first recorded decision of this analysis (tenant, namespace,
+   * rollout, revision, stage), so a growing analysis keeps its start (see window.ts).
+   */
+  analysisStart? (q: NormalizedQuery): Promise<Date | undefined>
+}
+
+/** Where Cordum-side actions plug in (src/actions): check signals before judging, approval and on_fail after. */
+export interface StageActions {
+  /** The observation of a check signal (the policy-simulation catalog). Throws GATE_ERR_UPSTREAM_* like a source. */
+  check (q: NormalizedQuery, abort: AbortSignal): Promise<SignalObservation>
+  /** The approval state of a stage that requires one; asked only when the judge would pass. */
+  approval (q: NormalizedQuery, judgement: Judgement, abort: AbortSignal): Promise<{ observation?: ApprovalObservation, taken: ApprovalTaken }>
+  /** The stage's on_fail, started when the verdict is fail. */
+  rollback (q: NormalizedQuery, judgement: Judgement, abort: AbortSignal): Promise<RollbackTaken>
 }
 
 export interface ScoreServiceOptions {
@@ -72,6 +91,7 @@ export interface ScoreServiceOptions {
   recorder?: DecisionRecorder
   /** Where verdicts, errors, cache use and evidence writes are reported (metrics); default none. */
   telemetry?: Telemetry
+  actions?: StageActions
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,252}$/
@@ -93,6 +113,7 @@ export class ScoreService {
   readonly #flights: Flights<Record<string, SignalObservation>>
   readonly #recorder: DecisionRecorder | undefined
   readonly #telemetry: Telemetry
+  readonly #actions: StageActions | undefined
 
   constructor (opts: ScoreServiceOptions) {
     this.policy = opts.policy
@@ -102,10 +123,14 @@ export class ScoreService {
     this.#flights = new Flights({ ttlMs: opts.cacheTtlMs ?? 10_000, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now })
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#recorder = opts.recorder === undefined ? undefined : timedRecorder(opts.recorder, this.#telemetry)
+    this.#actions = opts.actions
   }
 
-  /** Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming the field. */
-  normalize (query: ScoreQuery): NormalizedQuery {
+  /**
+   * Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming
+   * the field. `analysisStart` is the window start of this analysis's first record, if any.
+   */
+  normalize (query: ScoreQuery, analysisStart?: Date): NormalizedQuery {
     if (query.stage === undefined || query.stage === '') throw badField('stage', `is required (one of ${Object.keys(this.policy.policy.stages).join(', ')})`)
     const stage = this.policy.policy.stages[query.stage]
     if (stage === undefined) {
@@ -119,8 +144,8 @@ export class ScoreService {
     if (query.weight !== undefined && !(Number.isFinite(query.weight) && query.weight >= 0 && query.weight <= 100)) {
       throw badField('weight', `must be a percentage between 0 and 100, got ${String(query.weight)}`, query.weight)
     }
-    const { since, until } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now())
-    const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {} }
+    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now(), analysisStart)
+    const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {}, windowRule: rule }
     if (baseline !== undefined) q.baseline = baseline
     if (topic !== undefined) q.topic = topic
     if (query.weight !== undefined) q.weight = query.weight
@@ -147,22 +172,67 @@ export class ScoreService {
   }
 
   async #score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
-    const q = this.normalize(query)
+    let q = this.normalize(query)
+    // A growing analysis (no `since`, a named rollout) keeps the start of its first record.
+    if (q.windowRule === 'default' && q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
+      const start = await this.#recorder.analysisStart(q)
+      if (start !== undefined) q = this.normalize(query, start)
+    }
     const observations = await this.observe(q, abort)
-    const judgement = judge(q.stage, observations)
-    const decisionId = await this.#recorder?.record(q, observations, judgement)
-    return decisionId === undefined ? judgement : { ...judgement, decisionId }
+    let judgement = judge(q.stage, observations)
+    const actions: ActionsTaken = {}
+    if (this.#actions !== undefined) {
+      if (judgement.reasonCodes.includes('approval_required')) {
+        const { observation, taken } = await this.#approval(q, judgement, abort)
+        actions.approval = taken
+        if (observation !== undefined) {
+          observations.approval = observation
+          judgement = judge(q.stage, observations)
+        }
+      }
+      if (judgement.verdict === 'fail' && q.stage.onFail !== undefined) actions.rollback = await this.#actions.rollback(q, judgement, abort)
+    }
+    const taken = Object.keys(actions).length === 0 ? undefined : actions
+    const decisionId = await this.#recorder?.record(q, observations, judgement, taken)
+    const response: ScoreResponse = decisionId === undefined ? judgement : { ...judgement, decisionId }
+    if (taken !== undefined) response.actions = taken
+    return response
+  }
+
+  /** The approval, with an upstream failure handled like a source's (on_source_error); never a pass. */
+  async #approval (q: NormalizedQuery, judgement: Judgement, abort: AbortSignal): Promise<{ observation?: ApprovalObservation, taken: ApprovalTaken }> {
+    try {
+      return await (this.#actions as StageActions).approval(q, judgement, abort)
+    } catch (err) {
+      if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+      return { taken: { status: 'error', reason: err.message } }
+    }
   }
 
   /** The observations a normalized request needs, from every source it touches. */
   async observe (q: NormalizedQuery, abort: AbortSignal): Promise<Observations> {
     const bySource = new Map<SourceName, SignalSpec[]>()
+    const checks: SignalSpec[] = []
     for (const name of signalsNeeded(q.stage)) {
       const spec = this.policy.policy.signals[name] as SignalSpec
-      bySource.set(spec.source, [...(bySource.get(spec.source) ?? []), spec])
+      // Check signals (the policy-simulation catalog) are the actions' to observe, not a source's.
+      if (spec.kind === 'check') checks.push(spec)
+      else bySource.set(spec.source, [...(bySource.get(spec.source) ?? []), spec])
     }
     const signals: Record<string, SignalObservation> = {}
-    await Promise.all([...bySource].map(async ([name, specs]) => {
+    const checking = checks.map(async (spec) => {
+      if (this.#actions === undefined) {
+        signals[spec.name] = { unavailable: { code: 'GATE_ERR_UNAVAILABLE', reason: 'no Cordum actions are configured for this gate' } }
+        return
+      }
+      try {
+        signals[spec.name] = await this.#actions.check(q, abort)
+      } catch (err) {
+        if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+        signals[spec.name] = { unavailable: { code: err.code, reason: err.message } }
+      }
+    })
+    await Promise.all([...checking, ...[...bySource].map(async ([name, specs]) => {
       const source = this.sources.get(name)
       if (source === undefined) {
         for (const s of specs) signals[s.name] = { unavailable: { code: 'GATE_ERR_UNAVAILABLE', reason: `no ${name} source is configured for this gate` } }
@@ -174,7 +244,7 @@ export class ScoreService {
         if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
         for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message } }
       }
-    }))
+    })])
     const observations: Observations = { window: { since: q.since.toISOString(), until: q.until.toISOString() }, signals }
     if (q.weight !== undefined) observations.expectedWeight = q.weight
     return observations
@@ -223,12 +293,13 @@ function rolloutStage (query: ScoreQuery, stage: string): RolloutStage {
 }
 
 /** The recorder, with every write timed and counted (ok or error) for the evidence-writes metric. */
+/** The recorder with its writes timed and counted; everything else it offers passes through. */
 function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): DecisionRecorder {
-  return {
-    async record (query, observations, judgement) {
+  const timed: DecisionRecorder = {
+    async record (query, observations, judgement, actions) {
       const started = performance.now()
       try {
-        const id = await recorder.record(query, observations, judgement)
+        const id = await recorder.record(query, observations, judgement, actions)
         telemetry.evidenceWritten('ok', secondsSince(started))
         return id
       } catch (err) {
@@ -237,4 +308,6 @@ function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): Decis
       }
     },
   }
+  if (recorder.analysisStart !== undefined) timed.analysisStart = recorder.analysisStart.bind(recorder)
+  return timed
 }

@@ -35,14 +35,34 @@ function parseTime (field: string, text: string): Date {
   return new Date(t)
 }
 
-export interface Window { since: Date, until: Date }
+export interface Window {
+  since: Date
+  until: Date
+  /** request: `since` was given; analysis: the start of this analysis's first record; default: until - lifetime. */
+  rule: 'request' | 'analysis' | 'default'
+}
 
-export function resolveWindow (since: string | undefined, until: string | undefined, defaultHours: number, now: number): Window {
+/**
+ * The window of a request. With no `since`, a growing analysis (Argo asking again and again
+ * about the same rollout, revision and stage) starts where its first recorded decision's window
+ * started (`analysisStart`), so each look sees all the evidence since the analysis began and the
+ * confidence sequences apply; otherwise it is the last `defaultHours` before `until`. The start
+ * is never more than the 30-day maximum before `until`, and never after it.
+ */
+export function resolveWindow (since: string | undefined, until: string | undefined, defaultHours: number, now: number, analysisStart?: Date): Window {
   const untilDate = until === undefined || until === '' ? new Date(Math.floor(now / UNTIL_ROUNDING_MS) * UNTIL_ROUNDING_MS) : parseTime('until', until)
   if (untilDate.getTime() > now + FUTURE_SLACK_MS) throw badField('until', `is in the future (${untilDate.toISOString()}); nothing has been observed there yet`, until)
   let sinceDate: Date
+  let rule: Window['rule'] = 'request'
   if (since === undefined || since === '') {
-    sinceDate = new Date(untilDate.getTime() - defaultHours * 3_600_000)
+    const start = analysisStart?.getTime()
+    if (start !== undefined && start < untilDate.getTime()) {
+      sinceDate = new Date(Math.max(start, untilDate.getTime() - MAX_WINDOW_MS))
+      rule = 'analysis'
+    } else {
+      sinceDate = new Date(untilDate.getTime() - defaultHours * 3_600_000)
+      rule = 'default'
+    }
   } else {
     const back = parseDuration(since)
     if (back !== undefined && back <= 0) throw badField('since', `the duration must be positive, got '${since}'`, since)
@@ -50,5 +70,5 @@ export function resolveWindow (since: string | undefined, until: string | undefi
   }
   if (sinceDate.getTime() >= untilDate.getTime()) throw badField('since', `must be before until (${untilDate.toISOString()}), got ${sinceDate.toISOString()}`, since)
   if (untilDate.getTime() - sinceDate.getTime() > MAX_WINDOW_MS) throw badField('since', 'the window may be at most 30 days (Cordum keeps its decision log 30 days)', since)
-  return { since: sinceDate, until: untilDate }
+  return { since: sinceDate, until: untilDate, rule }
 }

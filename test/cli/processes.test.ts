@@ -47,7 +47,7 @@ t.test('serve against a separately started sandbox, with keys on both sides', as
   const sandbox = run(['sandbox', '--port', '0'], {})
   t.teardown(() => { sandbox.child.kill('SIGKILL') })
   const [, sandboxUrl] = await waitFor(sandbox, /Cordum sandbox listening at (http:\/\/\S+)/) as [string, string]
-  const gate = run(['serve'], { PORT: '0', HOST: '127.0.0.1', CORDUM_URL: sandboxUrl, CORDUM_API_KEY: 'sandbox-admin-key', GATE_API_KEYS: 'process-test-key-0123456789', LOG_LEVEL: 'info' })
+  const gate = run(['serve'], { PORT: '0', HOST: '127.0.0.1', CORDUM_URL: sandboxUrl, CORDUM_API_KEY: 'sandbox-admin-key', GATE_API_KEYS: 'process-test-key-0123456789', LOG_LEVEL: 'info', EVIDENCE_URL: 'none' })
   t.teardown(() => { gate.child.kill('SIGKILL') })
   const [, gateUrl] = await waitFor(gate, /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/) as [string, string]
   t.notMatch(gate.lines[0], /demo mode/, 'not demo mode when CORDUM_URL is set')
@@ -63,7 +63,7 @@ t.test('serve against a separately started sandbox, with keys on both sides', as
 })
 
 t.test('npm start without CORDUM_URL: demo mode, said on the first log line', async (t) => {
-  const gate = run(['serve'], { PORT: '0', HOST: '127.0.0.1', CORDUM_URL: '', LOG_LEVEL: 'info' })
+  const gate = run(['serve'], { PORT: '0', HOST: '127.0.0.1', CORDUM_URL: '', LOG_LEVEL: 'info', EVIDENCE_URL: 'none' })
   t.teardown(() => { gate.child.kill('SIGKILL') })
   const [, gateUrl] = await waitFor(gate, /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/) as [string, string]
   t.match(JSON.parse(gate.lines[0] as string), { msg: /^demo mode/ })

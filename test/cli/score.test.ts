@@ -12,7 +12,7 @@ function io (env: Record<string, string> = {}): { out: string[], err: string[], 
 }
 
 t.test('score prints the judge table from a live gate; --json the ScoreResponse', async (t) => {
-  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', GATE_API_KEYS: 'cli-test-key-0123456789' }), { now: () => T0, underPressure: false })
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', GATE_API_KEYS: 'cli-test-key-0123456789', EVIDENCE_URL: 'none' }), { now: () => T0, underPressure: false })
   await gate.app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => await gate.app.close())
   const url = `http://127.0.0.1:${(gate.app.server.address() as { port: number }).port}`

@@ -51,7 +51,7 @@ signals:
   policy_deny_rate: { canary: { n: -1, k: 0, hits: 3 } }
 `)
   t.same(errors.map((e) => `${e.path}: ${e.message}`), [
-    "signals.policy_deny_rate.canary.hits: unknown key 'hits' (known keys: n, k, buckets, pending, oldestAgeSeconds, seconds)",
+    "signals.policy_deny_rate.canary.hits: unknown key 'hits' (known keys: n, k, buckets, pending, oldestAgeSeconds, seconds, total, failed, checks)",
     'signals.policy_deny_rate.canary.n: must be >= 0, got -1',
   ])
   t.match(refuse('window: { since: "2026-11-26T11:00:00Z", until: "2026-11-26T10:00:00Z" }\nsignals: {}\n'), [

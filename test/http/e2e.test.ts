@@ -1,6 +1,9 @@
 /**
  * End to end: the gate and a sandbox gateway on ephemeral loopback ports, talking real HTTP.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import t from 'tap'
 import { request } from 'undici'
@@ -12,9 +15,16 @@ import { sandboxFor, T0 } from '../helpers/sandbox.js'
 
 interface Running { gate: GateServer, url: string, logs: string[] }
 
+function withoutId (body: Record<string, unknown>): Record<string, unknown> {
+  const { decisionId: _id, ...rest } = body
+  return rest
+}
+
 async function startGate (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>): Promise<Running> {
   const logs: string[] = []
-  const gate = await buildServer(readConfig({ LOG_LEVEL: 'info', ...env }), { now: () => T0, logStream: { write: (line: string) => { logs.push(line) } }, underPressure: false })
+  const dataDir = mkdtempSync(join(tmpdir(), 'acg-e2e-'))
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'info', DATA_DIR: dataDir, ...env }), { now: () => T0, logStream: { write: (line: string) => { logs.push(line) } }, underPressure: false })
   await gate.app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(async () => await gate.app.close())
   const { port } = gate.app.server.address() as { port: number }
@@ -47,9 +57,12 @@ t.test('every scenario gives its documented verdict through GET and POST', async
       t.equal(viaGet.body.verdict, e.verdict, `${s.agentId} at ${e.stage}: ${e.verdict}`)
       const why = e.verdict === 'fail' ? viaGet.body.triggers.filter((x: any) => x.fired).map((x: any) => x.name) : viaGet.body.reasonCodes
       t.ok(why.includes(e.because), `${s.agentId} at ${e.stage}: because ${e.because}`)
-      t.same(viaPost.body, viaGet.body, 'POST answers the same as GET')
+      // Each answer has its own decision record.
+      t.match(viaGet.body.decisionId, /^[0-9a-f-]{36}$/, 'the answer names its decision record')
+      t.not(viaPost.body.decisionId, viaGet.body.decisionId, 'each request is its own decision')
+      t.same(withoutId(viaPost.body), withoutId(viaGet.body), 'POST answers the same as GET')
       // The response schema drops nothing the judge said.
-      t.same(viaGet.body, JSON.parse(JSON.stringify(await gate.service.score(q, new AbortController().signal))), 'the body is the whole ScoreResponse')
+      t.same(withoutId(viaGet.body), withoutId(JSON.parse(JSON.stringify(await gate.service.score(q, new AbortController().signal)))), 'the body is the whole ScoreResponse')
     }
   }
 })

@@ -3,7 +3,7 @@ import { readConfig } from '../../src/config/env.js'
 import { buildServer } from '../../src/http/server.js'
 
 t.test('under pressure the gate sheds load with 503 GATE_ERR_UNAVAILABLE and Retry-After, never a verdict', async (t) => {
-  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent' }), { underPressure: { maxEventLoopUtilization: 0.5 } })
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', EVIDENCE_URL: 'none' }), { underPressure: { maxEventLoopUtilization: 0.5 } })
   t.teardown(async () => await gate.app.close())
   await gate.app.ready()
   const ok = await gate.app.inject('/healthz')

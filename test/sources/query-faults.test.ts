@@ -158,7 +158,7 @@ t.test('environment: Prometheus and Loki settings are checked and refused naming
 
 t.test('every Prometheus query attempt shows in /metrics by endpoint and outcome', async (t) => {
   let calls = 0
-  const upstream = await stub(t, (req, res) => {
+  const upstream = await stub(t, (_req, res) => {
     calls++
     // The first attempt fails with a retryable 503, every other one answers.
     if (calls === 1) res.writeHead(503, { 'content-type': 'text/plain' }).end('busy')

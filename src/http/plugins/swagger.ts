@@ -20,6 +20,7 @@ export async function registerSwagger (app: FastifyInstance, version: string): P
         { name: 'score', description: 'the gate\'s verdict for a canary at a stage' },
         { name: 'policy', description: 'the loaded gates policy' },
         { name: 'probes', description: 'liveness and readiness' },
+        { name: 'evidence', description: 'decision records: what the gate answered and why, hash-chained per tenant' },
       ],
       components: {
         securitySchemes: {

@@ -34,6 +34,20 @@ export interface CallContext {
 
 export type Query = Record<string, string | number | boolean | undefined>
 
+interface Call {
+  method: 'GET' | 'POST'
+  path: string
+  query: Query
+  tenant: string
+  ctx: CallContext
+  /** May a failed attempt be repeated (GETs; POSTs that are idempotent)? */
+  retry: boolean
+  /** Non-2xx statuses returned to the caller rather than thrown. */
+  accept: number[]
+  body?: string
+  headers?: Record<string, string>
+}
+
 export const CORDUM_DEFAULTS = {
   connectTimeoutMs: 2_000,
   headersTimeoutMs: 4_000,
@@ -94,21 +108,36 @@ export class CordumClient {
    * route template (`/api/v1/jobs`): it is the endpoint label of the upstream metrics.
    */
   async getJson (path: string, query: Query, tenant: string, ctx: CallContext): Promise<unknown> {
-    const target = `${this.#base}${path}${queryString(query)}`
-    const what = `GET ${path}`
+    return (await this.#call({ method: 'GET', path, query, tenant, ctx, retry: true, accept: [] })).body
+  }
+
+  /**
+   * POST a JSON body (Cordum's write routes: workflow runs, jobs, policy simulation). Retried
+   * like a GET only when `idempotent` (an Idempotency-Key or idempotency_key makes a repeat
+   * harmless, and simulations have no side effects); otherwise one attempt. Statuses in
+   * `accept` come back with their body instead of throwing (e.g. 409, or 403 with a job id).
+   */
+  async postJson (path: string, query: Query, body: unknown, tenant: string, ctx: CallContext, opts: { idempotent: boolean, headers?: Record<string, string>, accept?: number[] }): Promise<{ status: number, body: unknown }> {
+    return await this.#call({ method: 'POST', path, query, tenant, ctx, retry: opts.idempotent, accept: opts.accept ?? [], body: JSON.stringify(body), headers: opts.headers ?? {} })
+  }
+
+  async #call (c: Call): Promise<{ status: number, body: unknown }> {
+    const target = `${this.#base}${c.path}${queryString(c.query)}`
+    const what = `${c.method} ${c.path}`
+    const ctx = c.ctx
     for (let attempt = 0; ; attempt++) {
       this.#checkTime(ctx, what)
       const started = performance.now()
       try {
-        const body = await this.#attempt(target, what, tenant, ctx)
-        this.#report(path, 'ok', started)
-        return body
+        const result = await this.#attempt(c, target, what)
+        this.#report(c.path, 'ok', started)
+        return result
       } catch (err) {
         const failure = err instanceof AttemptError ? err.gate : this.#cancelled(ctx, what) ?? err
-        this.#report(path, upstreamOutcome(failure), started)
+        this.#report(c.path, upstreamOutcome(failure), started)
         if (!(err instanceof AttemptError)) throw failure
         const left = ctx.deadline - Date.now()
-        if (!err.retryable || attempt >= this.#opts.maxRetries) throw err.gate
+        if (!err.retryable || !c.retry || attempt >= this.#opts.maxRetries) throw err.gate
         const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
         if (wait >= left) {
           if (err.retryAfterMs !== undefined) {
@@ -125,14 +154,16 @@ export class CordumClient {
     }
   }
 
-  async #attempt (target: string, what: string, tenant: string, ctx: CallContext): Promise<unknown> {
+  async #attempt (c: Call, target: string, what: string): Promise<{ status: number, body: unknown }> {
+    const ctx = c.ctx
     const left = ctx.deadline - Date.now()
     let res
     try {
       res = await this.#pool.request({
         path: target,
-        method: 'GET',
-        headers: { ...this.#headers, 'x-tenant-id': tenant },
+        method: c.method,
+        headers: { ...this.#headers, ...c.headers, ...(c.body === undefined ? {} : { 'content-type': 'application/json' }), 'x-tenant-id': c.tenant },
+        ...(c.body === undefined ? {} : { body: c.body }),
         signal: ctx.signal,
         headersTimeout: Math.max(1, Math.min(this.#opts.headersTimeoutMs, left)),
         bodyTimeout: this.#opts.bodyTimeoutMs,
@@ -148,13 +179,14 @@ export class CordumClient {
       if (err instanceof GateError) throw new AttemptError(err, false)
       throw this.#transport(err, what, 'while reading its body', ctx)
     }
-    if (statusCode < 200 || statusCode > 299) throw statusError(statusCode, headers, text, what, this.origin)
+    const accepted = c.accept.includes(statusCode)
+    if (!accepted && (statusCode < 200 || statusCode > 299)) throw statusError(statusCode, headers, text, what, this.origin)
     const type = String(headers['content-type'] ?? '')
     if (!/\bjson\b/i.test(type)) {
       throw new AttemptError(upstream('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered ${statusCode} with content type '${type || 'none'}', expected JSON: is CORDUM_URL (${this.origin}) the gateway's API address?`), false)
     }
     try {
-      return JSON.parse(text)
+      return { status: statusCode, body: JSON.parse(text) }
     } catch {
       throw new AttemptError(upstream('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered with malformed or truncated JSON (${text.length} bytes)`), false)
     }

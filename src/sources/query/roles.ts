@@ -21,6 +21,8 @@ export const ROLES: Record<SignalKind, { required: Role[], optional: Role[] }> =
   rate: { required: ['events', 'hits'], optional: [] },
   quantile: { required: ['seconds'], optional: ['events'] },
   backlog: { required: ['pending', 'oldest_age_seconds'], optional: [] },
+  // Check signals come from the gate's own actions (policy simulation), never from a query.
+  check: { required: [], optional: [] },
 }
 
 export const DIALECT: Record<Exclude<SourceName, 'cordum'>, Dialect> = { prometheus: 'promql', loki: 'logql' }

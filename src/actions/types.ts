@@ -1,0 +1,41 @@
+/**
+ * What the gate did in Cordum because of a decision, as the decision record keeps it. Every
+ * action carries the Idempotency-Key it used: the same (tenant, namespace, rollout, revision,
+ * stage) always gives the same key, so a repeated fail, an Argo retry or another replica asks
+ * Cordum for the same run and gets the same run id back.
+ */
+
+export interface RollbackTaken {
+  /** started: Cordum answered a run id (new or replayed); skipped: not started, and why; error: Cordum refused or failed. */
+  status: 'started' | 'skipped' | 'error'
+  /** run: POST /api/v1/workflows/{workflow}/runs; rerun: POST /api/v1/workflow-runs/{run}/rerun. */
+  mode: 'run' | 'rerun'
+  workflow?: string
+  /** The run that was rerun (mode rerun). */
+  rerunOf?: string
+  fromStep?: string
+  dryRun: boolean
+  idempotencyKey?: string
+  /** The run Cordum started (or had started for this key before). */
+  runId?: string
+  /** Times Cordum answered 409 RUN_IDEMPOTENCY_CONFLICT (another request held the key) before the run id came back. */
+  conflicts?: number
+  reason: string
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected'
+
+export interface ApprovalTaken {
+  status: ApprovalStatus | 'skipped' | 'error'
+  /** The promotion job submitted to Cordum, which its policy routes to a human. */
+  jobId?: string
+  approvalRef?: string
+  idempotencyKey?: string
+  topic?: string
+  reason: string
+}
+
+export interface ActionsTaken {
+  rollback?: RollbackTaken
+  approval?: ApprovalTaken
+}

@@ -1,0 +1,62 @@
+/**
+ * What the two stores share: the schema migrations (one list, each in both dialects) and the
+ * list query. A migration is never edited once released; a change is a new version.
+ */
+import type { DecisionFilter, ListOptions } from './store.js'
+
+export interface Migration { version: number, sqlite: string, postgres: string }
+
+const COLUMNS = `
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  time_ms BIGINT NOT NULL,
+  namespace TEXT NOT NULL,
+  rollout TEXT NOT NULL,
+  revision TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  score DOUBLE PRECISION,
+  window_since_ms BIGINT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  body TEXT NOT NULL,
+  UNIQUE (tenant, seq)`
+
+const INDEXES = `
+CREATE INDEX decisions_analysis ON decisions (tenant, rollout, namespace, revision, stage, seq);
+CREATE INDEX decisions_time ON decisions (time_ms);`
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    sqlite: `CREATE TABLE decisions (${COLUMNS});${INDEXES}
+CREATE TABLE chain_heads (tenant TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);`,
+    postgres: `CREATE TABLE decisions (${COLUMNS});${INDEXES}
+CREATE TABLE chain_heads (tenant TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);`,
+  },
+]
+
+/** The list query with placeholders from `p` (`?` for SQLite, `$n` for PostgreSQL); one row more than the limit tells whether a next page exists. */
+export function listQuery (filter: DecisionFilter, opts: ListOptions, p: (n: number) => string): { sql: string, params: unknown[] } {
+  const where: string[] = ['kind = \'decision\'']
+  const params: unknown[] = []
+  const add = (clause: (ph: string) => string, value: unknown): void => {
+    params.push(value)
+    where.push(clause(p(params.length)))
+  }
+  if (filter.tenants !== undefined) {
+    if (filter.tenants.length === 0) where.push('1 = 0')
+    else where.push(`tenant IN (${filter.tenants.map((t) => { params.push(t); return p(params.length) }).join(', ')})`)
+  }
+  for (const key of ['namespace', 'rollout', 'revision', 'stage', 'verdict'] as const) {
+    const v = filter[key]
+    if (v !== undefined) add((ph) => `${key} = ${ph}`, v)
+  }
+  if (filter.sinceMs !== undefined) add((ph) => `time_ms >= ${ph}`, filter.sinceMs)
+  if (filter.untilMs !== undefined) add((ph) => `time_ms <= ${ph}`, filter.untilMs)
+  if (opts.cursor !== undefined) add((ph) => `id ${opts.order === 'desc' ? '<' : '>'} ${ph}`, opts.cursor)
+  params.push(opts.limit + 1)
+  return { sql: `SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id ${opts.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${p(params.length)}`, params }
+}

@@ -1,0 +1,67 @@
+/**
+ * The evidence store seam: where decision records live. Two implementations pass one test
+ * suite (test/evidence/store.test.ts): SQLite in DATA_DIR (one gate, the default) and
+ * PostgreSQL (EVIDENCE_URL, several gate replicas sharing one chain per tenant).
+ *
+ * Appends to one tenant's chain are serialized by the store (a SQLite write transaction; a
+ * PostgreSQL transaction holding an advisory lock on the tenant), and (tenant, seq) is unique,
+ * so concurrent writers can never fork a chain: at worst one waits.
+ */
+import type { VerifyReport } from './chain.js'
+import type { AnalysisKey, ChainRecord, DecisionEntry, DecisionRecord } from './record.js'
+
+export interface DecisionFilter {
+  /** Only these tenants (a key bound to tenants); absent: every tenant. */
+  tenants?: string[]
+  namespace?: string
+  rollout?: string
+  revision?: string
+  stage?: string
+  verdict?: string
+  /** Record time bounds, epoch ms, inclusive. */
+  sinceMs?: number
+  untilMs?: number
+}
+
+export interface ListOptions {
+  limit: number
+  /** The id of the last record of the previous page. */
+  cursor?: string
+  order: 'asc' | 'desc'
+}
+
+export interface Page {
+  items: DecisionRecord[]
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null
+}
+
+export interface PruneReport {
+  tenant: string
+  /** Records deleted. */
+  pruned: number
+  /** The anchor record written before deleting them. */
+  anchorSeq: number
+  prunedThroughSeq: number
+}
+
+export interface EvidenceStore {
+  /** `sqlite` or `postgres`. */
+  readonly kind: string
+  /** Where it is, for logs: a file path, or host/database (never a password). */
+  readonly location: string
+  /** Seals the entry into its tenant's chain and stores it; resolves once it is durable. */
+  append (entry: DecisionEntry): Promise<DecisionRecord>
+  get (id: string): Promise<ChainRecord | undefined>
+  list (filter: DecisionFilter, opts: ListOptions): Promise<Page>
+  /** Walks a tenant's chain and reports the first broken link. */
+  verify (tenant: string): Promise<VerifyReport>
+  tenants (): Promise<string[]>
+  /** The window start (`request.since`) of the first record of this analysis, if any. */
+  analysisStart (key: AnalysisKey): Promise<Date | undefined>
+  /** Deletes records older than the cutoff, behind an anchor record per tenant (retention). */
+  prune (cutoffMs: number, retentionDays: number): Promise<PruneReport[]>
+  close (): Promise<void>
+}
+
+export const MAX_LIST_LIMIT = 200
