@@ -61,10 +61,10 @@ t.test('every object has apiVersion, kind, a valid metadata.name and the base na
     const what = `${o.kind} ${o.metadata?.name}`
     t.match(o.apiVersion, /^([a-z0-9.-]+\/)?v\d+(alpha\d+|beta\d+)?$/, `${what}: apiVersion`)
     t.ok(typeof o.metadata?.name === 'string' && DNS_1123.test(o.metadata.name) && o.metadata.name.length <= 63, `${what}: metadata.name is a DNS-1123 name`)
-    if (o.kind !== 'Namespace') t.equal(o.metadata.namespace, 'agent-canary', `${what}: namespaced`)
+    if (o.kind !== 'Namespace') t.equal(o.metadata.namespace, 'agent-canary-gate', `${what}: namespaced`)
     for (const [k, v] of Object.entries(o.metadata.labels ?? {})) t.ok(LABEL_VALUE.test(v) && v.length <= 63, `${what}: label ${k}=${v} is a valid label value`)
   }
-  t.equal(only('Namespace').metadata.name, 'agent-canary')
+  t.equal(only('Namespace').metadata.name, 'agent-canary-gate')
 })
 
 t.test('Deployment: two replicas, selector matching its pods, resources, non-root, read-only root filesystem', async (t) => {
@@ -226,4 +226,18 @@ t.test('kubectl kustomize renders the objects this test checks', async (t) => {
 // Every file the base lists parses, including the ones read above through render().
 t.test('every manifest parses as YAML objects', async (t) => {
   for (const r of readKustomization(DEPLOY).resources) t.ok(readObjects(join(DEPLOY, r)).length > 0, r)
+})
+
+t.test('every gate address the Argo manifests ship reaches the Service deploy/ creates', async (t) => {
+  const service = only('Service')
+  const port = (service.spec as { ports: { port: number }[] }).ports[0]?.port
+  const expected = `http://${service.metadata.name}.${String(service.metadata.namespace)}.svc.cluster.local:${String(port)}`
+  const addresses: string[] = []
+  for (const file of ['analysis-templates/analysis-templates.yaml', 'analysis-templates/cluster-analysis-template.yaml', 'plugin-manifests/analysis-template.yaml']) {
+    const text = readFileSync(join(ROOT, file), 'utf8')
+    // Web templates default their gate-url arg; the plugin template names its address.
+    for (const m of text.matchAll(/- name: gate-url\n\s+value: (\S+)|address: (\S+)/g)) addresses.push(`${file}: ${m[1] ?? m[2]}`)
+  }
+  t.ok(addresses.length >= 6, `${addresses.length} gate addresses found`)
+  for (const a of addresses) t.equal(a.split(': ')[1], expected, a)
 })
