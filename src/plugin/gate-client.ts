@@ -6,21 +6,11 @@
  */
 import { Agent, request, type Dispatcher } from 'undici'
 import { GateError, type ErrorCode } from '../errors.js'
+import type { Verdict } from '../gate/verdict.js'
+import type { ScoreQuery } from '../service/score.js'
 
-export interface ScoreRequest {
-  stage: string
-  canary: string
-  baseline?: string
-  tenant?: string
-  topic?: string
-  namespace?: string
-  rollout?: string
-  revision?: string
-  since?: string
-  weight?: number
-}
-
-export type Verdict = 'pass' | 'inconclusive' | 'fail'
+/** The score request: the service's own type (type-only: nothing of the service is bundled). */
+export type ScoreRequest = Omit<ScoreQuery, 'until'>
 
 /** The parts of a ScoreResponse the plugin uses. */
 export interface ScoreVerdict {
