@@ -20,6 +20,8 @@ export const ErrorCodes = {
   GATE_ERR_UNAUTHORIZED: 401,
   /** The key is valid but not allowed the requested tenant. */
   GATE_ERR_FORBIDDEN: 403,
+  /** The request body is larger than the gate accepts (16 KiB). */
+  GATE_ERR_BODY_TOO_LARGE: 413,
   /** A resource (decision record, ...) does not exist. */
   GATE_ERR_NOT_FOUND: 404,
   /** An upstream did not answer within its deadline. */

@@ -6,6 +6,9 @@ import type { FastifyError, FastifyInstance } from 'fastify'
 import { closest } from '../config/names.js'
 import { ErrorCodes, GateError, isGateError } from '../errors.js'
 
+/** Largest request body the gate reads (server.ts bodyLimit); a score request is a few hundred bytes. */
+export const BODY_LIMIT_BYTES = 16 * 1024
+
 interface AjvIssue { keyword: string, instancePath: string, params: Record<string, unknown>, message?: string }
 
 /** Fastify's schema-validation error as a GateError naming the field. */
@@ -40,7 +43,7 @@ export function toGateError (err: unknown, knownFields: string[]): GateError {
   if (e?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e instanceof SyntaxError && e.statusCode === 400)) {
     return new GateError('GATE_ERR_BAD_REQUEST', 'body: is not valid JSON', { details: { field: 'body' } })
   }
-  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GateError('GATE_ERR_BAD_REQUEST', 'body: too large', { details: { field: 'body' } })
+  if (e?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GateError('GATE_ERR_BODY_TOO_LARGE', `body: larger than the ${BODY_LIMIT_BYTES / 1024} KiB the gate accepts`)
   if (e?.code === 'FST_ERR_HANDLER_TIMEOUT' || e?.code === 'FST_UNDER_PRESSURE') return new GateError('GATE_ERR_UNAVAILABLE', 'the gate is overloaded or the request took too long; retry')
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new GateError('GATE_ERR_BAD_REQUEST', e.message)

@@ -29,6 +29,7 @@ import { PrometheusSource } from '../sources/prometheus/source.js'
 import { SourceRegistry } from '../sources/registry.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
+import { BODY_LIMIT_BYTES } from './errors.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -97,7 +98,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
     // this gets a 503 rather than outliving Argo's 10 s timeout silently.
     handlerTimeout: Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500),
-    bodyLimit: 16 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }
@@ -138,6 +139,14 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
     return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
   })
+  if (cordumVersion !== undefined && evidence !== undefined) {
+    // A score's record needs Cordum's version: the read starts with the request, so a slow or
+    // unreachable Cordum costs its timeout alongside the observation, not after it (which
+    // would push an `inconclusive` past Argo's 10 s). The version is cached; this rarely reads.
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/api/v1/score')) void cordumVersion()
+    })
+  }
   const recorder = evidence === undefined
     ? undefined
     : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })

@@ -25,6 +25,18 @@ export type FaultKind =
   | { kind: 'repeat-cursor' }
   /** Refuse the request as Cordum's auth would. */
   | { kind: 'auth', status: 401 | 403 }
+  /** TCP accepted, then the connection is closed before any response byte. */
+  | { kind: 'reset-before-headers' }
+  /** The right body padded with whitespace to at least `bytes` (over the client's size cap). */
+  | { kind: 'oversize-body', bytes: number }
+  /** Each list item also comes `copies` more times, stamped `ms` after the sandbox's now and harmless (allowed, succeeded): counted, they would dilute the rates. */
+  | { kind: 'future-records', ms: number, copies: number }
+  /** Every list item (and an approval's job) lacks `field`. */
+  | { kind: 'missing-field', field: string }
+  /** Fields the gate does not know, on the envelope and on every item. */
+  | { kind: 'extra-fields' }
+  /** Answer `status` with an error text that repeats the credentials the request carried (a careless gateway or proxy). */
+  | { kind: 'echo-credentials', status: number }
 
 export interface FaultSpec {
   /** Exact request path (e.g. `/api/v1/jobs`); absent: every route except the control routes. */
@@ -32,6 +44,53 @@ export interface FaultSpec {
   /** Fire this many times, then stop; absent: until removed. */
   times?: number
   fault: FaultKind
+}
+
+/**
+ * The body faults (future-records, missing-field, extra-fields) applied to a list answer
+ * `{items: [...]}`; any other body, or no such fault, is returned as it is.
+ */
+export function faultyBody (body: unknown, fault: FaultKind | undefined, now: number): unknown {
+  if (fault === undefined || !isRecord(body) || !Array.isArray(body.items)) return body
+  const items = body.items as unknown[]
+  switch (fault.kind) {
+    case 'missing-field':
+      return { ...body, items: items.map((item) => without(item, fault.field)) }
+    case 'extra-fields':
+      return { ...body, gateway_build: 'sbx-extra', shard: { id: 3, region: 'eu' }, items: items.map((item) => isRecord(item) ? { ...item, x_trace: 'abc', labels: { team: 'x' }, score_v2: 0.5 } : item) }
+    case 'future-records': {
+      const extra: unknown[] = []
+      for (const item of items) for (let i = 1; i <= fault.copies; i++) extra.push(futureCopy(item, now + fault.ms, i))
+      return { ...body, items: [...items, ...extra] }
+    }
+    default:
+      return body
+  }
+}
+
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function without (item: unknown, field: string): unknown {
+  if (!isRecord(item)) return item
+  const { [field]: _gone, ...rest } = item
+  return isRecord(rest.job) ? { ...rest, job: without(rest.job, field) } : rest
+}
+
+/** A harmless copy of a decision, job, DLQ entry or approval, stamped at `at` (epoch ms). */
+function futureCopy (item: unknown, at: number, n: number): unknown {
+  if (!isRecord(item)) return item
+  const copy: Record<string, unknown> = { ...item }
+  if (typeof copy.timestamp === 'string') copy.timestamp = new Date(at).toISOString()
+  if (typeof copy.created_at === 'string') copy.created_at = new Date(at).toISOString()
+  if (typeof copy.updated_at === 'number') copy.updated_at = at * 1000
+  if (typeof copy.verdict === 'string') copy.verdict = 'allow'
+  if (typeof copy.state === 'string') copy.state = 'SUCCEEDED'
+  if (typeof copy.attempts === 'number') copy.attempts = 0
+  for (const id of ['id', 'job_id']) if (typeof copy[id] === 'string') copy[id] = `${String(copy[id])}-future-${n}`
+  if (isRecord(copy.job)) copy.job = futureCopy(copy.job, at, n)
+  return copy
 }
 
 interface Armed { id: number, spec: FaultSpec, left: number }

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SandboxActions } from './actions.js'
-import { FaultInjector, RequestStats, type FaultKind, type FaultSpec } from './faults.js'
+import { FaultInjector, faultyBody, RequestStats, type FaultKind, type FaultSpec } from './faults.js'
 import { cordumError, getJob, listApprovals, listDecisions, listDlq, listDlqPage, listJobs, listPools, status, type Caller, type Handler, type RouteResponse } from './routes.js'
 import { SANDBOX_TENANT } from './scenarios.js'
 
@@ -94,6 +94,14 @@ async function send (res: ServerResponse, r: RouteResponse, fault: FaultKind | u
     case 'content-type':
       res.writeHead(r.status, { ...headers, 'content-type': fault.value, 'content-length': json.length }).end(json)
       return
+    case 'oversize-body': {
+      // Valid JSON (trailing whitespace is allowed), just too much of it.
+      const pad = Buffer.alloc(Math.max(0, fault.bytes - json.length), ' ')
+      res.writeHead(r.status, { ...headers, 'content-length': json.length + pad.length })
+      res.write(json)
+      res.end(pad)
+      return
+    }
     case 'stall-body':
     case 'reset-mid-body': {
       res.writeHead(r.status, { ...headers, 'content-length': json.length })
@@ -199,6 +207,15 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
   }
   const fault = faults.take(path)
   if (fault?.kind === 'delay-headers') await sleep(fault.ms)
+  if (fault?.kind === 'reset-before-headers') {
+    res.socket?.destroy()
+    return
+  }
+  if (fault?.kind === 'echo-credentials') {
+    const presented = [req.headers['x-api-key'], req.headers.authorization].filter((v) => typeof v === 'string').join(' ')
+    await send(res, cordumError(fault.status, `request with credentials ${presented} refused`, 'ERROR'), undefined)
+    return
+  }
   if (fault?.kind === 'auth') {
     await send(res, fault.status === 401 ? cordumError(401, 'invalid API key', 'UNAUTHORIZED') : cordumError(403, 'forbidden: requires role admin', 'FORBIDDEN'), undefined)
     return
@@ -225,6 +242,7 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
     const body = answer.body as { items: unknown[] }
     body.items = [...body.items, ...actions.pendingApprovals(caller.tenant)]
   }
+  if (answer.status === 200) answer.body = faultyBody(answer.body, fault, now())
   await send(res, answer, fault)
 }
 

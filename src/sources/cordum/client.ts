@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../../errors.js'
 import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry, type UpstreamOutcome } from '../../telemetry.js'
+import { scrub } from '../secrets.js'
 
 export interface CordumClientOptions {
   /** Gateway base URL, e.g. https://cordum.example:8081 (a path prefix is kept). */
@@ -75,6 +76,8 @@ export class CordumClient {
   readonly #opts: Required<Omit<CordumClientOptions, 'apiKey' | 'url' | 'telemetry'>>
   readonly #headers: Record<string, string>
   readonly #telemetry: Telemetry
+  /** Credentials to cut out of any upstream text the gate repeats in an error. */
+  readonly #secrets: string[]
 
   constructor (opts: CordumClientOptions) {
     const url = new URL(opts.url)
@@ -92,6 +95,7 @@ export class CordumClient {
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#headers = { accept: 'application/json' }
     if (opts.apiKey !== undefined && opts.apiKey !== '') this.#headers['x-api-key'] = opts.apiKey
+    this.#secrets = opts.apiKey === undefined || opts.apiKey === '' ? [] : [opts.apiKey]
     this.#pool = new Pool(this.origin, {
       connections: this.#opts.connections,
       pipelining: 1,
@@ -180,7 +184,7 @@ export class CordumClient {
       throw this.#transport(err, what, 'while reading its body', ctx)
     }
     const accepted = c.accept.includes(statusCode)
-    if (!accepted && (statusCode < 200 || statusCode > 299)) throw statusError(statusCode, headers, text, what, this.origin)
+    if (!accepted && (statusCode < 200 || statusCode > 299)) throw statusError(statusCode, headers, text, what, this.origin, this.#secrets)
     const type = String(headers['content-type'] ?? '')
     if (!/\bjson\b/i.test(type)) {
       throw new AttemptError(upstream('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered ${statusCode} with content type '${type || 'none'}', expected JSON: is CORDUM_URL (${this.origin}) the gateway's API address?`), false)
@@ -263,8 +267,8 @@ function describe (code: string, err: unknown): string {
   return known[code] ?? (code === '' ? (err as Error).message : `${code}`)
 }
 
-function statusError (status: number, headers: Record<string, string | string[] | undefined>, text: string, what: string, origin: string): AttemptError {
-  const detail = cordumMessage(text)
+function statusError (status: number, headers: Record<string, string | string[] | undefined>, text: string, what: string, origin: string, secrets: string[]): AttemptError {
+  const detail = cordumMessage(text, secrets)
   const said = detail === undefined ? '' : `: ${detail}`
   if (status === 401) {
     return new AttemptError(upstream('GATE_ERR_UPSTREAM_AUTH', `Cordum refused the gate's API key (401) for ${what}${said}; check CORDUM_API_KEY`, 401), false)
@@ -277,13 +281,14 @@ function statusError (status: number, headers: Record<string, string | string[] 
   return new AttemptError(gate, RETRY_STATUSES.has(status), retryAfterMs)
 }
 
-/** The `error` of Cordum's envelope {error, code, status}, shortened; never the raw body. */
-function cordumMessage (text: string): string | undefined {
+/** The `error` of Cordum's envelope {error, code, status}, without credentials, shortened; never the raw body. */
+function cordumMessage (text: string, secrets: string[]): string | undefined {
   try {
     const body = JSON.parse(text) as { error?: unknown, code?: unknown }
     if (typeof body.error === 'string') {
-      const msg = body.error.slice(0, 200)
-      return typeof body.code === 'string' ? `${msg} (${body.code.slice(0, 60)})` : msg
+      // Scrubbed after parsing (an echoed key may be JSON-escaped) and before shortening.
+      const msg = scrub(body.error, secrets).slice(0, 200)
+      return typeof body.code === 'string' ? `${msg} (${scrub(body.code, secrets).slice(0, 60)})` : msg
     }
   } catch {}
   return undefined

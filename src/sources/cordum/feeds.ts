@@ -24,8 +24,14 @@ export async function countDecisions (client: CordumClient, req: ObservationRequ
   const what = 'GET /api/v1/governance/decisions'
   const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit }
   const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages: DEFAULT_MAX_PAGES })
+  const sinceMs = req.since.getTime()
+  const untilMs = req.until.getTime()
   const counts = { decisions: 0, denies: 0 }
   for await (const d of itemsOf(pages)) {
+    // Cordum filters by since/until, but a record stamped outside the window (clock skew, a
+    // gateway ignoring the filter) is not counted: future records would dilute the deny rate.
+    const at = Date.parse(d.timestamp)
+    if (at < sinceMs || at > untilMs) continue
     counts.decisions++
     if (d.verdict.toLowerCase() === 'deny') counts.denies++
   }

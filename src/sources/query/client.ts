@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../../errors.js'
 import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry } from '../../telemetry.js'
+import { scrub } from '../secrets.js'
 
 export interface QueryClientOptions {
   /** The source's name in errors (`prometheus`, `loki`). */
@@ -74,6 +75,8 @@ export class QueryClient {
   readonly #opts: Required<Omit<QueryClientOptions, 'bearerToken' | 'headers' | 'url' | 'tokenVariable' | 'telemetry'>> & { tokenVariable?: string }
   readonly #headers: Record<string, string>
   readonly #telemetry: Telemetry
+  /** Credentials to cut out of any upstream text the gate repeats in an error. */
+  readonly #secrets: string[]
 
   constructor (opts: QueryClientOptions) {
     const url = new URL(opts.url)
@@ -94,6 +97,7 @@ export class QueryClient {
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#headers = { accept: 'application/json', ...opts.headers }
     if (opts.bearerToken !== undefined && opts.bearerToken !== '') this.#headers.authorization = `Bearer ${opts.bearerToken}`
+    this.#secrets = opts.bearerToken === undefined || opts.bearerToken === '' ? [] : [opts.bearerToken]
     this.#pool = new Pool(this.origin, {
       connections: this.#opts.connections,
       pipelining: 1,
@@ -179,7 +183,7 @@ export class QueryClient {
 
   #statusError (status: number, text: string, what: string): AttemptError {
     const label = this.#opts.label
-    const said = upstreamMessage(text)
+    const said = upstreamMessage(text, this.#secrets)
     const detail = said === undefined ? '' : `: ${said.errorType === undefined ? '' : `${said.errorType}: `}${said.error}`
     if (status === 401 || status === 403) {
       const hint = this.#opts.tokenVariable === undefined ? '' : `; check ${this.#opts.tokenVariable}`
@@ -236,8 +240,9 @@ export class QueryClient {
 }
 
 /** Prometheus' `{errorType, error}` envelope, or Loki's plain-text error; shortened, never the raw body. */
-function upstreamMessage (text: string): { errorType?: string, error: string } | undefined {
-  const clip = (s: string): string => s.replace(/\s+/g, ' ').trim().slice(0, 300)
+function upstreamMessage (text: string, secrets: string[]): { errorType?: string, error: string } | undefined {
+  // Scrubbed after parsing (an echoed token may be JSON-escaped) and before shortening.
+  const clip = (s: string): string => scrub(s, secrets).replace(/\s+/g, ' ').trim().slice(0, 300)
   try {
     const body = JSON.parse(text) as { errorType?: unknown, error?: unknown, message?: unknown }
     const error = typeof body.error === 'string' ? body.error : typeof body.message === 'string' ? body.message : undefined
