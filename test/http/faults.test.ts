@@ -22,10 +22,11 @@ import { BASELINE_AGENT, SANDBOX_TENANT } from '../../src/sandbox/scenarios.js'
 import { blackhole } from '../helpers/blackhole.js'
 import { freePort } from '../helpers/prometheus.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
+import { leaks } from '../helpers/secrets.js'
 
 /** Long, distinctive secrets so a leak anywhere is found by a plain substring scan. */
-export const CORDUM_KEY = 'cordum-admin-key-7d41c9e08b2f5a63'
-export const GATE_KEY = 'argo-gate-key-3b9e71f0c2d84a56'
+const CORDUM_KEY = 'cordum-admin-key-7d41c9e08b2f5a63'
+const GATE_KEY = 'argo-gate-key-3b9e71f0c2d84a56'
 const LENIENT = 'rollout_gates:\n  stages:\n    canary-2:\n      on_source_error: inconclusive\n'
 const ARGO_WEB_TIMEOUT_MS = 10_000
 
@@ -57,18 +58,6 @@ async function score (gate: string, stage: string, canary: string): Promise<Answ
   const ms = Math.round(performance.now() - started)
   said.push(text)
   return { status: res.statusCode, body: JSON.parse(text), text, ms }
-}
-
-/** The lines that hold a secret, each shortened around it (the secret itself shown as its length). */
-export function leaks (lines: string[], secrets: string[]): string[] {
-  const out: string[] = []
-  for (const line of lines) {
-    for (const secret of secrets) {
-      const at = line.indexOf(secret)
-      if (at !== -1) out.push(`${line.slice(Math.max(0, at - 120), at)}<secret of ${secret.length} chars>${line.slice(at + secret.length, at + secret.length + 60)}`)
-    }
-  }
-  return out
 }
 
 function judgement (body: Record<string, unknown>): Record<string, unknown> {

@@ -126,6 +126,11 @@ export class CordumClient {
   }
 
   async #call (c: Call): Promise<{ status: number, body: unknown }> {
+    // Path segments come from templates and encoded ids; a dot segment would let a value
+    // climb to another route of the gateway once a server normalizes the path.
+    if (c.path.split('/').some((seg) => /^(\.|%2e){1,2}$/i.test(seg))) {
+      throw new GateError('GATE_ERR_BAD_REQUEST', `refusing to call Cordum at '${c.path.slice(0, 120)}': a path segment is '.' or '..'`)
+    }
     const target = `${this.#base}${c.path}${queryString(c.query)}`
     const what = `${c.method} ${c.path}`
     const ctx = c.ctx
