@@ -180,5 +180,6 @@ export const scoreResponses = {
   400: BadRequestSchema,
   401: ErrorSchema,
   403: ErrorSchema,
+  413: ErrorSchema,
   503: UpstreamErrorSchema,
 }
