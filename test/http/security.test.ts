@@ -20,6 +20,7 @@ import { buildServer } from '../../src/http/server.js'
 import type { Sandbox } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT, SANDBOX_TENANT } from '../../src/sandbox/scenarios.js'
 import { ScoreService } from '../../src/service/score.js'
+import { CordumClient } from '../../src/sources/cordum/client.js'
 import { SourceRegistry } from '../../src/sources/registry.js'
 import type { SignalSource } from '../../src/sources/source.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
@@ -209,6 +210,19 @@ t.test('request values never change the upstream host, path, query keys or heade
   const extraQuery = await call(`${url}/api/v1/score?${q({ url: 'http://evil.example' })}`, { key: ANY_TENANT_KEY })
   t.match(extraQuery, { status: 400, body: { details: { field: 'url' } } })
   t.equal(cordum.seen.length, 0)
+})
+
+t.test('the Cordum client refuses a path with a dot segment, encoded or not, before sending it', async (t) => {
+  const cordum = await recordingCordum(t)
+  const client = new CordumClient({ url: cordum.url, apiKey: CORDUM_KEY })
+  t.teardown(async () => await client.close())
+  const ctx = { signal: new AbortController().signal, deadline: Date.now() + 5_000 }
+  for (const id of ['..', '.', '%2e%2e', '%2E.', '.%2e']) {
+    await t.rejects(client.postJson(`/api/v1/workflow-runs/${id}/rerun`, {}, {}, 'default', ctx, { idempotent: true }), { code: 'GATE_ERR_BAD_REQUEST', message: /a path segment is '\.' or '\.\.'/ }, `workflow-runs/${id}`)
+  }
+  await client.getJson(`/api/v1/jobs/${encodeURIComponent('a..b')}`, {}, 'default', ctx)
+  t.equal(cordum.seen.length, 1, 'only the harmless path was sent')
+  t.equal(cordum.seen[0]?.url, '/api/v1/jobs/a..b')
 })
 
 t.test('request body limit: over 16 KiB is 413', async (t) => {
