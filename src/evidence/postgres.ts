@@ -13,7 +13,7 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listQuery, MIGRATIONS } from './sql.js'
+import { listPage, listQuery, MIGRATIONS } from './sql.js'
 import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
 
 /** Advisory lock class ids ("acg" + purpose), so the gate's locks never collide with an application's. */
@@ -144,9 +144,7 @@ export class PostgresStore implements EvidenceStore {
   async list (filter: DecisionFilter, opts: ListOptions): Promise<Page> {
     try {
       const { sql, params } = listQuery(filter, opts, (n) => `$${n}`)
-      const rows = (await this.#pool.query<RecordRow>(sql, params)).rows
-      const items = rows.slice(0, opts.limit).map((r) => fromRow(r) as DecisionRecord)
-      return { items, nextCursor: rows.length > opts.limit ? (items[items.length - 1] as DecisionRecord).id : null }
+      return listPage((await this.#pool.query<RecordRow>(sql, params)).rows, opts)
     } catch (err) {
       throw unavailable('list decision records', err)
     }

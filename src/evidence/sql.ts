@@ -2,7 +2,8 @@
  * What the two stores share: the schema migrations (one list, each in both dialects) and the
  * list query. A migration is never edited once released; a change is a new version.
  */
-import type { DecisionFilter, ListOptions } from './store.js'
+import { fromRow, type DecisionRecord, type RecordRow } from './record.js'
+import type { DecisionFilter, ListOptions, Page } from './store.js'
 
 export interface Migration { version: number, sqlite: string, postgres: string }
 
@@ -59,4 +60,10 @@ export function listQuery (filter: DecisionFilter, opts: ListOptions, p: (n: num
   if (opts.cursor !== undefined) add((ph) => `id ${opts.order === 'desc' ? '<' : '>'} ${ph}`, opts.cursor)
   params.push(opts.limit + 1)
   return { sql: `SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id ${opts.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ${p(params.length)}`, params }
+}
+
+/** The page a list query's rows make: at most `limit` records, and a cursor when the extra row came back. */
+export function listPage (rows: RecordRow[], opts: ListOptions): Page {
+  const items = rows.slice(0, opts.limit).map((r) => fromRow(r) as DecisionRecord)
+  return { items, nextCursor: rows.length > opts.limit ? (items[items.length - 1] as DecisionRecord).id : null }
 }

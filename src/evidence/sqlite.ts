@@ -12,7 +12,7 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listQuery, MIGRATIONS } from './sql.js'
+import { listPage, listQuery, MIGRATIONS } from './sql.js'
 import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
@@ -91,9 +91,7 @@ export class SqliteStore implements EvidenceStore {
   async list (filter: DecisionFilter, opts: ListOptions): Promise<Page> {
     try {
       const { sql, params } = listQuery(filter, opts, () => '?')
-      const rows = this.#db.prepare(sql).all(...params) as RecordRow[]
-      const items = rows.slice(0, opts.limit).map((r) => fromRow(r) as DecisionRecord)
-      return { items, nextCursor: rows.length > opts.limit ? (items[items.length - 1] as DecisionRecord).id : null }
+      return listPage(this.#db.prepare(sql).all(...params) as RecordRow[], opts)
     } catch (err) {
       throw unavailable('list decision records', err)
     }
