@@ -23,6 +23,10 @@ const build = all[0] as Stage
 const final = all.at(-1) as Stage
 const ignored = dockerignore(readFileSync(join(ROOT, '.dockerignore'), 'utf8'))
 
+// The staged build runs a real `npm ci` (~100 s alone, longer beside other test files on two
+// cores): on the root test, setTimeout also lifts tap's per-file timeout (.taprc, 120 s).
+t.setTimeout(420_000)
+
 t.test('multi-stage: build with all dependencies, run with production ones only, non-root, node dist/cli.js serve', async (t) => {
   t.ok(all.length >= 2, `${all.length} stages`)
   t.equal(build.name, 'build')
