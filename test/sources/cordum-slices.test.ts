@@ -116,6 +116,7 @@ t.test('sliced counts equal the unsliced walk, records on slice boundaries inclu
         // The warm read asked only for open slices: everything closed came from the cache.
         if (log.requests.some((q) => q.until + 1 <= BASE + nowOff - marginMs)) return false
       }
+      if (r.inflight.size !== 0) return false
       runs++
       return true
     }), { numRuns: 120 })

@@ -247,7 +247,8 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
       })
       r.inflight.set(key, fetching)
       // Gone once settled, failed or not: errors are never kept.
-      fetching.then(() => {}, () => {}).finally(() => { if (r.inflight.get(key) === fetching) r.inflight.delete(key) }).catch(() => {})
+      const settled = (): void => { if (r.inflight.get(key) === fetching) r.inflight.delete(key) }
+      fetching.then(settled, settled)
       return await fetching
     }))
     return parts.reduce((sum, c) => ({ decisions: sum.decisions + c.decisions, denies: sum.denies + c.denies }), { decisions: 0, denies: 0 })
