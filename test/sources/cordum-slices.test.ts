@@ -12,7 +12,7 @@ import { AGENTS } from '../../src/sandbox/scenarios.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
 import { countDecisions, type DecisionCounts } from '../../src/sources/cordum/feeds.js'
 import { Limiter } from '../../src/sources/cordum/limiter.js'
-import { countDecisionsSliced, cut, DEFAULT_SLICES, planSlices, SliceCache, type SlicedReads, type SliceOptions } from '../../src/sources/cordum/slices.js'
+import { countDecisionsSliced, cut, DEFAULT_SLICES, planSlices, SLICE_MAX_PAGES, SliceCache, type SlicedReads, type SliceOptions } from '../../src/sources/cordum/slices.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { NO_TELEMETRY } from '../../src/telemetry.js'
 import { decisionLog, expected, type Decision, type DecisionLog } from '../helpers/decision-log.js'
@@ -305,6 +305,23 @@ t.test('concurrent observations share the fetch of a closed slice; a joiner outl
   setTimeout(() => quitter.abort(), 10)
   t.equal((await failure(gone)).code, 'GATE_ERR_UNAVAILABLE')
   t.same((await stays).policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies }, 'counted in full, not failed by the other\'s cancel')
+})
+
+t.test('a dense slice may take up to SLICE_MAX_PAGES pages; past that the read fails, naming the list', async (t) => {
+  // 1017 decisions in one minute, one per page.
+  const log = await server(t, steady('a', BASE, BASE + 60_000, 59), { maxLimit: 1 })
+  const client = new CordumClient({ url: log.url, maxRetries: 0 })
+  t.teardown(async () => await client.close())
+  const r = reads(client, BASE + HOUR, { ...DEFAULT_SLICES, ladderMs: [60_000] })
+  const dense = request('a', window(BASE, BASE + 60_000 - 1))
+  t.equal(log.data.length, 1_017)
+  const few = request('a', window(BASE, BASE + 59 * 500))
+  t.same(await countDecisionsSliced(r, few, 'a', call(30_000)), expected(log.data, 'a', BASE, BASE + 59 * 500), '501 pages in one slice: more than a whole walk may take, fine for a slice')
+  t.ok(log.requests.length > 200, `that took ${log.requests.length} requests`)
+  const err = await failure(countDecisionsSliced(r, dense, 'a', call(30_000)))
+  t.equal(err.code, 'GATE_ERR_UPSTREAM_RESPONSE')
+  t.match(err.message, /GET \/api\/v1\/governance\/decisions: more than 1000 pages/)
+  t.equal(SLICE_MAX_PAGES, 1_000)
 })
 
 t.test('against the sandbox: sliced counts equal the unsliced walk for every agent', async (t) => {
