@@ -74,9 +74,12 @@ t.test('planning: aligned cuts, the window exactly covered, the open tail cut sh
     t.equal(s.end <= now - opts.marginMs, s.closed, `[${s.start - BASE}, ${s.end - BASE}) closed iff it ended a margin ago`)
     if (s.end !== until + 1) t.equal(s.end % (opts.ladderMs[s.level] as number), 0, 'ends on a boundary of its length')
   }
-  t.same(slices.filter((s) => !s.closed).map((s) => [s.start - BASE, s.end - BASE, s.level]), [[48 * 60_000, 49 * 60_000, 0], [49 * 60_000, 50 * 60_000, 0], [50 * 60_000, 55 * 60_000, 1], [55 * 60_000, 60 * 60_000, 1]],
-    'only the short slices at the closing line and after it stay open')
+  t.same(slices.filter((s) => !s.closed).map((s) => [s.start - BASE, s.end - BASE, s.level]), [[48 * 60_000, 49 * 60_000, 0], [49 * 60_000, 50 * 60_000, 0], [50 * 60_000, 60 * 60_000, 1]],
+    'only the short slices at the closing line and after it stay open (the one after now joins the one holding now)')
   t.ok(slices.filter((s) => s.closed && s.level === 2).length >= 2, 'old data comes in long slices')
+  const ahead = planSlices(BASE, BASE + HOUR + 50_000, BASE + HOUR + 5_000, DEFAULT_SLICES)
+  t.ok(ahead.every((s) => s.start <= BASE + HOUR + 5_000), 'no slice starts after now (an until ahead of the clock joins the slice holding now)')
+  t.equal(ahead[ahead.length - 1]?.end, BASE + HOUR + 50_001)
   const onBoundary = planSlices(BASE, BASE + 6 * HOUR, BASE + 10 * HOUR, DEFAULT_SLICES)
   t.equal(onBoundary.length, 24, 'a 6 h window is 24 slices of 15 minutes')
   t.same(onBoundary[23], { start: BASE + 6 * HOUR - 15 * 60_000, end: BASE + 6 * HOUR + 1, level: 2, closed: true }, 'an until on a boundary (inclusive) joins the last slice, no 1 ms slice of its own')
@@ -328,7 +331,8 @@ t.test('against the sandbox: sliced counts equal the unsliced walk for every age
   const sb = await sandboxFor(t)
   const client = new CordumClient({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
   t.teardown(async () => await client.close())
-  const windows: [number, number][] = [[T0 - 3 * HOUR, T0], [T0 - 47 * 60_000 - 123, T0 - 5 * 60_000], [T0 - 26 * HOUR, T0 - HOUR + 1]]
+  // The last window ends 50 s after the sandbox's now (the service allows 60 s of clock skew); the sandbox clamps until to its now.
+  const windows: [number, number][] = [[T0 - 3 * HOUR, T0], [T0 - 47 * 60_000 - 123, T0 - 5 * 60_000], [T0 - 26 * HOUR, T0 - HOUR + 1], [T0 - 2 * HOUR, T0 + 50_000]]
   const r = reads(client, T0)
   for (const a of AGENTS.filter((x) => x.tenant === 'default')) {
     for (const [since, until] of windows) {

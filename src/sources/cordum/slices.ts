@@ -103,12 +103,15 @@ export function planSlices (sinceMs: number, untilMs: number, nowMs: number, opt
     }
   }
   add(sinceMs, untilMs + 1, sliceLevel(untilMs - sinceMs, opts))
-  // An `until` exactly on a boundary leaves a last slice of one millisecond: a request for
-  // almost nothing. It joins the slice before (a key no later window shares, but that slice
-  // is at the window's end, mostly open, and read anyway).
-  const last = out[out.length - 1]
-  const before = out[out.length - 2]
-  if (last !== undefined && before !== undefined && last.end - last.start === 1) {
+  // Two kinds of last slice join the one before: one of a single millisecond (an `until`
+  // exactly on a boundary), a request for almost nothing; and one starting after now (an
+  // `until` a little ahead, within the service's clock-skew slack), which a gateway that
+  // clamps `until` to its own now would refuse as until < since. Both are open and read anyway,
+  // so the odd bounds cost no cache sharing.
+  for (;;) {
+    const last = out[out.length - 1]
+    const before = out[out.length - 2]
+    if (last === undefined || before === undefined || !(last.end - last.start === 1 || last.start > nowMs)) break
     out.splice(-2, 2, { start: before.start, end: last.end, level: before.level, closed: last.end <= closeBy })
   }
   return out
