@@ -5,8 +5,10 @@
 import t from 'tap'
 import { request } from 'undici'
 import { BASELINE_AGENT } from '../../src/sandbox/scenarios.js'
+import { CordumSource } from '../../src/sources/cordum/source.js'
 import { gateFor, getJson, scoreUrl } from '../helpers/gate.js'
-import { sandboxFor, T0 } from '../helpers/sandbox.js'
+import { request as observation, SANDBOX_ADMIN_KEY, sandboxFor, specs, T0 } from '../helpers/sandbox.js'
+import { RecordingTelemetry } from '../helpers/telemetry.js'
 
 type Tap = { teardown: (fn: () => unknown) => void }
 
@@ -47,4 +49,37 @@ t.test('CORDUM_SLICE_CACHE_ENTRIES=0 turns the cache off; a margin longer than t
   const { text: open, statuses: openStatuses } = await twoScores(t, { CORDUM_SLICE_MARGIN_SECONDS: '86400' })
   t.same(openStatuses, [200, 200])
   t.equal(series(open, 'agentcanary_slice_cache_requests_total', SLICES('hit')) + series(open, 'agentcanary_slice_cache_requests_total', SLICES('miss')), 0, 'no slice is closed, none looked up')
+})
+
+t.test('what the next measurement of a growing window reads, per endpoint (sandbox, 3 h, a minute later)', async (t) => {
+  let now = T0
+  const sb = await sandboxFor(t, { now: () => now })
+  const telemetry = new RecordingTelemetry()
+  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY, now: () => now, telemetry })
+  t.teardown(async () => await source.close())
+  const signals = specs('policy_deny_rate', 'job_failure_rate', 'schema_violation_rate', 'overload_rate', 'approval_backlog')
+  const perEndpoint = async (): Promise<Map<string, { bytes: number, requests: number }>> => {
+    telemetry.upstream = []
+    await source.observe(observation('support-agent-healthy', { since: new Date(T0 - 3 * 3600_000), until: new Date(now - (now % 10_000)) }, now), signals, new AbortController().signal)
+    const out = new Map<string, { bytes: number, requests: number }>()
+    for (const u of telemetry.upstream) {
+      const e = out.get(u.endpoint) ?? { bytes: 0, requests: 0 }
+      e.bytes += u.bytes ?? 0
+      e.requests++
+      out.set(u.endpoint, e)
+    }
+    return out
+  }
+  const first = await perEndpoint()
+  now += 60_000
+  const second = await perEndpoint()
+  const total = (m: Map<string, { bytes: number }>): number => [...m.values()].reduce((s, e) => s + e.bytes, 0)
+  for (const [endpoint, e] of first) t.comment(`${endpoint}: first ${e.bytes} B in ${e.requests} requests, next ${second.get(endpoint)?.bytes ?? 0} B in ${second.get(endpoint)?.requests ?? 0}`)
+  t.comment(`all: first ${total(first)} B, next ${total(second)} B (${(100 * total(second) / total(first)).toFixed(0)}%)`)
+  const decisions = '/api/v1/governance/decisions'
+  t.ok((second.get(decisions)?.bytes ?? Infinity) <= 0.1 * (first.get(decisions)?.bytes ?? 0), 'the decision log: the next measurement reads under 10% of the first')
+  // The documented choice (docs/cordum.md "Reads at scale"): jobs, DLQ and approvals are read whole every time.
+  for (const endpoint of ['/api/v1/jobs', '/api/v1/dlq/page', '/api/v1/approvals']) {
+    t.equal(second.get(endpoint)?.requests, first.get(endpoint)?.requests, `${endpoint} is read again in full`)
+  }
 })
