@@ -299,7 +299,8 @@ t.test('concurrent observations share the fetch of a closed slice; a joiner outl
   t.equal(telemetry.slices.filter((x) => x.result === 'shared').length, plan.length, 'and reported as shared')
 
   // The first observation gives up while the second waits on its fetches: the second reads them itself.
-  const fresh = source(t, log.url, { now: () => BASE + 10 * HOUR })
+  const watched = new RecordingTelemetry()
+  const fresh = source(t, log.url, { now: () => BASE + 10 * HOUR, telemetry: watched })
   log.reset()
   const quitter = new AbortController()
   const gone = fresh.observe(request('a', { ...win, baseline: 'base' }), specs('policy_deny_rate'), quitter.signal)
@@ -308,6 +309,8 @@ t.test('concurrent observations share the fetch of a closed slice; a joiner outl
   setTimeout(() => quitter.abort(), 10)
   t.equal((await failure(gone)).code, 'GATE_ERR_UNAVAILABLE')
   t.same((await stays).policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies }, 'counted in full, not failed by the other\'s cancel')
+  t.equal(watched.slices.filter((x) => x.result === 'shared').length, plan.length, 'it had joined the baseline slices under way')
+  t.equal(watched.slices.filter((x) => x.result === 'miss').length, 4 * plan.length, 'and, when they were cancelled, fetched them itself (each of the 2 observations: 2 arms)')
 })
 
 t.test('a dense slice may take up to SLICE_MAX_PAGES pages; past that the read fails, naming the list', async (t) => {
