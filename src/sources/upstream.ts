@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../errors.js'
+import { Limiter } from './limiter.js'
 import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry } from '../telemetry.js'
 
 /** What every call is bound to: the caller's cancellation and an absolute deadline (epoch ms). */
@@ -51,6 +52,11 @@ export interface UpstreamOptions extends Partial<UpstreamLimits> {
   url: string
   /** Sent with every request (credentials included); never logged or echoed. */
   headers: Record<string, string>
+  /**
+   * Requests open against this upstream at once, over every call of every score request
+   * (e.g. CORDUM_MAX_CONCURRENCY); further attempts queue for a slot. Unset: no limit.
+   */
+  maxConcurrency?: number
   /** Credentials (a key, a token) cut out of any upstream text the gate repeats: see scrub(). */
   secrets?: string[]
   /** Maps a non-2xx answer to the failure it means for this upstream. */
@@ -106,6 +112,7 @@ export class UpstreamClient {
   readonly #headers: Record<string, string>
   readonly #statusFailure: UpstreamOptions['statusFailure']
   readonly #telemetry: Telemetry
+  readonly #limiter: Limiter | undefined
   readonly #secrets: string[]
 
   constructor (opts: UpstreamOptions) {
@@ -126,6 +133,7 @@ export class UpstreamClient {
     this.#headers = { accept: 'application/json', ...opts.headers }
     this.#statusFailure = opts.statusFailure
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
+    this.#limiter = opts.maxConcurrency === undefined ? undefined : new Limiter(opts.maxConcurrency)
     // Very short values would redact ordinary words; real keys and tokens are long.
     this.#secrets = (opts.secrets ?? []).filter((v) => v.length >= 4)
     this.#pool = new Pool(this.origin, {
@@ -167,33 +175,48 @@ export class UpstreamClient {
     const target = `${this.#base}${c.path}${queryString(c.query)}`
     const what = `${c.method} ${c.path}`
     for (let attempt = 0; ; attempt++) {
-      const stopped = this.#cancelled(ctx, what)
-      if (stopped !== undefined) throw stopped
-      const started = performance.now()
-      try {
-        const value = await this.#attempt(c, target, what, ctx)
-        this.#report(c.path, undefined, started)
-        return value
-      } catch (err) {
-        const failure = err instanceof AttemptFailure ? err.gate : this.#cancelled(ctx, what) ?? err
-        this.#report(c.path, failure, started)
-        if (!(err instanceof AttemptFailure)) throw failure
-        if (!err.retryable || !c.retry || attempt >= this.limits.maxRetries) throw err.gate
-        const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
-        if (wait >= ctx.deadline - Date.now()) {
-          if (err.retryAfterMs === undefined) throw err.gate
-          throw this.error('GATE_ERR_UPSTREAM_STATUS', `${err.gate.message}; it asked to retry after ${Math.ceil(err.retryAfterMs / 1000)} s, beyond the gate's deadline`)
-        }
+      const outcome = await this.#slot(ctx, what, async (): Promise<{ value: T } | { err: unknown }> => {
+        const stopped = this.#cancelled(ctx, what)
+        if (stopped !== undefined) return { err: stopped }
+        const started = performance.now()
+        const meter = { bytes: 0 }
         try {
-          await sleep(wait, undefined, { signal: ctx.signal })
-        } catch {
-          throw this.#cancelled(ctx, what) ?? err.gate
+          const value = await this.#attempt(c, target, what, ctx, meter)
+          this.#report(c.path, undefined, started, meter.bytes)
+          return { value }
+        } catch (err) {
+          this.#report(c.path, err instanceof AttemptFailure ? err.gate : this.#cancelled(ctx, what) ?? err, started, meter.bytes)
+          return { err }
         }
+      })
+      if ('value' in outcome) return outcome.value
+      const err = outcome.err
+      if (!(err instanceof AttemptFailure)) throw this.#cancelled(ctx, what) ?? err
+      if (!err.retryable || !c.retry || attempt >= this.limits.maxRetries) throw err.gate
+      const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
+      if (wait >= ctx.deadline - Date.now()) {
+        if (err.retryAfterMs === undefined) throw err.gate
+        throw this.error('GATE_ERR_UPSTREAM_STATUS', `${err.gate.message}; it asked to retry after ${Math.ceil(err.retryAfterMs / 1000)} s, beyond the gate's deadline`)
+      }
+      try {
+        await sleep(wait, undefined, { signal: ctx.signal })
+      } catch {
+        throw this.#cancelled(ctx, what) ?? err.gate
       }
     }
   }
 
-  async #attempt<T> (c: UpstreamCall<T>, target: string, what: string, ctx: CallContext): Promise<T> {
+  /**
+   * Runs one attempt holding a slot of this upstream's limiter (when it has one): a request
+   * waiting out a backoff holds no slot, and one cancelled while queued is never sent.
+   */
+  async #slot<R> (ctx: CallContext, what: string, attempt: () => Promise<R>): Promise<R> {
+    if (this.#limiter === undefined) return await attempt()
+    return await this.#limiter.run(ctx.signal, () => this.#cancelled(ctx, what) ?? new GateError('GATE_ERR_UNAVAILABLE', `${what} to ${this.label} was cancelled`, { source: this.source }), attempt)
+  }
+
+  /** One request; `meter.bytes` counts the response body bytes read, whatever the outcome. */
+  async #attempt<T> (c: UpstreamCall<T>, target: string, what: string, ctx: CallContext, meter: { bytes: number }): Promise<T> {
     const left = ctx.deadline - Date.now()
     let res
     try {
@@ -211,7 +234,7 @@ export class UpstreamClient {
     }
     let text: string
     try {
-      text = await readCapped(res.body, this.limits.maxBodyBytes, () => this.error('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered with more than ${this.limits.maxBodyBytes} bytes; refusing to read it`))
+      text = await readCapped(res.body, this.limits.maxBodyBytes, meter, () => this.error('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered with more than ${this.limits.maxBodyBytes} bytes; refusing to read it`))
     } catch (err) {
       if (err instanceof GateError) throw new AttemptFailure(err, false)
       throw this.#transport(err, what, 'while reading its body', ctx)
@@ -227,8 +250,8 @@ export class UpstreamClient {
     }
   }
 
-  #report (endpoint: string, failure: unknown, started: number): void {
-    this.#telemetry.upstreamRequest({ source: this.source, endpoint, outcome: failure === undefined ? 'ok' : upstreamOutcome(failure), seconds: secondsSince(started) })
+  #report (endpoint: string, failure: unknown, started: number, bytes: number): void {
+    this.#telemetry.upstreamRequest({ source: this.source, endpoint, outcome: failure === undefined ? 'ok' : upstreamOutcome(failure), seconds: secondsSince(started), bytes })
   }
 
   /** The error when the call was stopped by the caller or the deadline, else undefined. */
@@ -288,11 +311,16 @@ export function parseJson (text: string, failure: () => GateError): unknown {
   }
 }
 
-async function readCapped (body: AsyncIterable<Buffer> & { destroy: (err?: Error) => unknown }, max: number, tooLarge: () => GateError): Promise<string> {
+/**
+ * The body as text, refused past `max` bytes: memory per response is bounded by the cap (one
+ * page), and callers reduce a page to counts and drop it.
+ */
+async function readCapped (body: AsyncIterable<Buffer> & { destroy: (err?: Error) => unknown }, max: number, meter: { bytes: number }, tooLarge: () => GateError): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
     size += chunk.length
+    meter.bytes = size
     if (size > max) {
       body.destroy()
       throw tooLarge()

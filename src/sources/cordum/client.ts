@@ -15,18 +15,26 @@ export interface CordumClientOptions extends Partial<UpstreamLimits> {
   url: string
   /** Sent as X-API-Key; never logged. */
   apiKey?: string
+  /**
+   * Requests open against this gateway at once, over all observations and actions
+   * (CORDUM_MAX_CONCURRENCY). Further requests wait for a slot (within their deadline).
+   */
+  maxConcurrency?: number
   /** Where each request attempt is reported (endpoint = the path template, outcome, seconds). */
   telemetry?: Telemetry
 }
+
+export const CORDUM_MAX_CONCURRENCY = 8
 
 export class CordumClient {
   readonly origin: string
   readonly #http: UpstreamClient
 
   constructor (opts: CordumClientOptions) {
-    const { url, apiKey, telemetry, ...limits } = opts
+    const { url, apiKey, telemetry, maxConcurrency, ...limits } = opts
     this.#http = new UpstreamClient({
       ...limits,
+      maxConcurrency: maxConcurrency ?? CORDUM_MAX_CONCURRENCY,
       source: 'cordum',
       label: 'Cordum',
       url,
