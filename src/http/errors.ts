@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { closest } from '../config/names.js'
 import { ErrorCodes, GateError, isGateError } from '../errors.js'
+import { RETRY_AFTER_SECONDS } from './plugins/under-pressure.js'
 
 interface AjvIssue { keyword: string, instancePath: string, params: Record<string, unknown>, message?: string }
 
@@ -64,7 +65,7 @@ export function registerErrorHandlers (app: FastifyInstance, knownFields: string
       const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : 'warn'
       request.log[level]({ err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined, code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message }, 'request failed')
     }
-    if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', '10')
+    if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     void reply.code(gate.statusCode).send(errorBody(gate))
   })
   app.setNotFoundHandler((request, reply) => {
