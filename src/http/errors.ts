@@ -62,7 +62,9 @@ export function registerErrorHandlers (app: FastifyInstance, knownFields: string
   app.setErrorHandler((err, request, reply) => {
     const gate = toGateError(err, knownFields)
     if (gate.statusCode >= 500) {
-      const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : 'warn'
+      // Shed requests are counted in /metrics (http_requests_total, 503); a warn line for each
+      // would add to the very load being shed.
+      const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : gate.code === 'GATE_ERR_UNAVAILABLE' ? 'debug' : 'warn'
       request.log[level]({ err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined, code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message }, 'request failed')
     }
     if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', String(RETRY_AFTER_SECONDS))

@@ -48,8 +48,9 @@ export async function registerUnderPressure (app: FastifyInstance, opts: Pressur
 }
 
 /**
- * Counts score requests being answered and refuses the one past `max` (0: no cap). Refused
- * before any upstream call, so a shed request costs a few microseconds.
+ * Counts score requests being answered and refuses the one past `max` (0: no cap). The count
+ * is kept around the handler's work (try/finally), so a request that fails or whose client
+ * goes away gives its slot back whatever happens to its response.
  */
 export class InFlightLimit {
   private current = 0
@@ -60,10 +61,15 @@ export class InFlightLimit {
     return this.current
   }
 
-  async run<T> (work: () => Promise<T>): Promise<T> {
+  /** Throws the refusal when full: called from onRequest too, so a shed request is not parsed or validated. */
+  check (): void {
     if (this.max > 0 && this.current >= this.max) {
       throw new GateError('GATE_ERR_UNAVAILABLE', `the gate is answering ${this.max} score requests already (MAX_SCORES_IN_FLIGHT); retry shortly`)
     }
+  }
+
+  async run<T> (work: () => Promise<T>): Promise<T> {
+    this.check()
     this.current++
     try {
       return await work()

@@ -48,15 +48,20 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
     request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
     return response
   }
+  const limit = opts.limit
+  // A full gate refuses before the body is parsed or validated: shedding must stay cheap.
+  const shed = limit === undefined ? {} : { onRequest: async () => { limit.check() } }
   const common = {
     tags: ['score'],
     response: scoreResponses,
     security: SECURITY,
   }
   app.get('/api/v1/score', {
+    ...shed,
     schema: { ...common, summary: 'Score a canary (query string)', description: 'Argo web provider: jsonPath "{$}", successCondition result.verdict == "pass", failureCondition result.verdict == "fail".', querystring: ScoreQuerySchema },
   }, async (request, reply) => await answer(request.query, request, reply))
   app.post('/api/v1/score', {
+    ...shed,
     schema: { ...common, summary: 'Score a canary (JSON body)', body: ScoreBodySchema },
   }, async (request, reply) => await answer(request.body, request, reply))
 }
