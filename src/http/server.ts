@@ -195,7 +195,9 @@ export async function runServer (config: ServiceConfig): Promise<void> {
   const grace = closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
+    const started = performance.now()
     await app.close()
+    app.log.info({ ms: Math.round(performance.now() - started) }, 'closed: requests in flight answered, evidence store closed')
   })
   app.addHook('onClose', async () => grace.uninstall())
   await app.listen({ port: config.port, host: config.host })
