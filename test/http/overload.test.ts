@@ -32,12 +32,20 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   t.teardown(async () => await agent.close())
   const urls = scoreUrls(gate.url)
 
-  await closedLoop(urls, 4, scale(1_000, 3_000), agent) // warm: JIT, connections, caches
-  const measured = await closedLoop(urls, cap, scale(2_000, 10_000), agent)
-  const okMeasured = measured.answers.filter((a) => a.status === 200).length
-  t.equal(okMeasured, measured.answers.length, `capacity run: every request answered 200 (${JSON.stringify(byStatus(measured.answers))})`)
-  const capacity = okMeasured / measured.seconds
-  t.ok(capacity > 20, `capacity ${capacity.toFixed(0)} scores/s`)
+  // Warm-up: the gate's throughput climbs for several seconds (JIT, connections, SQLite).
+  await closedLoop(urls, 4, scale(3_000, 8_000), agent)
+  // Capacity: the best rate of closed loops at a few concurrencies up to the cap (more work in
+  // flight is not always faster: concurrent cold requests compete for the one event loop).
+  let capacity = 0
+  const tried: Record<string, number> = {}
+  for (const clients of [4, 8, cap]) {
+    const measured = await closedLoop(urls, clients, scale(1_500, 5_000), agent)
+    const ok = measured.answers.filter((a) => a.status === 200).length
+    t.equal(ok, measured.answers.length, `capacity run with ${clients} clients: every request answered 200 (${JSON.stringify(byStatus(measured.answers))})`)
+    tried[clients] = Math.round(ok / measured.seconds)
+    capacity = Math.max(capacity, ok / measured.seconds)
+  }
+  t.ok(capacity >= 5, `capacity ${capacity.toFixed(0)} scores/s (by clients: ${JSON.stringify(tried)})`)
 
   const rssStart = await rssOf(gate.url, agent)
   const firstLine = gate.proc.lines.length
@@ -66,6 +74,7 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   const rssMax = Math.max(rssStart, ...rss, rssEnd)
   const figures = {
     capacityPerSecond: Math.round(capacity),
+    capacityByClients: tried,
     offeredPerSecond: Math.round(offered),
     seconds: Number(overload.seconds.toFixed(1)),
     requests: overload.answers.length,
