@@ -23,9 +23,9 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   const sandbox = runCli(['sandbox', '--port', '0'], {})
   t.teardown(() => kill(sandbox))
   const [, cordum] = await waitFor(sandbox, /Cordum sandbox listening at (http:\/\/\S+)/) as [string, string]
-  // The capacity is measured with as many clients as the cap admits: the rate the gate sustains
-  // with that much work in flight.
-  const cap = 16
+  // A small cap keeps the admitted requests' wait short on a slow shared CI machine; the
+  // capacity is measured with up to as many clients as it admits.
+  const cap = 8
   const gate = await serve({ CORDUM_URL: cordum, CORDUM_API_KEY: 'sandbox-admin-key', DATA_DIR: dataDir, MAX_SCORES_IN_FLIGHT: String(cap), LOG_LEVEL: 'info' })
   t.teardown(() => kill(gate.proc))
   const agent = dispatcher()
@@ -33,13 +33,13 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   const urls = scoreUrls(gate.url)
 
   // Warm-up: the gate's throughput climbs for several seconds (JIT, connections, SQLite).
-  await closedLoop(urls, 4, scale(3_000, 8_000), agent)
+  await closedLoop(urls, 4, scale(2_000, 8_000), agent)
   // Capacity: the best rate of closed loops at a few concurrencies up to the cap (more work in
   // flight is not always faster: concurrent cold requests compete for the one event loop).
   let capacity = 0
   const tried: Record<string, number> = {}
-  for (const clients of [4, 8, cap]) {
-    const measured = await closedLoop(urls, clients, scale(1_500, 5_000), agent)
+  for (const clients of [2, 4, cap]) {
+    const measured = await closedLoop(urls, clients, scale(1_000, 5_000), agent)
     const ok = measured.answers.filter((a) => a.status === 200).length
     t.equal(ok, measured.answers.length, `capacity run with ${clients} clients: every request answered 200 (${JSON.stringify(byStatus(measured.answers))})`)
     tried[clients] = Math.round(ok / measured.seconds)
@@ -53,7 +53,7 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   const probes: Array<Promise<number>> = []
   let lastSample = 0
   const rate = Math.round(2 * capacity)
-  const durationMs = scale(5_000, 60_000)
+  const durationMs = scale(4_000, 60_000)
   const overload = await openLoop(urls, rate, durationMs, agent, () => {
     if (performance.now() - lastSample < 500) return
     lastSample = performance.now()
