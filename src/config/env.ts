@@ -30,6 +30,18 @@ export interface ServiceConfig {
   evidence: { kind: 'sqlite', dataDir: string } | { kind: 'postgres', url: string } | { kind: 'none' }
   /** Decision records older than this many days are pruned (EVIDENCE_RETENTION_DAYS). */
   retentionDays: number
+  /** Load shedding (docs/reliability.md "Overload and lifecycle"). */
+  overload: OverloadConfig
+}
+
+/** When the gate answers 503 + Retry-After instead of taking on more work. */
+export interface OverloadConfig {
+  /** Score requests being answered at once; more are shed (MAX_SCORES_IN_FLIGHT, 0: no cap). */
+  maxScoresInFlight: number
+  /** Mean event-loop delay over the last sample, in ms, past which requests are shed (SHED_EVENT_LOOP_DELAY_MS, 0: off). */
+  maxEventLoopDelayMs: number
+  /** Event-loop utilization (0..1) past which requests are shed (SHED_EVENT_LOOP_UTILIZATION, 0: off). */
+  maxEventLoopUtilization: number
 }
 
 export interface CordumReads {
@@ -46,10 +58,25 @@ export interface CordumReads {
 /** A Prometheus or Loki the gate queries. */
 export interface QueryUpstream { url: string, bearerToken?: string, deadlineMs: number }
 
+/**
+ * Score requests answered at once. Each waits mostly on Cordum; past this many, new ones are
+ * shed (503) instead of queueing behind the rest towards Argo's 10 s timeout.
+ */
+export const DEFAULT_MAX_SCORES_IN_FLIGHT = 64
+
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 function refuse (name: string, message: string): GateError {
   return new GateError('GATE_ERR_CONFIG_INVALID', `${name}: ${message}`)
+}
+
+/** A decimal fraction from 0 to 1. */
+function fraction (env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw.trim() === '') return fallback
+  const v = Number(raw.trim())
+  if (!Number.isFinite(v) || v < 0 || v > 1) throw refuse(name, `must be a number from 0 to 1 such as 0.98, got '${raw.slice(0, 32)}'`)
+  return v
 }
 
 function integer (env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -81,6 +108,11 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     },
     evidence: evidenceOf(env),
     retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS', 90, 1, 36_500),
+    overload: {
+      maxScoresInFlight: integer(env, 'MAX_SCORES_IN_FLIGHT', DEFAULT_MAX_SCORES_IN_FLIGHT, 0, 100_000),
+      maxEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
+      maxEventLoopUtilization: fraction(env, 'SHED_EVENT_LOOP_UTILIZATION', 0.98),
+    },
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates

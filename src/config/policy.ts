@@ -316,7 +316,9 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
     },
   }
 
-  const signals: Record<string, SignalSpec> = {}
+  // Null-prototype maps: a request naming a stage or signal such as `constructor` or
+  // `__proto__` finds nothing, not Object.prototype's members (found by test/http/fuzz-score).
+  const signals: Record<string, SignalSpec> = Object.create(null) as Record<string, SignalSpec>
   const rawSignals = { ...builtinSignals(seed) }
   const simulation = g.policy_simulation === undefined ? undefined : buildSimulation(g.policy_simulation, [...root, 'policy_simulation'], problems)
   if (simulation !== undefined) {
@@ -354,7 +356,7 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
     overload: seed.overload,
     trafficSplit,
     signals,
-    stages: {},
+    stages: Object.create(null) as Record<string, Stage>,
   }
   if (simulation !== undefined) policy.policySimulation = simulation
   if (policy.metricIntervalHours > policy.canaryLifetimeHours) {

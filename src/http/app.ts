@@ -14,7 +14,7 @@ import { authenticate, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
 import { registerMetrics } from './plugins/metrics.js'
 import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
-import { registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
+import { InFlightLimit, registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
 import { decisionRoutes } from './routes/decisions.js'
 import { healthRoutes } from './routes/health.js'
 import { scoreRoutes } from './routes/score.js'
@@ -29,6 +29,8 @@ export interface AppOptions {
   apiKeys?: ApiKey[]
   /** Load-shedding limits; false turns load shedding off (tests). */
   underPressure?: PressureOptions | false
+  /** Score requests answered at once before new ones are shed with 503 (MAX_SCORES_IN_FLIGHT); absent or 0: no cap. */
+  maxScoresInFlight?: number
   /** Version shown in the OpenAPI document. */
   version?: string
   /** Prometheus metrics: serves GET /metrics and counts HTTP requests; absent: no /metrics route. */
@@ -59,6 +61,6 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   registerOpenApiRoute(app)
   await app.register(healthRoutes, { service: opts.service })
   await app.register(stagesRoutes, { service: opts.service })
-  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant })
+  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0) })
   if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })
 }

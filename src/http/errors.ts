@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { closest } from '../config/names.js'
 import { ErrorCodes, GateError, isGateError } from '../errors.js'
+import { RETRY_AFTER_SECONDS } from './plugins/under-pressure.js'
 
 /** Largest request body the gate reads (server.ts bodyLimit); a score request is a few hundred bytes. */
 export const BODY_LIMIT_BYTES = 16 * 1024
@@ -64,10 +65,12 @@ export function registerErrorHandlers (app: FastifyInstance, knownFields: string
   app.setErrorHandler((err, request, reply) => {
     const gate = toGateError(err, knownFields)
     if (gate.statusCode >= 500) {
-      const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : 'warn'
+      // Shed requests are counted in /metrics (http_requests_total, 503); a warn line for each
+      // would add to the very load being shed.
+      const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : gate.code === 'GATE_ERR_UNAVAILABLE' ? 'debug' : 'warn'
       request.log[level]({ err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined, code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message }, 'request failed')
     }
-    if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', '10')
+    if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     void reply.code(gate.statusCode).send(errorBody(gate))
   })
   app.setNotFoundHandler((request, reply) => {

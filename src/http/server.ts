@@ -13,6 +13,7 @@ import type { DestinationStream } from 'pino'
 import { CordumActions } from '../actions/cordum.js'
 import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
+import { GateError } from '../errors.js'
 import { PostgresStore } from '../evidence/postgres.js'
 import { cachedVersion, EvidenceRecorder } from '../evidence/recorder.js'
 import { startRetention } from '../evidence/retention.js'
@@ -99,10 +100,20 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     // this gets a 503 rather than outliving Argo's 10 s timeout silently.
     handlerTimeout: Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500),
     bodyLimit: BODY_LIMIT_BYTES,
+    // While closing, the onRequest hook below answers with the gate's own 503 (code,
+    // Retry-After) rather than Fastify's bare one.
+    return503OnClosing: false,
     // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
+  // SIGTERM: requests already in flight finish (and record their evidence); a request that
+  // arrives on a kept-alive connection meanwhile is refused, and Fastify closes that connection.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onRequest', async () => {
+    if (closing) throw new GateError('GATE_ERR_UNAVAILABLE', 'the gate is shutting down; retry')
+  })
 
   if (sandbox !== undefined) {
     app.log.warn({ sandbox: sandbox.url, tenant, baseline: BASELINE_AGENT, scenarios: SCENARIOS.map((s) => s.agentId) },
@@ -172,7 +183,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? {}, metrics, ...(evidence === undefined ? {} : { evidence }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
@@ -182,6 +193,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     tenant,
     auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
     evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
+    maxScoresInFlight: config.overload.maxScoresInFlight,
   }, 'gate configured')
   if (retention !== undefined) await retention.run()
   const result: GateServer = { app, service, policy, metrics }
@@ -203,7 +215,9 @@ export async function runServer (config: ServiceConfig): Promise<void> {
   const grace = closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
+    const started = performance.now()
     await app.close()
+    app.log.info({ ms: Math.round(performance.now() - started) }, 'closed: requests in flight answered, evidence store closed')
   })
   app.addHook('onClose', async () => grace.uninstall())
   await app.listen({ port: config.port, host: config.host })

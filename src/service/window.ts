@@ -66,6 +66,8 @@ export function resolveWindow (since: string | undefined, until: string | undefi
   } else {
     const back = parseDuration(since)
     if (back !== undefined && back <= 0) throw badField('since', `the duration must be positive, got '${since}'`, since)
+    // Checked before subtracting: a duration of 10^20 days is no date at all (found by test/http/fuzz-score).
+    if (back !== undefined && back > MAX_WINDOW_MS) throw badField('since', 'the window may be at most 30 days (Cordum keeps its decision log 30 days)', since)
     sinceDate = back === undefined ? parseTime('since', since) : new Date(untilDate.getTime() - back)
   }
   if (sinceDate.getTime() >= untilDate.getTime()) throw badField('since', `must be before until (${untilDate.toISOString()}), got ${sinceDate.toISOString()}`, since)

@@ -7,12 +7,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ScoreQuery, ScoreResponse, ScoreService } from '../../service/score.js'
 import { authorizeTenant, type ApiKey } from '../auth.js'
+import type { InFlightLimit } from '../plugins/under-pressure.js'
 import { ScoreBodySchema, ScoreQuerySchema, scoreResponses } from '../schemas.js'
 
 export interface ScoreRoutesOptions {
   service: ScoreService
   /** Tenant assumed when a request names none (for key-to-tenant checks). */
   defaultTenant: string
+  /** Sheds score requests past MAX_SCORES_IN_FLIGHT; absent: no cap. */
+  limit?: InFlightLimit
 }
 
 /**
@@ -40,19 +43,25 @@ export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { beare
 export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async (app, opts) => {
   const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<ScoreResponse> => {
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
-    const response = await opts.service.score(query, clientGone(reply))
+    const work = async (): Promise<ScoreResponse> => await opts.service.score(query, clientGone(reply))
+    const response = opts.limit === undefined ? await work() : await opts.limit.run(work)
     request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
     return response
   }
+  const limit = opts.limit
+  // A full gate refuses before the body is parsed or validated: shedding must stay cheap.
+  const shed = limit === undefined ? {} : { onRequest: async () => { limit.check() } }
   const common = {
     tags: ['score'],
     response: scoreResponses,
     security: SECURITY,
   }
   app.get('/api/v1/score', {
+    ...shed,
     schema: { ...common, summary: 'Score a canary (query string)', description: 'Argo web provider: jsonPath "{$}", successCondition result.verdict == "pass", failureCondition result.verdict == "fail".', querystring: ScoreQuerySchema },
   }, async (request, reply) => await answer(request.query, request, reply))
   app.post('/api/v1/score', {
+    ...shed,
     schema: { ...common, summary: 'Score a canary (JSON body)', body: ScoreBodySchema },
   }, async (request, reply) => await answer(request.body, request, reply))
 }

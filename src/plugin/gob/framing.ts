@@ -1,14 +1,19 @@
 /**
  * Splits a gob byte stream into its messages: each is a gob uint byte count followed by that
  * many bytes (encoder.go writeMessage). The count is checked against the limit before any
- * buffer is allocated, and a message is assembled into one buffer of exactly its size, so a
- * large message arriving in many small chunks costs one copy.
+ * buffer is allocated, and the buffer grows with the bytes that actually arrive (doubling, from
+ * 64 KiB): a peer that sends a count of 8 MiB and then stalls costs 64 KiB, not 8 MiB, on each
+ * of its streams (test/plugin/decoder-fuzz). A message that does arrive costs at most two copies.
  */
 import { gobError } from './wire.js'
+
+const FIRST_BUFFER_BYTES = 64 * 1024
 
 export class GobMessageSplitter {
   private prefix: number[] = []
   private target: Uint8Array | null = null
+  /** The byte count of the message being assembled (target may still be smaller). */
+  private length = 0
   private filled = 0
 
   constructor (private readonly maxMessageBytes: number) {}
@@ -30,15 +35,21 @@ export class GobMessageSplitter {
         this.prefix = []
         if (length === 0) throw gobError('message with a byte count of 0')
         if (length > this.maxMessageBytes) throw gobError(`message of ${length} bytes is over the ${this.maxMessageBytes}-byte limit`)
-        this.target = new Uint8Array(length)
+        this.length = length
+        this.target = new Uint8Array(Math.min(length, FIRST_BUFFER_BYTES))
         this.filled = 0
         continue
       }
-      const take = Math.min(this.target.length - this.filled, chunk.length - i)
+      const take = Math.min(this.length - this.filled, chunk.length - i)
+      if (this.filled + take > this.target.length) {
+        const grown = new Uint8Array(Math.min(this.length, Math.max(this.filled + take, this.target.length * 2)))
+        grown.set(this.target.subarray(0, this.filled))
+        this.target = grown
+      }
       this.target.set(chunk.subarray(i, i + take), this.filled)
       this.filled += take
       i += take
-      if (this.filled === this.target.length) {
+      if (this.filled === this.length) {
         out.push(this.target)
         this.target = null
       }

@@ -1,0 +1,167 @@
+/**
+ * The plugin's decoders against hostile input, with time and memory measured: mutations of the
+ * streams Go wrote (test/fixtures/plugin: gob values, yamux frames) and byte counts that claim
+ * far more than arrives. Each case ends in a clean GATE_ERR_PLUGIN_PROTOCOL, a value, or a wait
+ * for more input, quickly; no claimed length allocates its size before the bytes arrive.
+ * (gob-fuzz.test.ts and yamux.test.ts hold the hand-made cases; this file adds mutated Go
+ * streams, the time and memory bounds, and the soak scale.)
+ */
+import { readFileSync } from 'node:fs'
+import { Duplex } from 'node:stream'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import fc from 'fast-check'
+import t from 'tap'
+import { isGateError } from '../../src/errors.js'
+import { encodeUint } from '../../src/plugin/gob/bytes.js'
+import { DEFAULT_GOB_LIMITS, GobDecoder } from '../../src/plugin/gob/decoder.js'
+import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
+import { INITIAL_WINDOW, encodeHeader, FrameType, Flag } from '../../src/plugin/yamux/frame.js'
+import { YamuxSession } from '../../src/plugin/yamux/session.js'
+import type { YamuxStream } from '../../src/plugin/yamux/stream.js'
+import { report, scale } from '../helpers/soak.js'
+import { unhex } from './helpers/tagged.js'
+
+const gobVectors = (JSON.parse(readFileSync(new URL('../fixtures/plugin/gob-vectors.json', import.meta.url), 'utf8')) as Array<{ hex: string }>).map((v) => unhex(v.hex))
+const yamuxVector = unhex((JSON.parse(readFileSync(new URL('../fixtures/plugin/yamux-frames.json', import.meta.url), 'utf8')) as { hex: string }).hex)
+
+const MiB = 1024 * 1024
+/** Bytes held in ArrayBuffers (Buffers, Uint8Arrays): where a decoder's allocations land. */
+const buffers = (): number => process.memoryUsage().arrayBuffers
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+/** ArrayBuffer bytes still reachable: measured after a full collection. */
+const retainedBuffers = (): number => { gc(); return buffers() }
+
+interface Mutation { kind: 'flip' | 'insert' | 'delete' | 'truncate' | 'splice-big', at: number, byte: number }
+const mutation = fc.record({ kind: fc.constantFrom('flip', 'insert', 'delete', 'truncate', 'splice-big'), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) as fc.Arbitrary<Mutation>
+
+/** `bytes` with the edits applied; `splice-big` writes 0xff 0xff 0xff 0xff (a huge count or length) at a spot. */
+function mutate (bytes: Uint8Array, edits: Mutation[]): Uint8Array {
+  const out = [...bytes]
+  for (const e of edits) {
+    const at = out.length === 0 ? 0 : e.at % out.length
+    if (e.kind === 'flip') out[at] = e.byte
+    else if (e.kind === 'insert') out.splice(at, 0, e.byte)
+    else if (e.kind === 'delete') out.splice(at, 1)
+    else if (e.kind === 'truncate') out.length = at
+    else out.splice(at, Math.min(4, out.length - at), 0xff, 0xff, 0xff, 0xff)
+  }
+  return new Uint8Array(out)
+}
+
+type GobOutcome = 'decoded' | 'incomplete' | 'refused'
+
+function feedGob (bytes: Uint8Array, chunk: number): GobOutcome {
+  const decoder = new GobDecoder()
+  const splitter = new GobMessageSplitter(decoder.maxMessageBytes)
+  let decoded = false
+  try {
+    for (let at = 0; at < bytes.length; at += chunk) {
+      for (const m of splitter.push(bytes.subarray(at, at + chunk))) decoder.pushMessage(m)
+      while (decoder.tryDecode() !== undefined) decoded = true
+    }
+  } catch (err) {
+    if (isGateError(err) && err.code === 'GATE_ERR_PLUGIN_PROTOCOL') return 'refused'
+    throw err
+  }
+  return decoded ? 'decoded' : 'incomplete'
+}
+
+t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within bounded time and memory', async (t) => {
+  const outcomes: Record<GobOutcome, number> = { decoded: 0, incomplete: 0, refused: 0 }
+  let slowest = 0
+  let retained = 0 // sampled every 250 cases after a full GC: what the cases leave behind
+  const base = retainedBuffers()
+  const runs = scale(1_000, 30_000)
+  let cases = 0
+  const started = performance.now()
+  fc.assert(fc.property(fc.integer({ min: 0, max: gobVectors.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 512 }), (which, edits, chunk) => {
+    const bytes = mutate(gobVectors[which] as Uint8Array, edits)
+    const t0 = performance.now()
+    outcomes[feedGob(bytes, chunk)]++
+    slowest = Math.max(slowest, performance.now() - t0)
+    if (++cases % 250 === 0) retained = Math.max(retained, retainedBuffers() - base)
+  }), { numRuns: runs })
+  t.ok(outcomes.refused > 0 && outcomes.decoded > 0, `outcomes ${JSON.stringify(outcomes)}`)
+  t.ok(slowest < 1_000, `slowest case ${slowest.toFixed(1)} ms`)
+  t.ok(retained < 8 * MiB, `ArrayBuffer memory still held (after GC) above the start: at most ${(retained / MiB).toFixed(1)} MiB`)
+  report(t, 'fuzz gob', { runs, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), ...outcomes, slowestMs: Number(slowest.toFixed(1)), retainedMiB: Number((retained / MiB).toFixed(1)) })
+})
+
+t.test('a gob byte count claiming megabytes or more allocates only what arrives', async (t) => {
+  // 64 streams (the yamux session's maximum), each announcing a message just under the limit
+  // and sending 100 bytes of it: before the fix each cost its full 8 MiB (512 MiB in all).
+  const claimed = DEFAULT_GOB_LIMITS.maxMessageBytes
+  const before = buffers()
+  const splitters = Array.from({ length: 64 }, () => new GobMessageSplitter(claimed))
+  const completed = splitters.flatMap((s) => s.push(new Uint8Array([...encodeUint(claimed), ...new Uint8Array(100)])))
+  const held = buffers() - before
+  t.same(completed, [], 'each waits for the rest of its message')
+  t.ok(splitters.every((s) => s.midMessage))
+  t.ok(held < 8 * MiB, `64 messages claiming ${claimed / MiB} MiB each hold ${(held / MiB).toFixed(2)} MiB`)
+
+  // A claimed message that does arrive, in small chunks, is assembled exactly.
+  const body = new Uint8Array(300_000).map((_, i) => i % 251)
+  const s = new GobMessageSplitter(claimed)
+  const got: Uint8Array[] = []
+  const stream = new Uint8Array([...encodeUint(body.length), ...body])
+  for (let at = 0; at < stream.length; at += 777) got.push(...s.push(stream.subarray(at, at + 777)))
+  t.equal(got.length, 1)
+  t.same(Buffer.from(got[0] as Uint8Array).equals(Buffer.from(body)), true, 'the message arrives whole and unchanged')
+  t.equal(got[0]?.length, body.length, 'and exactly its size')
+
+  for (const count of [claimed + 1, 2 ** 31, 2 ** 40, Number.MAX_SAFE_INTEGER]) {
+    const b0 = buffers()
+    t.throws(() => new GobMessageSplitter(claimed).push(encodeUint(count)), /over the \d+-byte limit/, `a count of ${count} is refused`)
+    t.ok(buffers() - b0 < MiB, 'before allocating')
+  }
+})
+
+/** Feeds bytes to a YamuxSession over an in-memory socket; the outcome, or throws on an unclean end. */
+function feedYamux (bytes: Uint8Array, chunk: number): 'refused' | 'open' {
+  const socket = new Duplex({ read () {}, write (_c, _e, cb) { cb() } })
+  const streams: YamuxStream[] = []
+  const session = new YamuxSession(socket, { onStream: (s) => { streams.push(s) }, maxStreams: 8 })
+  let closed = false
+  let closeErr: Error | undefined
+  session.on('close', (err) => { closed = true; closeErr = err })
+  for (let at = 0; at < bytes.length; at += chunk) socket.emit('data', Buffer.from(bytes.subarray(at, at + chunk)))
+  for (const s of streams) if (s.buffered > INITIAL_WINDOW) throw new Error(`stream ${s.id} buffered ${s.buffered} bytes, over its window`)
+  const refused = closed
+  session.close()
+  if (refused && closeErr !== undefined && !isGateError(closeErr)) throw closeErr
+  return refused ? 'refused' : 'open'
+}
+
+t.test('mutated Go yamux streams: a clean protocol error or a live session, within bounded time and memory', async (t) => {
+  const outcomes = { refused: 0, open: 0 }
+  let slowest = 0
+  let retained = 0 // sampled every 250 cases after a full GC: what the cases leave behind
+  const base = retainedBuffers()
+  const runs = scale(1_000, 30_000)
+  let cases = 0
+  const started = performance.now()
+  await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4096 }), async (edits, chunk) => {
+    const t0 = performance.now()
+    outcomes[feedYamux(mutate(yamuxVector, edits), chunk)]++
+    slowest = Math.max(slowest, performance.now() - t0)
+    // A destroyed socket lets go of its buffers on a later tick: let the event loop turn, as
+    // it does between a real plugin's reads.
+    await new Promise((resolve) => setImmediate(resolve))
+    if (++cases % 250 === 0) retained = Math.max(retained, retainedBuffers() - base)
+  }), { numRuns: runs })
+  t.ok(outcomes.refused > 0 && outcomes.open > 0, `outcomes ${JSON.stringify(outcomes)}`)
+  t.ok(slowest < 1_000, `slowest case ${slowest.toFixed(1)} ms`)
+  t.ok(retained < 8 * MiB, `ArrayBuffer memory still held (after GC) above the start: at most ${(retained / MiB).toFixed(1)} MiB`)
+  report(t, 'fuzz yamux', { runs, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), ...outcomes, slowestMs: Number(slowest.toFixed(1)), retainedMiB: Number((retained / MiB).toFixed(1)) })
+})
+
+t.test('a yamux data frame claiming 4 GiB is refused without allocating it', async (t) => {
+  const open = encodeHeader({ type: FrameType.WindowUpdate, flags: Flag.SYN, streamId: 1, length: 0 })
+  const huge = encodeHeader({ type: FrameType.Data, flags: 0, streamId: 1, length: 2 ** 32 - 1 })
+  const before = buffers()
+  const outcome = feedYamux(new Uint8Array([...open, ...huge, ...new Uint8Array(1000)]), 64)
+  t.equal(outcome, 'refused', 'over the receive window: a protocol error')
+  t.ok(buffers() - before < MiB, `held ${((buffers() - before) / 1024).toFixed(0)} KiB`)
+})
