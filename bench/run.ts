@@ -1,0 +1,293 @@
+/**
+ * npm run bench: the performance benchmarks of docs/performance.md, each measured against a
+ * baseline taken in the same run, printed as a table of ratio, target and PASS/FAIL; exits 1
+ * when a target is missed (2 for a usage mistake or a benchmark that could not run).
+ *
+ *   npm run bench                 # the documented full run (sizes 10k, 100k, 1M per arm)
+ *   npm run bench -- --quick      # small sizes and short runs: checks the harness, not the targets' figures
+ *
+ * Flags: --quick (implies --from-source), --sizes=a,b,c (b = 10 x a), --duration=S (autocannon
+ * seconds per run), --evaluations=N (warm evaluations for RSS drift), --no-plugin,
+ * --from-source (run the gate through tsx instead of building dist/), --json=PATH (default
+ * .bench/results.json).
+ *
+ * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
+ * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
+ * must be cold; autocannon and the timed requests run here. Upstream requests and bytes are
+ * counted by the sandbox, not reported by the gate.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import { request } from 'undici'
+import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
+import { buildDist, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
+
+type Outcome = 'PASS' | 'FAIL' | 'INFO'
+
+interface Row {
+  id: string
+  what: string
+  measured: string
+  baseline: string
+  ratio: number | undefined
+  target: string
+  result: Outcome
+  note?: string
+}
+
+const H = 3600_000
+const STAGE = 'canary-1'
+
+function usage (message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
+function options (): { build: GateBuild, quick: boolean, sizes: number[], duration: number, evaluations: number, plugin: boolean, json: string, burst: number, incremental: number } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sizes: { type: 'string' },
+      duration: { type: 'string' },
+      evaluations: { type: 'string' },
+      'no-plugin': { type: 'boolean', default: false },
+      'from-source': { type: 'boolean', default: false },
+      json: { type: 'string' },
+    },
+  })
+  const quick = values.quick === true
+  const sizes = (values.sizes ?? (quick ? '1000,10000,20000' : '10000,100000,1000000')).split(',').map(Number)
+  if (sizes.length !== 3 || sizes.some((n) => !Number.isInteger(n) || n < 100 || n > 3_000_000)) usage('--sizes needs three whole numbers from 100 to 3000000, e.g. 10000,100000,1000000')
+  if (sizes[1] !== 10 * (sizes[0] as number)) usage('--sizes: the second size must be ten times the first (the 10 x 10k comparison)')
+  const duration = Number(values.duration ?? (quick ? 1 : 10))
+  if (!Number.isFinite(duration) || duration < 1) usage('--duration must be a number of seconds >= 1')
+  const evaluations = Number(values.evaluations ?? (quick ? 500 : 10_000))
+  if (!Number.isInteger(evaluations) || evaluations < 100) usage('--evaluations must be a whole number >= 100')
+  const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0
+  return { build: quick || values['from-source'] === true ? 'source' : 'dist', quick, sizes, duration, evaluations, plugin: !quick && values['no-plugin'] !== true && hasGo, json: values.json ?? join(ROOT, '.bench', 'results.json'), burst: 200, incremental: quick ? 6_000 : 60_000 }
+}
+
+const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
+const fmtBytes = (b: number): string => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`)
+const fmtN = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n))
+
+function log (line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+/** The data: a warm-up segment, one segment per size, one for the growing window; all hours in the past. */
+function layout (sizes: number[], incremental: number): { profile: BenchProfile, warm: BenchSegment, sized: BenchSegment[], growing: BenchSegment } {
+  const base = Math.floor(Date.now() / H) * H - 16 * H
+  const warm = { startMs: base, endMs: base + 10 * 60_000, perArm: 1000 }
+  const sized = sizes.map((n, i) => ({ startMs: base + (1 + 2 * i) * H, endMs: base + (2 + 2 * i) * H, perArm: n }))
+  const growing = { startMs: base + 8 * H, endMs: base + 14 * H, perArm: incremental }
+  return { profile: { segments: [warm, ...sized, growing] }, warm, sized, growing }
+}
+
+const whole = (s: BenchSegment): ScoreAsk => ({ stage: STAGE, since: s.startMs, until: s.endMs })
+
+/** A score must be a 200 that counted every decision and job of both arms. */
+function checkCounts (s: Score, perArm: number, what: string): string | undefined {
+  if (s.status !== 200) return `${what}: HTTP ${s.status} ${s.error ?? ''}`
+  const got = [s.canaryDecisions, s.canaryJobs, s.baselineDecisions, s.baselineJobs]
+  if (got.some((n) => n !== perArm)) return `${what}: counted decisions/jobs canary ${String(got[0])}/${String(got[1])}, baseline ${String(got[2])}/${String(got[3])}, expected ${perArm} each`
+  return undefined
+}
+
+let build: GateBuild = 'dist'
+
+async function warmGate (sandbox: SandboxProc, warm: BenchSegment, env: Record<string, string> = {}): Promise<GateProc> {
+  const gate = await startGate(sandbox.url, build, env)
+  // Warm the gate's code (JIT) on its own segment so "cold" below means a cold cache only.
+  const w = await score(gate.url, whole(warm))
+  const bad = checkCounts(w, warm.perArm, 'warm-up')
+  if (bad !== undefined) { await gate.close(); throw new Error(bad) }
+  return gate
+}
+
+interface Cold { perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number> }
+
+async function coldEvaluation (sandbox: SandboxProc, warm: BenchSegment, seg: BenchSegment): Promise<Cold> {
+  const gate = await warmGate(sandbox, warm)
+  try {
+    const rssStartMb = gate.memory().rssMb
+    const before = await sandbox.stats()
+    const t0 = performance.now()
+    const s = await score(gate.url, whole(seg))
+    const ms = performance.now() - t0
+    const bad = checkCounts(s, seg.perArm, `${fmtN(seg.perArm)} per arm`)
+    if (bad !== undefined) throw new Error(bad)
+    const d = upstreamDelta(before, await sandbox.stats())
+    return { perArm: seg.perArm, ms, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
+  } finally {
+    await gate.close()
+  }
+}
+
+/** `n` answered (200) evaluations, `concurrency` at a time; a shed 503 waits a little and asks again. */
+async function evaluations (url: string, n: number, concurrency: number): Promise<{ shed: number }> {
+  let left = n
+  let shed = 0
+  const worker = async (): Promise<void> => {
+    while (left > 0) {
+      left--
+      for (;;) {
+        const res = await request(url)
+        await res.body.dump()
+        if (res.statusCode === 200) break
+        if (res.statusCode !== 503) throw new Error(`warm evaluation answered ${res.statusCode}`)
+        shed++
+        await sleep(50)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return { shed }
+}
+
+interface Cannon { rps: number, p50: number, p99: number, non2xx: number, errors: number, total: number }
+
+/** Answered 2xx per second: a shed 503 is cheap and must not count as throughput. */
+async function cannon (url: string, connections: number, duration: number): Promise<Cannon> {
+  const r = await autocannon({ url, connections, duration })
+  return { rps: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total }
+}
+
+/** Score vs /healthz on one gate, alternated (twice each) so both see the same machine load. */
+async function throughput (gateUrl: string, seg: BenchSegment, duration: number, rounds: number): Promise<{ ratio: number, score: Cannon[], health: Cannon[], shed: number, text: [string, string] }> {
+  const scoreUrl = `${gateUrl}${scorePath(whole(seg))}`
+  const healthUrl = `${gateUrl}/healthz`
+  if (rounds > 1) {
+    await cannon(healthUrl, 100, 1)
+    await cannon(scoreUrl, 100, 1)
+  }
+  const health: Cannon[] = []
+  const scores: Cannon[] = []
+  for (let i = 0; i < rounds; i++) {
+    health.push(await cannon(healthUrl, 100, duration))
+    scores.push(await cannon(scoreUrl, 100, duration))
+  }
+  const mean = (xs: Cannon[]): number => xs.reduce((s, x) => s + x.rps, 0) / xs.length
+  const worst = (xs: Cannon[]): number => Math.max(...xs.map((x) => x.p99))
+  const shed = [...health, ...scores].reduce((s, r) => s + r.non2xx + r.errors, 0)
+  return { ratio: mean(scores) / mean(health), score: scores, health, shed, text: [`${mean(scores).toFixed(0)} req/s, p99 ${worst(scores)} ms`, `${mean(health).toFixed(0)} req/s, p99 ${worst(health)} ms`] }
+}
+
+async function main (): Promise<void> {
+  const opts = options()
+  build = opts.build
+  if (build === 'dist') buildDist()
+  const { profile, warm, sized, growing } = layout(opts.sizes, opts.incremental)
+  const rows: Row[] = []
+  const details: Record<string, unknown> = {}
+  const startLoad = loadavg()
+  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}`)
+  const sandbox = await startSandboxProcess(profile)
+  try {
+    // 3. Window scaling: a fresh gate per size, one cold evaluation each.
+    const cold: Cold[] = []
+    for (const seg of sized) {
+      const c = await coldEvaluation(sandbox, warm, seg)
+      cold.push(c)
+      log(`scaling: ${fmtN(c.perArm)} decisions + ${fmtN(c.perArm)} jobs per arm: ${fmtMs(c.ms)}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / (4 * c.perArm)).toFixed(2)} µs/event, peak RSS ${c.peakRssMb.toFixed(0)} MB`)
+    }
+    details.scaling = cold
+    const [small, mid, large] = cold as [Cold, Cold, Cold]
+    const perEvent = (c: Cold): number => c.ms / c.perArm
+    const scaleRatio = perEvent(large) / perEvent(small)
+    rows.push({ id: '3a', what: `window scaling: time per event ${fmtN(large.perArm)} / ${fmtN(small.perArm)}`, measured: `${(perEvent(large) * 1000 / 4).toFixed(2)} µs/event (${fmtMs(large.ms)})`, baseline: `${(perEvent(small) * 1000 / 4).toFixed(2)} µs/event (${fmtMs(small.ms)})`, ratio: scaleRatio, target: '<= 1.5', result: scaleRatio <= 1.5 ? 'PASS' : 'FAIL' })
+    const tenRatio = mid.ms / (10 * small.ms)
+    rows.push({ id: '3b', what: `window scaling: ${fmtN(mid.perArm)} vs 10 x ${fmtN(small.perArm)}`, measured: fmtMs(mid.ms), baseline: `10 x ${fmtMs(small.ms)}`, ratio: tenRatio, target: '<= 3', result: tenRatio <= 3 ? 'PASS' : 'FAIL' })
+    rows.push({ id: '3c', what: `upstream bytes, cold ${fmtN(small.perArm)} / ${fmtN(mid.perArm)} / ${fmtN(large.perArm)}`, measured: cold.map((c) => fmtBytes(c.bytes)).join(' / '), baseline: '-', ratio: undefined, target: '-', result: 'INFO' })
+    rows.push({ id: '5a', what: `peak RSS judging ${fmtN(large.perArm)} per arm`, measured: `${large.peakRssMb.toFixed(0)} MB`, baseline: `${large.rssStartMb.toFixed(0)} MB before`, ratio: large.peakRssMb / large.rssStartMb, target: '-', result: 'INFO' })
+
+    // 2. Coalescing: 200 identical cold requests at a fresh gate vs one cold request (the scaling run).
+    const gate = await warmGate(sandbox, warm)
+    try {
+      const before = await sandbox.stats()
+      const answers = await Promise.all(Array.from({ length: opts.burst }, async () => await score(gate.url, whole(sized[0] as BenchSegment))))
+      const d = upstreamDelta(before, await sandbox.stats())
+      const wrong = answers.map((a) => checkCounts(a, small.perArm, 'burst')).filter((x) => x !== undefined)
+      const ratio = d.requests / small.requests
+      details.coalescing = { burst: opts.burst, requests: d.requests, byPath: d.byPath, solo: small.requests, soloByPath: small.byPath, wrongAnswers: wrong.length }
+      rows.push({ id: '2', what: `coalescing: ${opts.burst} identical cold requests`, measured: `${d.requests} upstream requests`, baseline: `${small.requests} (one cold request)`, ratio, target: '= 1.0', result: ratio === 1 && wrong.length === 0 ? 'PASS' : 'FAIL', ...(wrong.length > 0 ? { note: `${wrong.length} answers wrong: ${wrong[0] as string}` } : {}) })
+      log(`coalescing: ${opts.burst} concurrent cold requests cost ${d.requests} upstream requests; one alone cost ${small.requests}`)
+
+      // 1. Warm throughput: score vs /healthz on the same gate.
+      const tp = await throughput(gate.url, sized[0] as BenchSegment, opts.duration, opts.quick ? 1 : 2)
+      details.throughput = tp
+      rows.push({ id: '1', what: 'warm score throughput vs /healthz (100 connections)', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...(tp.shed > 0 ? { note: `${tp.shed} answers were not 2xx (shed with 503 under pressure) and are not counted as throughput` } : {}) })
+      log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
+      const scoreUrl = `${gate.url}${scorePath(whole(sized[0] as BenchSegment))}`
+
+      // 5. RSS drift over N warm evaluations (10 at a time) on the same gate.
+      await sleep(2_000)
+      const m0 = gate.memory()
+      const ev = await evaluations(scoreUrl, opts.evaluations, 10)
+      const m1 = gate.memory()
+      const drift = m1.rssMb / m0.rssMb
+      details.drift = { evaluations: opts.evaluations, startMb: m0.rssMb, endMb: m1.rssMb, shed: ev.shed }
+      rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${m1.rssMb.toFixed(0)} MB after`, baseline: `${m0.rssMb.toFixed(0)} MB before`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(ev.shed > 0 ? { note: `${ev.shed} requests were shed (503) on the way and asked again` } : {}) })
+      log(`memory: RSS ${m0.rssMb.toFixed(0)} MB before, ${m1.rssMb.toFixed(0)} MB after ${opts.evaluations} warm evaluations (${ev.shed} shed and asked again)`)
+    } finally {
+      await gate.close()
+    }
+
+    // 4. Incremental: a growing window measured twice (the second 5 minutes longer) at one fresh gate.
+    const g3 = await warmGate(sandbox, warm)
+    try {
+      const first: ScoreAsk = { stage: STAGE, since: growing.startMs, until: growing.endMs - 5 * 60_000 }
+      const s0 = await sandbox.stats()
+      const a1 = await score(g3.url, first)
+      const s1 = await sandbox.stats()
+      const a2 = await score(g3.url, whole(growing))
+      const s2 = await sandbox.stats()
+      const bad = checkCounts(a2, growing.perArm, 'growing window, second measurement') ?? (a1.status === 200 ? undefined : `first measurement: HTTP ${a1.status} ${a1.error ?? ''}`)
+      const d1 = upstreamDelta(s0, s1)
+      const d2 = upstreamDelta(s1, s2)
+      const ratio = d2.bytes / d1.bytes
+      details.incremental = { first: d1, second: d2 }
+      rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing 6 h window (+5 min)', measured: `${fmtBytes(d2.bytes)} (${d2.requests} requests)`, baseline: `${fmtBytes(d1.bytes)} (${d1.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
+      log(`incremental: first measurement ${fmtBytes(d1.bytes)}, second ${fmtBytes(d2.bytes)}`)
+    } finally {
+      await g3.close()
+    }
+  } finally {
+    await sandbox.close()
+  }
+
+  // 6. The plugin's round trips (needs Go), informational: its own baseline is Control.Ping.
+  if (opts.plugin) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'plugin', 'run.ts')], { cwd: ROOT, env: { ...process.env, BENCH_N: '1000' }, encoding: 'utf8', timeout: 900_000 })
+    if (r.status === 0) {
+      const p = JSON.parse(readFileSync(join(ROOT, '.bench', 'plugin.json'), 'utf8')) as { ping: { p50: number, p99: number }, run: { p50: number, p99: number }, ratio: { p50: number } }
+      rows.push({ id: '6', what: 'plugin Run vs Control.Ping round trip (go-plugin host)', measured: `p50 ${p.run.p50.toFixed(0)} µs, p99 ${p.run.p99.toFixed(0)} µs`, baseline: `p50 ${p.ping.p50.toFixed(0)} µs, p99 ${p.ping.p99.toFixed(0)} µs`, ratio: p.ratio.p50, target: '-', result: 'INFO' })
+    } else {
+      rows.push({ id: '6', what: 'plugin round trips', measured: 'did not run', baseline: '-', ratio: undefined, target: '-', result: 'FAIL', note: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') })
+    }
+  }
+
+  const endLoad = loadavg()
+  const widths = [3, 58, 34, 34, 7, 7, 6]
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join(' ').trimEnd()
+  log('')
+  log(line(['#', 'benchmark', 'measured', 'baseline (same run)', 'ratio', 'target', 'result']))
+  for (const r of rows) {
+    log(line([r.id, r.what, r.measured, r.baseline, r.ratio === undefined ? '-' : r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2), r.target, r.result]))
+    if (r.note !== undefined) log(`    ${r.note}`)
+  }
+  log(`load average at start ${startLoad.map((l) => l.toFixed(2)).join(' ')}, at end ${endLoad.map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`)
+  mkdirSync(dirname(opts.json), { recursive: true })
+  writeFileSync(opts.json, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cores: cpus().length, load: { start: startLoad, end: endLoad }, quick: opts.quick, sizes: opts.sizes, rows, details }, null, 2)}\n`)
+  process.exitCode = rows.some((r) => r.result === 'FAIL') ? 1 : 0
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(2)
+})
