@@ -30,10 +30,15 @@ export interface UpstreamRequest {
   endpoint: string
   outcome: UpstreamOutcome
   seconds: number
+  /** Response body bytes read (what the upstream cost in transfer); absent when the source does not measure it. */
+  bytes?: number
 }
 
 /** How the score service obtained a source's observations (its single-flight with a short cache). */
 export type ObservationUse = 'fetched' | 'coalesced' | 'cached'
+
+/** A closed time slice's counts were found in the slice cache (hit) or had to be fetched (miss). */
+export type SliceCacheResult = 'hit' | 'miss'
 
 /** What a judgement is about: the rollout (or, when a request names none, the canary) and stage. */
 export interface RolloutStage {
@@ -50,6 +55,8 @@ export interface Telemetry {
   evaluationFailed (stage: string | undefined, code: ErrorCode, seconds: number): void
   upstreamRequest (request: UpstreamRequest): void
   observationShared (source: string, use: ObservationUse): void
+  /** A closed time slice of `endpoint` (a route template) was looked up in the slice cache. */
+  sliceCache (source: string, endpoint: string, result: SliceCacheResult): void
   /** A decision record was written to the evidence store, or the write failed. */
   evidenceWritten (outcome: 'ok' | 'error', seconds: number): void
 }
@@ -60,6 +67,7 @@ export const NO_TELEMETRY: Telemetry = {
   evaluationFailed () {},
   upstreamRequest () {},
   observationShared () {},
+  sliceCache () {},
   evidenceWritten () {},
 }
 

@@ -18,6 +18,12 @@ Configured by environment variables:
                     leaves approval backlog, overload and schema signals unavailable)
   CORDUM_TENANT     tenant sent as X-Tenant-ID when a request names none (default 'default')
   CORDUM_DEADLINE_MS  budget for all Cordum reads of one score request (default 8000)
+  CORDUM_MAX_CONCURRENCY  requests open against Cordum at once, over all score requests
+                    (default 8)
+  CORDUM_SLICE_MARGIN_SECONDS  a time slice of the decision log that ended this long ago is
+                    closed and its counts are cached (default 120)
+  CORDUM_SLICE_CACHE_ENTRIES, CORDUM_SLICE_CACHE_MB  bounds of that cache (default 100000
+                    entries, 32 MB; 0 entries: no cache)
   GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
                     (unset: no auth)
   PROMETHEUS_URL    Prometheus for signals with source: prometheus (docs/sources.md)

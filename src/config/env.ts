@@ -17,6 +17,8 @@ export interface ServiceConfig {
   /** Absent: demo mode against the in-process sandbox. */
   cordum?: { url: string, apiKey?: string, deadlineMs: number }
   tenant: string
+  /** How the gate reads Cordum (the configured gateway or the demo sandbox): docs/cordum.md "Reads at scale". */
+  cordumReads: CordumReads
   apiKeys: ApiKey[]
   /** Absent: signals with `source: prometheus` are unavailable. */
   prometheus?: QueryUpstream
@@ -28,6 +30,17 @@ export interface ServiceConfig {
   evidence: { kind: 'sqlite', dataDir: string } | { kind: 'postgres', url: string } | { kind: 'none' }
   /** Decision records older than this many days are pruned (EVIDENCE_RETENTION_DAYS). */
   retentionDays: number
+}
+
+export interface CordumReads {
+  /** Requests open against the gateway at once, over all score requests (CORDUM_MAX_CONCURRENCY). */
+  maxConcurrency: number
+  /** A time slice that ended this long ago is closed and its counts are cached (CORDUM_SLICE_MARGIN_SECONDS). */
+  sliceMarginSeconds: number
+  /** Closed slices kept at most (CORDUM_SLICE_CACHE_ENTRIES; 0: no cache). */
+  sliceCacheEntries: number
+  /** Memory the closed slices may take, estimated (CORDUM_SLICE_CACHE_MB). */
+  sliceCacheMb: number
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -55,6 +68,12 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     host: env.HOST?.trim() || '0.0.0.0',
     logLevel,
     tenant: env.CORDUM_TENANT?.trim() || 'default',
+    cordumReads: {
+      maxConcurrency: integer(env, 'CORDUM_MAX_CONCURRENCY', 8, 1, 256),
+      sliceMarginSeconds: integer(env, 'CORDUM_SLICE_MARGIN_SECONDS', 120, 0, 86_400),
+      sliceCacheEntries: integer(env, 'CORDUM_SLICE_CACHE_ENTRIES', 100_000, 0, 10_000_000),
+      sliceCacheMb: integer(env, 'CORDUM_SLICE_CACHE_MB', 32, 0, 4_096),
+    },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
     metrics: {
       rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS', DEFAULT_ROLLOUT_TTL_SECONDS, 60, 30 * 86_400),

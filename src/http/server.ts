@@ -117,7 +117,18 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const sources = new SourceRegistry()
   let cordumSource: CordumSource | undefined
   if (cordum !== undefined) {
-    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = { url: cordum.url, deadlineMs: cordum.deadlineMs, tenant, telemetry: metrics }
+    const reads = config.cordumReads
+    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = {
+      url: cordum.url,
+      deadlineMs: cordum.deadlineMs,
+      tenant,
+      telemetry: metrics,
+      maxConcurrency: reads.maxConcurrency,
+      slices: { marginMs: reads.sliceMarginSeconds * 1000 },
+      sliceCacheEntries: reads.sliceCacheEntries,
+      sliceCacheBytes: reads.sliceCacheMb * 1024 * 1024,
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
     cordumSource = new CordumSource(sourceOpts)
     sources.register(cordumSource)

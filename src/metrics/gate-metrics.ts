@@ -9,7 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ErrorCode } from '../errors.js'
 import type { Judgement, Verdict } from '../gate/verdict.js'
-import type { ObservationUse, RolloutStage, Telemetry, UpstreamRequest } from '../telemetry.js'
+import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../telemetry.js'
 import { RolloutSeries, type Labels, type SeriesValue } from './rollout-series.js'
 
 export const METRIC_PREFIX = 'agentcanary_'
@@ -48,6 +48,8 @@ export class GateMetrics implements Telemetry {
   readonly #triggersFired: Counter<'stage' | 'trigger'>
   readonly #upstreamRequests: Counter<'source' | 'endpoint' | 'outcome'>
   readonly #upstreamDuration: Histogram<'source' | 'endpoint'>
+  readonly #upstreamBytes: Counter<'source' | 'endpoint'>
+  readonly #sliceCache: Counter<'source' | 'endpoint' | 'result'>
   readonly #observations: Counter<'source' | 'result'>
   readonly #evidenceWrites: Counter<'outcome'>
   readonly #evidenceDuration: Histogram<string>
@@ -76,6 +78,8 @@ export class GateMetrics implements Telemetry {
     this.#triggersFired = counter('triggers_fired_total', 'Rollback triggers that fired in a verdict, by stage and trigger.', ['stage', 'trigger'])
     this.#upstreamRequests = counter('upstream_requests_total', 'Requests to upstreams (each attempt), by source, endpoint template and outcome.', ['source', 'endpoint', 'outcome'])
     this.#upstreamDuration = histogram('upstream_request_duration_seconds', 'Duration of requests to upstreams (each attempt), by source and endpoint template.', ['source', 'endpoint'])
+    this.#upstreamBytes = counter('upstream_response_bytes_total', 'Response body bytes read from upstreams (each attempt), by source and endpoint template.', ['source', 'endpoint'])
+    this.#sliceCache = counter('slice_cache_requests_total', 'Lookups of closed time slices in the slice cache: hit (counts reused, no upstream request) or miss (fetched), by source and endpoint template.', ['source', 'endpoint', 'result'])
     this.#observations = counter('observation_requests_total', 'Observation requests to a source: fetched, coalesced with an identical fetch in flight, or served from the short cache.', ['source', 'result'])
     this.#evidenceWrites = counter('evidence_writes_total', 'Decision records written to the evidence store, by outcome.', ['outcome'])
     this.#evidenceDuration = histogram('evidence_write_duration_seconds', 'Duration of decision record writes.', [])
@@ -164,6 +168,11 @@ export class GateMetrics implements Telemetry {
   upstreamRequest (r: UpstreamRequest): void {
     this.#upstreamRequests.inc({ source: r.source, endpoint: r.endpoint, outcome: r.outcome })
     this.#upstreamDuration.observe({ source: r.source, endpoint: r.endpoint }, r.seconds)
+    if (r.bytes !== undefined) this.#upstreamBytes.inc({ source: r.source, endpoint: r.endpoint }, r.bytes)
+  }
+
+  sliceCache (source: string, endpoint: string, result: SliceCacheResult): void {
+    this.#sliceCache.inc({ source, endpoint, result })
   }
 
   observationShared (source: string, use: ObservationUse): void {

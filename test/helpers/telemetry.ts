@@ -1,7 +1,7 @@
 /** A Telemetry that remembers every report, for tests of what the service and sources report. */
 import type { ErrorCode } from '../../src/errors.js'
 import type { Judgement } from '../../src/gate/verdict.js'
-import type { ObservationUse, RolloutStage, Telemetry, UpstreamRequest } from '../../src/telemetry.js'
+import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../../src/telemetry.js'
 
 export class RecordingTelemetry implements Telemetry {
   judgements: { subject: RolloutStage, judgement: Judgement, seconds: number }[] = []
@@ -9,10 +9,12 @@ export class RecordingTelemetry implements Telemetry {
   upstream: UpstreamRequest[] = []
   shared: { source: string, use: ObservationUse }[] = []
   evidence: ('ok' | 'error')[] = []
+  slices: { source: string, endpoint: string, result: SliceCacheResult }[] = []
 
   judged (subject: RolloutStage, judgement: Judgement, seconds: number): void { this.judgements.push({ subject, judgement, seconds }) }
   evaluationFailed (stage: string | undefined, code: ErrorCode): void { this.failures.push({ stage, code }) }
   upstreamRequest (request: UpstreamRequest): void { this.upstream.push(request) }
   observationShared (source: string, use: ObservationUse): void { this.shared.push({ source, use }) }
   evidenceWritten (outcome: 'ok' | 'error'): void { this.evidence.push(outcome) }
+  sliceCache (source: string, endpoint: string, result: SliceCacheResult): void { this.slices.push({ source, endpoint, result }) }
 }

@@ -67,8 +67,10 @@ t.test('N concurrent identical requests cost one upstream fetch sequence', async
   const perRequest = sb.stats.count()
   t.ok(perRequest >= 6, `one score reads several Cordum lists (${perRequest} requests)`)
 
-  // A fresh service (no cache), 20 identical requests at once.
-  const fresh = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0 })
+  // A fresh service and source (no cache: the source keeps closed time slices), 20 identical requests at once.
+  const coldSource = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
+  t.teardown(async () => await coldSource.close())
+  const fresh = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([coldSource]), defaultTenant: 'default', now: () => T0 })
   sb.stats.reset()
   const all = await Promise.all(Array.from({ length: 20 }, async () => await fresh.score(query, never)))
   t.equal(sb.stats.count(), perRequest, '20 concurrent requests made exactly the requests of one')

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool, errors as undiciErrors } from 'undici'
 import { GateError, type ErrorCode } from '../../errors.js'
 import { NO_TELEMETRY, secondsSince, upstreamOutcome, type Telemetry, type UpstreamOutcome } from '../../telemetry.js'
+import { Limiter } from './limiter.js'
 
 export interface CordumClientOptions {
   /** Gateway base URL, e.g. https://cordum.example:8081 (a path prefix is kept). */
@@ -22,6 +23,11 @@ export interface CordumClientOptions {
   /** Responses larger than this are refused (a gate reads lists, not blobs). */
   maxBodyBytes?: number
   connections?: number
+  /**
+   * Requests open against this gateway at once, over all observations (CORDUM_MAX_CONCURRENCY).
+   * Further requests wait for a slot (within their deadline).
+   */
+  maxConcurrency?: number
   /** Where each request attempt is reported (endpoint = the path template, outcome, seconds). */
   telemetry?: Telemetry
 }
@@ -55,6 +61,7 @@ export const CORDUM_DEFAULTS = {
   maxRetries: 2,
   maxBodyBytes: 8 * 1024 * 1024,
   connections: 16,
+  maxConcurrency: 8,
 }
 
 const RETRY_STATUSES = new Set([429, 502, 503, 504])
@@ -75,6 +82,7 @@ export class CordumClient {
   readonly #opts: Required<Omit<CordumClientOptions, 'apiKey' | 'url' | 'telemetry'>>
   readonly #headers: Record<string, string>
   readonly #telemetry: Telemetry
+  readonly #limiter: Limiter
 
   constructor (opts: CordumClientOptions) {
     const url = new URL(opts.url)
@@ -88,7 +96,9 @@ export class CordumClient {
       maxRetries: opts.maxRetries ?? CORDUM_DEFAULTS.maxRetries,
       maxBodyBytes: opts.maxBodyBytes ?? CORDUM_DEFAULTS.maxBodyBytes,
       connections: opts.connections ?? CORDUM_DEFAULTS.connections,
+      maxConcurrency: opts.maxConcurrency ?? CORDUM_DEFAULTS.maxConcurrency,
     }
+    this.#limiter = new Limiter(this.#opts.maxConcurrency)
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#headers = { accept: 'application/json' }
     if (opts.apiKey !== undefined && opts.apiKey !== '') this.#headers['x-api-key'] = opts.apiKey
@@ -127,34 +137,44 @@ export class CordumClient {
     const ctx = c.ctx
     for (let attempt = 0; ; attempt++) {
       this.#checkTime(ctx, what)
-      const started = performance.now()
-      try {
-        const result = await this.#attempt(c, target, what)
-        this.#report(c.path, 'ok', started)
-        return result
-      } catch (err) {
-        const failure = err instanceof AttemptError ? err.gate : this.#cancelled(ctx, what) ?? err
-        this.#report(c.path, upstreamOutcome(failure), started)
-        if (!(err instanceof AttemptError)) throw failure
-        const left = ctx.deadline - Date.now()
-        if (!err.retryable || !c.retry || attempt >= this.#opts.maxRetries) throw err.gate
-        const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
-        if (wait >= left) {
-          if (err.retryAfterMs !== undefined) {
-            throw new GateError('GATE_ERR_UPSTREAM_STATUS', `${err.gate.message}; it asked to retry after ${Math.ceil(err.retryAfterMs / 1000)} s, beyond the gate's deadline`, { source: 'cordum' })
-          }
-          throw err.gate
-        }
+      // A slot is held for one attempt only: a request waiting out a backoff leaves its slot to others.
+      type Outcome = { ok: true, result: { status: number, body: unknown } } | { ok: false, err: unknown, failure: unknown }
+      const outcome = await this.#limiter.run(ctx.signal, () => this.#cancelled(ctx, what) ?? new GateError('GATE_ERR_UNAVAILABLE', `${what} to Cordum was cancelled`, { source: 'cordum' }), async (): Promise<Outcome> => {
+        this.#checkTime(ctx, what)
+        const started = performance.now()
+        const meter = { bytes: 0 }
         try {
-          await sleep(wait, undefined, { signal: ctx.signal })
-        } catch {
-          throw this.#cancelled(ctx, what) ?? err.gate
+          const result = await this.#attempt(c, target, what, meter)
+          this.#report(c.path, 'ok', started, meter.bytes)
+          return { ok: true, result }
+        } catch (err) {
+          const failure = err instanceof AttemptError ? err.gate : this.#cancelled(ctx, what) ?? err
+          this.#report(c.path, upstreamOutcome(failure), started, meter.bytes)
+          return { ok: false, err, failure }
         }
+      })
+      if (outcome.ok) return outcome.result
+      const { err, failure } = outcome
+      if (!(err instanceof AttemptError)) throw failure
+      const left = ctx.deadline - Date.now()
+      if (!err.retryable || !c.retry || attempt >= this.#opts.maxRetries) throw err.gate
+      const wait = err.retryAfterMs ?? BACKOFF_MS * 2 ** attempt * (0.5 + Math.random())
+      if (wait >= left) {
+        if (err.retryAfterMs !== undefined) {
+          throw new GateError('GATE_ERR_UPSTREAM_STATUS', `${err.gate.message}; it asked to retry after ${Math.ceil(err.retryAfterMs / 1000)} s, beyond the gate's deadline`, { source: 'cordum' })
+        }
+        throw err.gate
+      }
+      try {
+        await sleep(wait, undefined, { signal: ctx.signal })
+      } catch {
+        throw this.#cancelled(ctx, what) ?? err.gate
       }
     }
   }
 
-  async #attempt (c: Call, target: string, what: string): Promise<{ status: number, body: unknown }> {
+  /** One request; `meter.bytes` counts the response body bytes read, whatever the outcome. */
+  async #attempt (c: Call, target: string, what: string, meter: { bytes: number }): Promise<{ status: number, body: unknown }> {
     const ctx = c.ctx
     const left = ctx.deadline - Date.now()
     let res
@@ -174,7 +194,7 @@ export class CordumClient {
     const { statusCode, headers, body } = res
     let text: string
     try {
-      text = await readCapped(body, this.#opts.maxBodyBytes, what)
+      text = await readCapped(body, this.#opts.maxBodyBytes, what, meter)
     } catch (err) {
       if (err instanceof GateError) throw new AttemptError(err, false)
       throw this.#transport(err, what, 'while reading its body', ctx)
@@ -192,8 +212,8 @@ export class CordumClient {
     }
   }
 
-  #report (endpoint: string, outcome: UpstreamOutcome, started: number): void {
-    this.#telemetry.upstreamRequest({ source: 'cordum', endpoint, outcome, seconds: secondsSince(started) })
+  #report (endpoint: string, outcome: UpstreamOutcome, started: number, bytes: number): void {
+    this.#telemetry.upstreamRequest({ source: 'cordum', endpoint, outcome, seconds: secondsSince(started), bytes })
   }
 
   #checkTime (ctx: CallContext, what: string): void {
@@ -298,11 +318,16 @@ export function parseRetryAfter (value: string | string[] | undefined, now = Dat
   return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
-async function readCapped (body: AsyncIterable<Buffer> & { destroy: (err?: Error) => unknown }, max: number, what: string): Promise<string> {
+/**
+ * The body as text, refused past `max` bytes: memory per response is bounded by the cap (one
+ * page of at most 500 items), and the page is reduced to counts and dropped by the caller.
+ */
+async function readCapped (body: AsyncIterable<Buffer> & { destroy: (err?: Error) => unknown }, max: number, what: string, meter: { bytes: number }): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {
     size += chunk.length
+    meter.bytes = size
     if (size > max) {
       body.destroy()
       throw upstream('GATE_ERR_UPSTREAM_RESPONSE', `${what} answered with more than ${max} bytes; refusing to read it`)

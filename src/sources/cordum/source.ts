@@ -12,8 +12,10 @@ import type { GateError } from '../../errors.js'
 import { seconds } from '../../gate/format.js'
 import type { RateArm, SignalObservation } from '../../gate/observations.js'
 import type { ObservationRequest, SignalSource } from '../source.js'
+import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
-import { approvalBacklog, busyPools, countDecisions, countJobs, decisionLogHasEntries, dlqReasons, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { micros } from './wire.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
@@ -21,9 +23,19 @@ export interface CordumSourceOptions extends CordumClientOptions {
   deadlineMs?: number
   /** Tenant sent with readiness checks (CORDUM_TENANT). */
   tenant?: string
+  /** How the decision log is cut into time slices (docs/cordum.md); marginMs is CORDUM_SLICE_MARGIN_SECONDS. */
+  slices?: Partial<SliceOptions>
+  /** Closed slices kept, at most (CORDUM_SLICE_CACHE_ENTRIES; 0 turns the cache off). */
+  sliceCacheEntries?: number
+  /** Estimated bytes the closed slices may hold (CORDUM_SLICE_CACHE_MB). */
+  sliceCacheBytes?: number
+  /** Wall clock (ms): which slices are closed. */
+  now?: () => number
 }
 
 export const DEFAULT_DEADLINE_MS = 8_000
+export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
+export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
 
 /** A read that may be refused with 403: its value, or why it is unavailable. */
 type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
@@ -33,11 +45,27 @@ export class CordumSource implements SignalSource {
   readonly client: CordumClient
   readonly #deadlineMs: number
   readonly #tenant: string
+  readonly #reads: SlicedReads
 
   constructor (opts: CordumSourceOptions) {
     this.client = new CordumClient(opts)
     this.#deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
     this.#tenant = opts.tenant ?? 'default'
+    const slices = { ...DEFAULT_SLICES, ...opts.slices }
+    checkLadder(slices.ladderMs)
+    if (!(slices.maxPerWindow >= 1) || !(slices.marginMs >= 0)) throw new Error('slices: maxPerWindow must be at least 1 and marginMs at least 0')
+    this.#reads = {
+      client: this.client,
+      cache: new SliceCache<DecisionCounts>({ maxEntries: opts.sliceCacheEntries ?? DEFAULT_SLICE_CACHE_ENTRIES, maxBytes: opts.sliceCacheBytes ?? DEFAULT_SLICE_CACHE_BYTES }),
+      slices,
+      now: opts.now ?? Date.now,
+      telemetry: opts.telemetry ?? NO_TELEMETRY,
+    }
+  }
+
+  /** The closed-slice cache (entries and estimated bytes), for tests and the bench. */
+  get sliceCache (): { size: number, bytes: number } {
+    return this.#reads.cache
   }
 
   async ready (abort: AbortSignal): Promise<void> {
@@ -61,7 +89,7 @@ export class CordumSource implements SignalSource {
     const needJobs = names.has('job_failure_rate') || names.has('schema_violation_rate') || names.has('overload_rate')
     const needDlq = names.has('schema_violation_rate') || names.has('overload_rate')
     try {
-      const decisions = names.has('policy_deny_rate') ? forbiddenAsUnavailable(Promise.all(arms.map(async (a) => await countDecisions(this.client, req, a, call)))) : undefined
+      const decisions = names.has('policy_deny_rate') ? forbiddenAsUnavailable(Promise.all(arms.map(async (a) => await countDecisionsSliced(this.#reads, req, a, call)))) : undefined
       const backlog = names.has('approval_backlog') ? forbiddenAsUnavailable(approvalBacklog(this.client, req, arms, call)) : undefined
       const pools = names.has('overload_rate') ? forbiddenAsUnavailable(busyPools(this.client, req, call)) : undefined
       const dlq = needDlq ? forbiddenAsUnavailable(dlqReasons(this.client, req, call)) : undefined
