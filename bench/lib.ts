@@ -77,17 +77,19 @@ export async function startSandboxProcess (profile: BenchProfile): Promise<Sandb
 const DATA_PATHS = ['/api/v1/governance/decisions', '/api/v1/jobs', '/api/v1/approvals', '/api/v1/dlq', '/api/v1/dlq/page', '/api/v1/pools']
 
 /** Requests and response bytes of the Cordum lists between two stats snapshots. */
-export function upstreamDelta (before: UpstreamStats, after: UpstreamStats): { requests: number, bytes: number, byPath: Record<string, number> } {
+export function upstreamDelta (before: UpstreamStats, after: UpstreamStats): { requests: number, bytes: number, byPath: Record<string, number>, bytesByPath: Record<string, number> } {
   let requests = 0
   let bytes = 0
   const byPath: Record<string, number> = {}
+  const bytesByPath: Record<string, number> = {}
   for (const p of DATA_PATHS) {
     const n = (after.requests[p] ?? 0) - (before.requests[p] ?? 0)
-    if (n > 0) byPath[p] = n
+    const b = (after.bytes[p] ?? 0) - (before.bytes[p] ?? 0)
+    if (n > 0) { byPath[p] = n; bytesByPath[p] = b }
     requests += n
-    bytes += (after.bytes[p] ?? 0) - (before.bytes[p] ?? 0)
+    bytes += b
   }
-  return { requests, bytes, byPath }
+  return { requests, bytes, byPath, bytesByPath }
 }
 
 export interface GateProc { url: string, pid: number, memory: () => Memory, close: () => Promise<void> }
@@ -111,8 +113,9 @@ export function buildDist (): void {
 
 /**
  * A gate (`agent-canary-gate serve`) against the sandbox, with the production defaults except:
- * loopback, a free port, evidence in a fresh temporary DATA_DIR and the longest Cordum
- * deadline the gate accepts (60 s), for the million-event window.
+ * loopback, a free port, evidence in a fresh temporary DATA_DIR, the bench gates file (the
+ * default stages plus bench-decisions) and the longest Cordum deadline the gate accepts (60 s),
+ * for the million-event window.
  */
 export async function startGate (cordumUrl: string, build: GateBuild, env: Record<string, string> = {}): Promise<GateProc> {
   const dataDir = mkdtempSync(join(tmpdir(), 'acg-bench-data-'))
@@ -127,6 +130,7 @@ export async function startGate (cordumUrl: string, build: GateBuild, env: Recor
       CORDUM_API_KEY: SANDBOX_ADMIN_KEY,
       CORDUM_TENANT: 'default',
       CORDUM_DEADLINE_MS: '60000',
+      GATES_FILE: join(ROOT, 'bench', 'gates.yaml'),
       DATA_DIR: dataDir,
       ...env,
     },

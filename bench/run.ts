@@ -91,11 +91,21 @@ function layout (sizes: number[], incremental: number): { profile: BenchProfile,
 
 const whole = (s: BenchSegment): ScoreAsk => ({ stage: STAGE, since: s.startMs, until: s.endMs })
 
-/** A score must be a 200 that counted every decision and job of both arms. */
-function checkCounts (s: Score, perArm: number, what: string): string | undefined {
+/**
+ * What a benchmark reads: `both` is stage canary-1 (decision log, jobs list, approvals), the
+ * issue's "decisions and jobs"; `decisions` is the bench gates file's stage bench-decisions
+ * (the decision log alone, the list Cordum leaves unbounded).
+ */
+type Lists = 'both' | 'decisions'
+const stageOf = (lists: Lists): string => (lists === 'both' ? STAGE : 'bench-decisions')
+const listsText = (lists: Lists, n: number): string => (lists === 'both' ? `${fmtN(n)} decisions + ${fmtN(n)} jobs per arm` : `${fmtN(n)} decisions per arm`)
+const eventsOf = (lists: Lists, perArm: number): number => (lists === 'both' ? 4 : 2) * perArm
+
+/** A score must be a 200 that counted every decision (and job) of both arms. */
+function checkCounts (s: Score, perArm: number, what: string, lists: Lists = 'both'): string | undefined {
   if (s.status !== 200) return `${what}: HTTP ${s.status} ${s.error ?? ''}`
-  const got = [s.canaryDecisions, s.canaryJobs, s.baselineDecisions, s.baselineJobs]
-  if (got.some((n) => n !== perArm)) return `${what}: counted decisions/jobs canary ${String(got[0])}/${String(got[1])}, baseline ${String(got[2])}/${String(got[3])}, expected ${perArm} each`
+  const got = lists === 'both' ? [s.canaryDecisions, s.baselineDecisions, s.canaryJobs, s.baselineJobs] : [s.canaryDecisions, s.baselineDecisions]
+  if (got.some((n) => n !== perArm)) return `${what}: counted decisions canary/baseline ${String(got[0])}/${String(got[1])}${lists === 'both' ? `, jobs ${String(got[2])}/${String(got[3])}` : ''}, expected ${perArm} each`
   return undefined
 }
 
@@ -110,23 +120,44 @@ async function warmGate (sandbox: SandboxProc, warm: BenchSegment, env: Record<s
   return gate
 }
 
-interface Cold { perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number> }
+interface Cold { lists: Lists, perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number>, error?: string }
 
-async function coldEvaluation (sandbox: SandboxProc, warm: BenchSegment, seg: BenchSegment): Promise<Cold> {
+/** One cold evaluation at a fresh (JIT-warmed) gate; a refused evaluation is returned with its error, not thrown. */
+async function coldEvaluation (sandbox: SandboxProc, warm: BenchSegment, seg: BenchSegment, lists: Lists): Promise<Cold> {
   const gate = await warmGate(sandbox, warm)
   try {
     const rssStartMb = gate.memory().rssMb
     const before = await sandbox.stats()
     const t0 = performance.now()
-    const s = await score(gate.url, whole(seg))
+    const s = await score(gate.url, { ...whole(seg), stage: stageOf(lists) })
     const ms = performance.now() - t0
-    const bad = checkCounts(s, seg.perArm, `${fmtN(seg.perArm)} per arm`)
-    if (bad !== undefined) throw new Error(bad)
+    const bad = checkCounts(s, seg.perArm, listsText(lists, seg.perArm), lists)
     const d = upstreamDelta(before, await sandbox.stats())
-    return { perArm: seg.perArm, ms, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
+    const c: Cold = { lists, perArm: seg.perArm, ms, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
+    if (bad !== undefined) c.error = bad
+    return c
   } finally {
     await gate.close()
   }
+}
+
+/** Rows 3a/3b (and 3c, 5a) for one series of cold evaluations. */
+function scalingRows (cold: Cold[], tag: string): Row[] {
+  const [small, mid, large] = cold as [Cold, Cold, Cold]
+  const lists = small.lists
+  const what = lists === 'both' ? 'decisions + jobs' : 'decision log'
+  const perEvent = (c: Cold): number => c.ms * 1000 / eventsOf(lists, c.perArm)
+  const failed = cold.filter((c) => c.error !== undefined)
+  const note = failed.length > 0 ? { note: failed.map((c) => c.error).join('; ') } : {}
+  const ok = (c: Cold): boolean => c.error === undefined
+  const rows: Row[] = []
+  const scale = perEvent(large) / perEvent(small)
+  rows.push({ id: `3a${tag}`, what: `scaling, ${what}: time per event ${fmtN(large.perArm)} / ${fmtN(small.perArm)}`, measured: ok(large) ? `${perEvent(large).toFixed(2)} µs/event (${fmtMs(large.ms)})` : 'refused', baseline: `${perEvent(small).toFixed(2)} µs/event (${fmtMs(small.ms)})`, ratio: ok(large) && ok(small) ? scale : undefined, target: '<= 1.5', result: ok(large) && ok(small) && scale <= 1.5 ? 'PASS' : 'FAIL', ...note })
+  const ten = mid.ms / (10 * small.ms)
+  rows.push({ id: `3b${tag}`, what: `scaling, ${what}: ${fmtN(mid.perArm)} vs 10 x ${fmtN(small.perArm)}`, measured: ok(mid) ? fmtMs(mid.ms) : 'refused', baseline: `10 x ${fmtMs(small.ms)}`, ratio: ok(mid) && ok(small) ? ten : undefined, target: '<= 3', result: ok(mid) && ok(small) && ten <= 3 ? 'PASS' : 'FAIL' })
+  rows.push({ id: `3c${tag}`, what: `scaling, ${what}: upstream bytes, cold`, measured: cold.map((c) => `${fmtBytes(c.bytes)}${ok(c) ? '' : ' (refused)'}`).join(' / '), baseline: '-', ratio: undefined, target: '-', result: 'INFO' })
+  rows.push({ id: `5a${tag}`, what: `peak RSS judging ${fmtN(large.perArm)} per arm, ${what}`, measured: `${large.peakRssMb.toFixed(0)} MB${ok(large) ? '' : ' (refused)'}`, baseline: `${large.rssStartMb.toFixed(0)} MB before`, ratio: large.peakRssMb / large.rssStartMb, target: '-', result: 'INFO' })
+  return rows
 }
 
 /** `n` answered (200) evaluations, `concurrency` at a time; a shed 503 waits a little and asks again. */
@@ -189,22 +220,19 @@ async function main (): Promise<void> {
   log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}`)
   const sandbox = await startSandboxProcess(profile)
   try {
-    // 3. Window scaling: a fresh gate per size, one cold evaluation each.
-    const cold: Cold[] = []
-    for (const seg of sized) {
-      const c = await coldEvaluation(sandbox, warm, seg)
-      cold.push(c)
-      log(`scaling: ${fmtN(c.perArm)} decisions + ${fmtN(c.perArm)} jobs per arm: ${fmtMs(c.ms)}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / (4 * c.perArm)).toFixed(2)} µs/event, peak RSS ${c.peakRssMb.toFixed(0)} MB`)
+    // 3. Window scaling: a fresh gate per size and series, one cold evaluation each.
+    const series: Record<Lists, Cold[]> = { both: [], decisions: [] }
+    for (const lists of ['both', 'decisions'] as const) {
+      for (const seg of sized) {
+        const c = await coldEvaluation(sandbox, warm, seg, lists)
+        series[lists].push(c)
+        log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, peak RSS ${c.peakRssMb.toFixed(0)} MB${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
+      }
     }
-    details.scaling = cold
-    const [small, mid, large] = cold as [Cold, Cold, Cold]
-    const perEvent = (c: Cold): number => c.ms / c.perArm
-    const scaleRatio = perEvent(large) / perEvent(small)
-    rows.push({ id: '3a', what: `window scaling: time per event ${fmtN(large.perArm)} / ${fmtN(small.perArm)}`, measured: `${(perEvent(large) * 1000 / 4).toFixed(2)} µs/event (${fmtMs(large.ms)})`, baseline: `${(perEvent(small) * 1000 / 4).toFixed(2)} µs/event (${fmtMs(small.ms)})`, ratio: scaleRatio, target: '<= 1.5', result: scaleRatio <= 1.5 ? 'PASS' : 'FAIL' })
-    const tenRatio = mid.ms / (10 * small.ms)
-    rows.push({ id: '3b', what: `window scaling: ${fmtN(mid.perArm)} vs 10 x ${fmtN(small.perArm)}`, measured: fmtMs(mid.ms), baseline: `10 x ${fmtMs(small.ms)}`, ratio: tenRatio, target: '<= 3', result: tenRatio <= 3 ? 'PASS' : 'FAIL' })
-    rows.push({ id: '3c', what: `upstream bytes, cold ${fmtN(small.perArm)} / ${fmtN(mid.perArm)} / ${fmtN(large.perArm)}`, measured: cold.map((c) => fmtBytes(c.bytes)).join(' / '), baseline: '-', ratio: undefined, target: '-', result: 'INFO' })
-    rows.push({ id: '5a', what: `peak RSS judging ${fmtN(large.perArm)} per arm`, measured: `${large.peakRssMb.toFixed(0)} MB`, baseline: `${large.rssStartMb.toFixed(0)} MB before`, ratio: large.peakRssMb / large.rssStartMb, target: '-', result: 'INFO' })
+    details.scaling = series
+    rows.push(...scalingRows(series.both, ''), ...scalingRows(series.decisions, 'd'))
+    const small = series.both[0] as Cold
+    if (small.error !== undefined) throw new Error(`the smallest window must evaluate for the other benchmarks: ${small.error}`)
 
     // 2. Coalescing: 200 identical cold requests at a fresh gate vs one cold request (the scaling run).
     const gate = await warmGate(sandbox, warm)
@@ -252,8 +280,12 @@ async function main (): Promise<void> {
       const d2 = upstreamDelta(s1, s2)
       const ratio = d2.bytes / d1.bytes
       details.incremental = { first: d1, second: d2 }
-      rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing 6 h window (+5 min)', measured: `${fmtBytes(d2.bytes)} (${d2.requests} requests)`, baseline: `${fmtBytes(d1.bytes)} (${d1.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
-      log(`incremental: first measurement ${fmtBytes(d1.bytes)}, second ${fmtBytes(d2.bytes)}`)
+      rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing 6 h window (+5 min), all lists', measured: `${fmtBytes(d2.bytes)} (${d2.requests} requests)`, baseline: `${fmtBytes(d1.bytes)} (${d1.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
+      const DL = '/api/v1/governance/decisions'
+      const dl = [d1.bytesByPath[DL] ?? 0, d2.bytesByPath[DL] ?? 0] as const
+      const dlRatio = dl[1] / dl[0]
+      rows.push({ id: '4d', what: 'the same measurements, decision log bytes only', measured: `${fmtBytes(dl[1])} (${d2.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl[0])} (${d1.byPath[DL] ?? 0} requests)`, ratio: dlRatio, target: '<= 0.1', result: dlRatio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL' })
+      log(`incremental: first measurement ${fmtBytes(d1.bytes)} (decision log ${fmtBytes(dl[0])}), second ${fmtBytes(d2.bytes)} (decision log ${fmtBytes(dl[1])})`)
     } finally {
       await g3.close()
     }

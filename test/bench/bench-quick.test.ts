@@ -23,14 +23,18 @@ t.test('npm run bench -- --quick runs every benchmark and reports each ratio', {
   child.stderr.on('data', (c: Buffer) => { out += c.toString() })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
   t.not(code, 2, `the runner completed (exit 0 or 1 for a missed target):\n${out}`)
-  const results = JSON.parse(readFileSync(json, 'utf8')) as { rows: { id: string, ratio?: number, result: string }[], details: { scaling: { perArm: number, requests: number, bytes: number }[], coalescing: { requests: number, solo: number, wrongAnswers: number } } }
-  t.same(results.rows.map((r) => r.id), ['3a', '3b', '3c', '5a', '2', '1', '5b', '4'], 'every benchmark has its row')
+  const results = JSON.parse(readFileSync(json, 'utf8')) as { rows: { id: string, ratio?: number, result: string }[], details: { scaling: Record<'both' | 'decisions', { perArm: number, requests: number, bytes: number, error?: string }[]>, coalescing: { requests: number, solo: number, wrongAnswers: number } } }
+  t.same(results.rows.map((r) => r.id), ['3a', '3b', '3c', '5a', '3ad', '3bd', '3cd', '5ad', '2', '1', '5b', '4', '4d'], 'every benchmark has its row')
   for (const r of results.rows) {
     if (r.result !== 'INFO') t.ok(typeof r.ratio === 'number' && Number.isFinite(r.ratio), `row ${r.id} has a ratio`)
   }
-  t.same(results.details.scaling.map((s) => s.perArm), [300, 3000, 6000])
-  const [a, b, c] = results.details.scaling as unknown as [{ bytes: number }, { bytes: number }, { bytes: number }]
-  t.ok(a.bytes < b.bytes && b.bytes < c.bytes, 'upstream bytes grow with the window')
+  for (const lists of ['both', 'decisions'] as const) {
+    const cold = results.details.scaling[lists]
+    t.same(cold.map((s) => s.perArm), [300, 3000, 6000], `${lists}: three sizes`)
+    t.same(cold.map((s) => s.error), [undefined, undefined, undefined], `${lists}: every cold evaluation counted every event`)
+    const [a, b, c] = cold as unknown as [{ bytes: number }, { bytes: number }, { bytes: number }]
+    t.ok(a.bytes < b.bytes && b.bytes < c.bytes, `${lists}: upstream bytes grow with the window`)
+  }
   t.equal(results.details.coalescing.wrongAnswers, 0, 'all 200 burst answers counted every event')
   t.equal(results.details.coalescing.requests, results.details.coalescing.solo, '200 identical cold requests cost the upstream requests of one')
   t.match(out, /#\s+benchmark\s+measured\s+baseline/, 'prints the summary table')
