@@ -92,7 +92,15 @@ export function upstreamDelta (before: UpstreamStats, after: UpstreamStats): { r
   return { requests, bytes, byPath, bytesByPath }
 }
 
-export interface GateProc { url: string, pid: number, memory: () => Memory, close: () => Promise<void> }
+export interface GateProc { url: string, pid: number, memory: () => Memory, cpuMs: () => number, close: () => Promise<void> }
+
+/** CPU time (user + system) a process has used so far, in ms (/proc/<pid>/stat, clock ticks of 10 ms). */
+export function cpuMsOf (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces) start at state, field 3: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
 export interface Memory { rssMb: number, peakRssMb: number }
 
 /** /proc/<pid>/status: resident set now (VmRSS) and its peak since the process started (VmHWM). */
@@ -142,6 +150,7 @@ export async function startGate (cordumUrl: string, build: GateBuild, env: Recor
     url: m[1] as string,
     pid,
     memory: () => memoryOf(pid),
+    cpuMs: () => cpuMsOf(pid),
     close: async () => {
       await stop(child)
       rmSync(dataDir, { recursive: true, force: true })
