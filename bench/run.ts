@@ -309,22 +309,7 @@ async function main (): Promise<void> {
       details.throughput = tp
       rows.push({ id: '1', what: 'warm score throughput vs /healthz (100 connections)', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...(tp.shed > 0 ? { note: `${tp.shed} answers were not 2xx (shed with 503 under pressure) and are not counted as throughput` } : {}) })
       log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
-      const scoreUrl = `${gate.url}${scorePath(whole(sized[0] as BenchSegment))}`
 
-      // 5. RSS drift over N warm evaluations (10 at a time) on the same gate, after a warm-up of
-      // N/10 at that concurrency; RSS sampled every N/10 so growth can be told from GC noise.
-      await sleep(2_000)
-      let shed = (await evaluations(scoreUrl, opts.evaluations / 10, 10)).shed
-      const samples = [gate.memory().rssMb]
-      for (let i = 0; i < 10; i++) {
-        shed += (await evaluations(scoreUrl, opts.evaluations / 10, 10)).shed
-        samples.push(gate.memory().rssMb)
-      }
-      const [start, end] = [samples[0] as number, samples[samples.length - 1] as number]
-      const drift = end / start
-      details.drift = { evaluations: opts.evaluations, samplesMb: samples, shed }
-      rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${end.toFixed(0)} MB after (max ${Math.max(...samples).toFixed(0)})`, baseline: `${start.toFixed(0)} MB before`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(shed > 0 ? { note: `${shed} requests were shed (503) on the way and asked again` } : {}) })
-      log(`memory: RSS every ${opts.evaluations / 10} warm evaluations: ${samples.map((m) => m.toFixed(0)).join(' ')} MB (${shed} shed and asked again)`)
     } finally {
       await gate.close()
     }
@@ -345,6 +330,25 @@ async function main (): Promise<void> {
     const stepRatio = dl(step.second) / dl(step.first)
     rows.push({ id: '4s', what: 'decision log bytes, growth across a slice-length step (5h55m, +5 min)', measured: `${fmtBytes(dl(step.second))} (${step.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(step.first))} (${step.first.byPath[DL] ?? 0} requests)`, ratio: stepRatio, target: '-', result: 'INFO', ...(step.error === undefined ? {} : { note: step.error }) })
     log(`incremental across a slice step: decision log ${fmtBytes(dl(step.first))}, then ${fmtBytes(dl(step.second))}`)
+    const g5 = await warmGate(sandbox, warm)
+    try {
+      const driftUrl = `${g5.url}${scorePath(whole(sized[0] as BenchSegment))}`
+      // 5. RSS drift over N warm evaluations (10 at a time) at a gate of its own, after a warm-up
+      // of N/10; RSS sampled every N/10 so growth can be told from V8's garbage-collection cycle.
+      let shed = (await evaluations(driftUrl, opts.evaluations / 10, 10)).shed
+      const samples = [g5.memory().rssMb]
+      for (let i = 0; i < 10; i++) {
+        shed += (await evaluations(driftUrl, opts.evaluations / 10, 10)).shed
+        samples.push(g5.memory().rssMb)
+      }
+      const [start, end] = [samples[0] as number, samples[samples.length - 1] as number]
+      const drift = end / start
+      details.drift = { evaluations: opts.evaluations, samplesMb: samples, shed }
+      rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${end.toFixed(0)} MB after (max ${Math.max(...samples).toFixed(0)})`, baseline: `${start.toFixed(0)} MB before`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(shed > 0 ? { note: `${shed} requests were shed (503) on the way and asked again` } : {}) })
+      log(`memory: RSS every ${opts.evaluations / 10} warm evaluations: ${samples.map((m) => m.toFixed(0)).join(' ')} MB (${shed} shed and asked again)`)
+    } finally {
+      await g5.close()
+    }
   } finally {
     await sandbox.close()
   }
