@@ -37,8 +37,11 @@ export interface UpstreamRequest {
 /** How the score service obtained a source's observations (its single-flight with a short cache). */
 export type ObservationUse = 'fetched' | 'coalesced' | 'cached'
 
-/** A closed time slice's counts were found in the slice cache (hit) or had to be fetched (miss). */
-export type SliceCacheResult = 'hit' | 'miss'
+/**
+ * A closed time slice's counts were found in the slice cache (hit), joined a fetch of the same
+ * slice already under way (shared), or had to be fetched (miss).
+ */
+export type SliceCacheResult = 'hit' | 'shared' | 'miss'
 
 /** What a judgement is about: the rollout (or, when a request names none, the canary) and stage. */
 export interface RolloutStage {

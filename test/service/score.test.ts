@@ -3,11 +3,13 @@ import { defaultPolicy, parseGates } from '../../src/config/load.js'
 import { GateError } from '../../src/errors.js'
 import { SANDBOX_ADMIN_KEY } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT } from '../../src/sandbox/scenarios.js'
+import { DEFAULT_SLICES, planSlices } from '../../src/sources/cordum/slices.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { SourceRegistry } from '../../src/sources/registry.js'
 import { ScoreService, type ScoreQuery } from '../../src/service/score.js'
 import { parseDuration } from '../../src/service/window.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
+import { RecordingTelemetry } from '../helpers/telemetry.js'
 
 const never = new AbortController().signal
 
@@ -120,4 +122,29 @@ t.test('on_source_error: error answers 503-class errors, inconclusive judges wit
   const none = await nothing.score(query, never)
   t.equal(none.verdict, 'inconclusive', 'no source configured: never pass')
   t.match(none.reasons.join(' '), /no cordum source is configured/)
+})
+
+t.test('a growing analysis window: the next score reads only the decision-log slices still open or new', async (t) => {
+  let now = T0
+  const sb = await sandboxFor(t, { now: () => now })
+  const telemetry = new RecordingTelemetry()
+  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY, now: () => now, telemetry })
+  t.teardown(async () => await source.close())
+  // A short observation cache, so the second score (a minute later) asks the source again.
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, cacheTtlMs: 1_000 })
+  const query = { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT, since: '2026-11-26T06:00:00Z' }
+  const first = await service.score(query, never)
+  const decisions1 = sb.stats.count('/api/v1/governance/decisions')
+  now += 60_000
+  sb.stats.reset()
+  telemetry.slices = []
+  const second = await service.score(query, never)
+  const decisions2 = sb.stats.count('/api/v1/governance/decisions')
+  const until = Math.floor(now / 10_000) * 10_000
+  const open = planSlices(Date.parse(query.since), until, now, DEFAULT_SLICES).filter((s) => !s.closed)
+  const misses = telemetry.slices.filter((s) => s.result === 'miss').length
+  t.ok(telemetry.slices.filter((s) => s.result === 'hit').length >= 2 * 10, 'the old part of the window came from the slice cache')
+  t.ok(misses >= 1 && misses <= 2 * 2, `the only closed slices fetched are those that closed in the last minute (${misses})`)
+  t.equal(decisions2, 2 * open.length + misses, `the second score read those and the ${open.length} open slices of each arm, one page each, nothing else (the first read ${decisions1})`)
+  t.equal(second.verdict, first.verdict)
 })

@@ -38,7 +38,7 @@ function source (t: Teardown, url: string, opts: Partial<ConstructorParameters<t
 }
 
 function reads (client: CordumClient, now: number, slices: SliceOptions = DEFAULT_SLICES, cache = new SliceCache<DecisionCounts>({ maxEntries: 10_000, maxBytes: 1 << 24 })): SlicedReads {
-  return { client, cache, slices, now: () => now, telemetry: NO_TELEMETRY }
+  return { client, cache, inflight: new Map(), slices, now: () => now, telemetry: NO_TELEMETRY }
 }
 
 /** One decision every `everyMs` for `agent` over [from, to), every 20th a deny. */
@@ -77,6 +77,9 @@ t.test('planning: aligned cuts, the window exactly covered, the open tail cut sh
   t.same(slices.filter((s) => !s.closed).map((s) => [s.start - BASE, s.end - BASE, s.level]), [[48 * 60_000, 49 * 60_000, 0], [49 * 60_000, 50 * 60_000, 0], [50 * 60_000, 55 * 60_000, 1], [55 * 60_000, 60 * 60_000, 1]],
     'only the short slices at the closing line and after it stay open')
   t.ok(slices.filter((s) => s.closed && s.level === 2).length >= 2, 'old data comes in long slices')
+  const onBoundary = planSlices(BASE, BASE + 6 * HOUR, BASE + 10 * HOUR, DEFAULT_SLICES)
+  t.equal(onBoundary.length, 24, 'a 6 h window is 24 slices of 15 minutes')
+  t.same(onBoundary[23], { start: BASE + 6 * HOUR - 15 * 60_000, end: BASE + 6 * HOUR + 1, level: 2, closed: true }, 'an until on a boundary (inclusive) joins the last slice, no 1 ms slice of its own')
 })
 
 t.test('sliced counts equal the unsliced walk, records on slice boundaries included (property)', async (t) => {
@@ -113,6 +116,7 @@ t.test('sliced counts equal the unsliced walk, records on slice boundaries inclu
         // The warm read asked only for open slices: everything closed came from the cache.
         if (log.requests.some((q) => q.until + 1 <= BASE + nowOff - marginMs)) return false
       }
+      if (r.inflight.size !== 0) return false
       runs++
       return true
     }), { numRuns: 120 })
@@ -275,6 +279,32 @@ t.test('a failing slice cancels its siblings; the deadline and the caller cancel
   const atCancel = log.requests.length
   await new Promise((resolve) => setTimeout(resolve, 300))
   t.ok(atCancel <= 4 && log.requests.length === atCancel, `nothing more was sent after the cancel (${atCancel})`)
+})
+
+t.test('concurrent observations share the fetch of a closed slice; a joiner outlives the fetcher giving up', async (t) => {
+  const data = ['a', 'b', 'base'].flatMap((agent) => steady(agent, BASE, BASE + 6 * HOUR, 20_000))
+  const log = await server(t, data, { delayMs: 30 })
+  const telemetry = new RecordingTelemetry()
+  const s = source(t, log.url, { now: () => BASE + 10 * HOUR, telemetry })
+  const win = window(BASE, BASE + 6 * HOUR)
+  const plan = planSlices(win.since.getTime(), win.until.getTime(), BASE + 10 * HOUR, DEFAULT_SLICES)
+  const [ra, rb] = await Promise.all(['a', 'b'].map(async (agent) => await s.observe(request(agent, { ...win, baseline: 'base' }), specs('policy_deny_rate'), new AbortController().signal)))
+  const truth = expected(data, 'base', win.since.getTime(), win.until.getTime())
+  t.same(ra?.policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies })
+  t.same(rb?.policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies })
+  t.equal(log.requests.filter((q) => q.agent === 'base').length, plan.length, `the shared baseline's ${plan.length} slices were each read once for both canaries`)
+  t.equal(telemetry.slices.filter((x) => x.result === 'shared').length, plan.length, 'and reported as shared')
+
+  // The first observation gives up while the second waits on its fetches: the second reads them itself.
+  const fresh = source(t, log.url, { now: () => BASE + 10 * HOUR })
+  log.reset()
+  const quitter = new AbortController()
+  const gone = fresh.observe(request('a', { ...win, baseline: 'base' }), specs('policy_deny_rate'), quitter.signal)
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const stays = fresh.observe(request('b', { ...win, baseline: 'base' }), specs('policy_deny_rate'), new AbortController().signal)
+  setTimeout(() => quitter.abort(), 10)
+  t.equal((await failure(gone)).code, 'GATE_ERR_UNAVAILABLE')
+  t.same((await stays).policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies }, 'counted in full, not failed by the other\'s cancel')
 })
 
 t.test('against the sandbox: sliced counts equal the unsliced walk for every agent', async (t) => {

@@ -21,6 +21,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { canonicalJson } from '../../canonical-json.js'
+import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import type { ObservationRequest } from '../source.js'
 import type { CallContext, CordumClient } from './client.js'
@@ -101,7 +102,15 @@ export function planSlices (sinceMs: number, untilMs: number, nowMs: number, opt
       else out.push({ ...s, level, closed })
     }
   }
-  add(sinceMs, untilMs + 1, sliceLevel(untilMs + 1 - sinceMs, opts))
+  add(sinceMs, untilMs + 1, sliceLevel(untilMs - sinceMs, opts))
+  // An `until` exactly on a boundary leaves a last slice of one millisecond: a request for
+  // almost nothing. It joins the slice before (a key no later window shares, but that slice
+  // is at the window's end, mostly open, and read anyway).
+  const last = out[out.length - 1]
+  const before = out[out.length - 2]
+  if (last !== undefined && before !== undefined && last.end - last.start === 1) {
+    out.splice(-2, 2, { start: before.start, end: last.end, level: before.level, closed: last.end <= closeBy })
+  }
   return out
 }
 
@@ -169,6 +178,11 @@ function entryBytes (key: string, value: object): number {
 export interface SlicedReads {
   client: CordumClient
   cache: SliceCache<DecisionCounts>
+  /**
+   * Closed slices being fetched now, by cache key: an observation needing one joins the fetch
+   * instead of repeating it (many canaries compared with one baseline ask for the same slices).
+   */
+  inflight: Map<string, Promise<DecisionCounts>>
   slices: SliceOptions
   now: () => number
   telemetry: Telemetry
@@ -212,14 +226,30 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
   setMaxListeners(2 * slices.length + 10, sub.signal)
   try {
     const parts = await Promise.all(slices.map(async (s) => {
-      if (s.closed) {
-        const hit = cachedDecisions(r, req, agentId, s.start, s.end, s.level)
-        r.telemetry.sliceCache('cordum', DECISIONS, hit === undefined ? 'miss' : 'hit')
-        if (hit !== undefined) return hit
+      const fetch = async (): Promise<DecisionCounts> => await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub)
+      if (!s.closed) return await fetch()
+      const hit = cachedDecisions(r, req, agentId, s.start, s.end, s.level)
+      if (hit !== undefined) {
+        r.telemetry.sliceCache('cordum', DECISIONS, 'hit')
+        return hit
       }
-      const counts = await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub)
-      if (s.closed) r.cache.set(decisionKey(req, agentId, s.start, s.end), counts)
-      return counts
+      const key = decisionKey(req, agentId, s.start, s.end)
+      const pending = r.inflight.get(key)
+      if (pending !== undefined) {
+        r.telemetry.sliceCache('cordum', DECISIONS, 'shared')
+        const joined = await join(pending, sub.signal)
+        if (joined !== undefined) return joined
+      }
+      r.telemetry.sliceCache('cordum', DECISIONS, 'miss')
+      const fetching = fetch().then((counts) => {
+        r.cache.set(key, counts)
+        return counts
+      })
+      r.inflight.set(key, fetching)
+      // Gone once settled, failed or not: errors are never kept.
+      const settled = (): void => { if (r.inflight.get(key) === fetching) r.inflight.delete(key) }
+      fetching.then(settled, settled)
+      return await fetching
     }))
     return parts.reduce((sum, c) => ({ decisions: sum.decisions + c.decisions, denies: sum.denies + c.denies }), { decisions: 0, denies: 0 })
   } catch (err) {
@@ -227,3 +257,32 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
     throw err
   }
 }
+
+/**
+ * The counts of a fetch another observation started, or undefined when it failed: that fetch
+ * ran under the other observation's deadline and cancellation, so its failure says little about
+ * ours, and the caller then fetches the slice itself. Our own cancellation still ends the wait.
+ */
+async function join (pending: Promise<DecisionCounts>, signal: AbortSignal): Promise<DecisionCounts | undefined> {
+  let onAbort: (() => void) | undefined
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(cancellation(signal))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([pending.catch(() => undefined), cancelled])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Why a wait ended, in the client's terms: the deadline, or the request that needed it went away. */
+function cancellation (signal: AbortSignal): GateError {
+  const what = `GET ${DECISIONS}`
+  if ((signal.reason as { name?: string } | undefined)?.name === 'TimeoutError') {
+    return new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum did not answer ${what} within the gate's deadline`, { source: 'cordum' })
+  }
+  return new GateError('GATE_ERR_UNAVAILABLE', `${what} to Cordum was cancelled: the request that needed it has ended`, { source: 'cordum' })
+}
+

@@ -57,6 +57,7 @@ export class CordumSource implements SignalSource {
     this.#reads = {
       client: this.client,
       cache: new SliceCache<DecisionCounts>({ maxEntries: opts.sliceCacheEntries ?? DEFAULT_SLICE_CACHE_ENTRIES, maxBytes: opts.sliceCacheBytes ?? DEFAULT_SLICE_CACHE_BYTES }),
+      inflight: new Map(),
       slices,
       now: opts.now ?? Date.now,
       telemetry: opts.telemetry ?? NO_TELEMETRY,
