@@ -8,8 +8,9 @@
  *
  * Flags: --quick (implies --from-source), --sizes=a,b,c (b = 10 x a), --duration=S (autocannon
  * seconds per run), --evaluations=N (warm evaluations for RSS drift), --no-plugin,
- * --from-source (run the gate through tsx instead of building dist/), --json=PATH (default
- * .bench/results.json).
+ * --from-source (run the gate through tsx instead of building dist/), --only=GROUPS (some of
+ * scaling, coalescing, throughput, incremental, memory, plugin), --evidence=none (gates keep
+ * no decision records), --json=PATH (default .bench/results.json).
  *
  * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
  * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
@@ -41,6 +42,7 @@ interface Row {
 }
 
 const H = 3600_000
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'plugin']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -48,7 +50,7 @@ function usage (message: string): never {
   process.exit(2)
 }
 
-function options (): { build: GateBuild, quick: boolean, sizes: number[], duration: number, evaluations: number, plugin: boolean, json: string, burst: number, incremental: number } {
+function options (): { only: Set<string>, gateEnv: Record<string, string>, build: GateBuild, quick: boolean, sizes: number[], duration: number, evaluations: number, plugin: boolean, json: string, burst: number, incremental: number } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -57,6 +59,8 @@ function options (): { build: GateBuild, quick: boolean, sizes: number[], durati
       evaluations: { type: 'string' },
       'no-plugin': { type: 'boolean', default: false },
       'from-source': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      evidence: { type: 'string' },
       json: { type: 'string' },
     },
   })
@@ -68,8 +72,12 @@ function options (): { build: GateBuild, quick: boolean, sizes: number[], durati
   if (!Number.isFinite(duration) || duration < 1) usage('--duration must be a number of seconds >= 1')
   const evaluations = Number(values.evaluations ?? (quick ? 500 : 10_000))
   if (!Number.isInteger(evaluations) || evaluations < 100 || evaluations % 10 !== 0) usage('--evaluations must be a whole number >= 100, a multiple of 10')
+  const only = new Set((values.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()))
+  for (const g of only) if (!GROUPS.includes(g)) usage(`--only takes a comma-separated list of ${GROUPS.join(', ')}; got '${g}'`)
+  if (values.evidence !== undefined && values.evidence !== 'none') usage("--evidence takes only 'none' (gates keep no decision records)")
+  const gateEnv: Record<string, string> = values.evidence === 'none' ? { EVIDENCE_URL: 'none' } : {}
   const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0
-  return { build: quick || values['from-source'] === true ? 'source' : 'dist', quick, sizes, duration, evaluations, plugin: !quick && values['no-plugin'] !== true && hasGo, json: values.json ?? join(ROOT, '.bench', 'results.json'), burst: 200, incremental: quick ? 3_000 : 30_000 }
+  return { only, gateEnv, build: quick || values['from-source'] === true ? 'source' : 'dist', quick, sizes, duration, evaluations, plugin: !quick && values['no-plugin'] !== true && hasGo, json: values.json ?? join(ROOT, '.bench', 'results.json'), burst: 200, incremental: quick ? 3_000 : 30_000 }
 }
 
 const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
@@ -110,9 +118,10 @@ function checkCounts (s: Score, perArm: number, what: string, lists: Lists = 'bo
 }
 
 let build: GateBuild = 'dist'
+let gateEnv: Record<string, string> = {}
 
-async function warmGate (sandbox: SandboxProc, warm: BenchSegment, env: Record<string, string> = {}): Promise<GateProc> {
-  const gate = await startGate(sandbox.url, build, env)
+async function warmGate (sandbox: SandboxProc, warm: BenchSegment): Promise<GateProc> {
+  const gate = await startGate(sandbox.url, build, gateEnv)
   // Warm the gate's code (JIT) on its own segment so "cold" below means a cold cache only.
   const w = await score(gate.url, whole(warm))
   const bad = checkCounts(w, warm.perArm, 'warm-up')
@@ -257,104 +266,138 @@ async function throughput (gateUrl: string, seg: BenchSegment, duration: number,
   return { ratio: mean(scores) / mean(health), score: scores, health, shed, text: [`${mean(scores).toFixed(0)} req/s, p99 ${worst(scores)} ms`, `${mean(health).toFixed(0)} req/s, p99 ${worst(health)} ms`] }
 }
 
+/** What every benchmark group gets: the sandbox, its segments, the options, and where results go. */
+interface Run {
+  opts: ReturnType<typeof options>
+  sandbox: SandboxProc
+  warm: BenchSegment
+  sized: BenchSegment[]
+  growing: BenchSegment
+  rows: Row[]
+  details: Record<string, unknown>
+}
+
+/** 3. Window scaling: a fresh gate per size and series, one cold evaluation each (medians of three for the smaller sizes). */
+async function benchScaling ({ opts, sandbox, warm, sized, rows, details }: Run): Promise<Cold> {
+  const series: Record<Lists, Cold[]> = { both: [], decisions: [] }
+  for (const lists of ['both', 'decisions'] as const) {
+    // Quick mode shares one gate per series (a fresh process per size costs seconds).
+    const shared = opts.quick ? await warmGate(sandbox, warm) : undefined
+    try {
+      for (const [i, seg] of sized.entries()) {
+        // The machine is shared: the two smaller sizes are measured three times (fresh gates) and the median kept.
+        const reps = opts.quick || i === sized.length - 1 ? 1 : 3
+        const tries: Cold[] = []
+        for (let r = 0; r < reps; r++) tries.push(await coldEvaluation(sandbox, warm, seg, lists, shared))
+        const c = { ...(tries[0] as Cold), ms: median(tries.map((x) => x.ms)), gateCpuMs: median(tries.map((x) => x.gateCpuMs)), sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)), tries: tries.map((x) => x.ms) }
+        series[lists].push(c)
+        log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
+      }
+    } finally {
+      await shared?.close()
+    }
+  }
+  details.scaling = series
+  rows.push(...scalingRows(series.both, ''), ...scalingRows(series.decisions, 'd'))
+  return series.both[0] as Cold
+}
+
+/** 2. Coalescing: 200 identical cold requests at a fresh gate vs one cold request. */
+async function benchCoalescing ({ opts, sandbox, sized, rows, details }: Run, gate: GateProc, solo: Cold): Promise<void> {
+  if (solo.error !== undefined) throw new Error(`the smallest window must evaluate for the coalescing benchmark: ${solo.error}`)
+  const before = await sandbox.stats()
+  const answers = await Promise.all(Array.from({ length: opts.burst }, async () => await score(gate.url, whole(sized[0] as BenchSegment))))
+  const d = upstreamDelta(before, await sandbox.stats())
+  const wrong = answers.map((a) => checkCounts(a, solo.perArm, 'burst')).filter((x) => x !== undefined)
+  const ratio = d.requests / solo.requests
+  details.coalescing = { burst: opts.burst, requests: d.requests, byPath: d.byPath, solo: solo.requests, soloByPath: solo.byPath, wrongAnswers: wrong.length }
+  rows.push({ id: '2', what: `coalescing: ${opts.burst} identical cold requests`, measured: `${d.requests} upstream requests`, baseline: `${solo.requests} (one cold request)`, ratio, target: '= 1.0', result: ratio === 1 && wrong.length === 0 ? 'PASS' : 'FAIL', ...(wrong.length > 0 ? { note: `${wrong.length} answers wrong: ${wrong[0] as string}` } : {}) })
+  log(`coalescing: ${opts.burst} concurrent cold requests cost ${d.requests} upstream requests; one alone cost ${solo.requests}`)
+}
+
+/** 1. Warm throughput: score vs /healthz on the same gate (this request, or the burst before, read the window). */
+async function benchThroughput ({ opts, sized, rows, details }: Run, gate: GateProc): Promise<void> {
+  await score(gate.url, whole(sized[0] as BenchSegment))
+  const tp = await throughput(gate.url, sized[0] as BenchSegment, opts.duration, opts.quick ? 1 : 2)
+  details.throughput = tp
+  rows.push({ id: '1', what: 'warm score throughput vs /healthz (100 connections)', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...(tp.shed > 0 ? { note: `${tp.shed} answers were not 2xx (shed with 503 under pressure) and are not counted as throughput` } : {}) })
+  log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
+}
+
+/** 4. Incremental: a growing window measured twice, the second 5 minutes longer, each pair at a fresh gate. */
+async function benchIncremental ({ sandbox, warm, growing, rows, details }: Run): Promise<void> {
+  const typical = await growth(sandbox, warm, growing, 5 * H + 20 * 60_000)
+  details.incremental = typical
+  const bad = typical.error
+  const ratio = typical.second.bytes / typical.first.bytes
+  rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing window (5h20m, +5 min), all lists', measured: `${fmtBytes(typical.second.bytes)} (${typical.second.requests} requests)`, baseline: `${fmtBytes(typical.first.bytes)} (${typical.first.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
+  const dl = (d: Delta): number => d.bytesByPath[DL] ?? 0
+  const dlRatio = dl(typical.second) / dl(typical.first)
+  rows.push({ id: '4d', what: 'the same measurements, decision log bytes only', measured: `${fmtBytes(dl(typical.second))} (${typical.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(typical.first))} (${typical.first.byPath[DL] ?? 0} requests)`, ratio: dlRatio, target: '<= 0.1', result: dlRatio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL' })
+  log(`incremental: first measurement ${fmtBytes(typical.first.bytes)} (decision log ${fmtBytes(dl(typical.first))}), second ${fmtBytes(typical.second.bytes)} (decision log ${fmtBytes(dl(typical.second))})`)
+  // The same growth where the window crosses a slice-length step (5h55m -> 6h: 15-minute slices give way to hourly ones).
+  const step = await growth(sandbox, warm, growing, 5 * H + 55 * 60_000)
+  details.incrementalAcrossStep = step
+  const stepRatio = dl(step.second) / dl(step.first)
+  rows.push({ id: '4s', what: 'decision log bytes, growth across a slice-length step (5h55m, +5 min)', measured: `${fmtBytes(dl(step.second))} (${step.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(step.first))} (${step.first.byPath[DL] ?? 0} requests)`, ratio: stepRatio, target: '-', result: 'INFO', ...(step.error === undefined ? {} : { note: step.error }) })
+  log(`incremental across a slice step: decision log ${fmtBytes(dl(step.first))}, then ${fmtBytes(dl(step.second))}`)
+}
+
+/**
+ * 5. RSS drift over N warm evaluations (10 at a time) at a gate of its own, after a warm-up of
+ * N/10; RSS sampled every N/10 so growth can be told from V8's garbage-collection cycle.
+ */
+async function benchMemory ({ opts, sandbox, warm, sized, rows, details }: Run): Promise<void> {
+  const gate = await warmGate(sandbox, warm)
+  try {
+    const url = `${gate.url}${scorePath(whole(sized[0] as BenchSegment))}`
+    let shed = (await evaluations(url, opts.evaluations / 10, 10)).shed
+    const samples = [gate.memory().rssMb]
+    for (let i = 0; i < 10; i++) {
+      shed += (await evaluations(url, opts.evaluations / 10, 10)).shed
+      samples.push(gate.memory().rssMb)
+    }
+    const [start, end] = [samples[0] as number, samples[samples.length - 1] as number]
+    const drift = end / start
+    details.drift = { evaluations: opts.evaluations, samplesMb: samples, shed }
+    rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${end.toFixed(0)} MB after (max ${Math.max(...samples).toFixed(0)})`, baseline: `${start.toFixed(0)} MB before`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(shed > 0 ? { note: `${shed} requests were shed (503) on the way and asked again` } : {}) })
+    log(`memory: RSS every ${opts.evaluations / 10} warm evaluations: ${samples.map((m) => m.toFixed(0)).join(' ')} MB (${shed} shed and asked again)`)
+  } finally {
+    await gate.close()
+  }
+}
+
 async function main (): Promise<void> {
   const opts = options()
   build = opts.build
+  gateEnv = opts.gateEnv
   if (build === 'dist') buildDist()
   const { profile, warm, sized, growing } = layout(opts.sizes, opts.incremental)
   const rows: Row[] = []
   const details: Record<string, unknown> = {}
   const startLoad = loadavg()
-  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}`)
+  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, ${[...opts.only].join(', ')}${opts.gateEnv.EVIDENCE_URL === 'none' ? ', EVIDENCE_URL=none' : ''}, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}`)
   const sandbox = await startSandboxProcess(profile)
+  const run: Run = { opts, sandbox, warm, sized, growing, rows, details }
   try {
-    // 3. Window scaling: a fresh gate per size and series, one cold evaluation each.
-    const series: Record<Lists, Cold[]> = { both: [], decisions: [] }
-    for (const lists of ['both', 'decisions'] as const) {
-      // Quick mode shares one gate per series (a fresh process per size costs seconds).
-      const shared = opts.quick ? await warmGate(sandbox, warm) : undefined
+    const solo = opts.only.has('scaling') ? await benchScaling(run) : undefined
+    if (opts.only.has('coalescing') || opts.only.has('throughput')) {
+      const gate = await warmGate(sandbox, warm)
       try {
-        for (const [i, seg] of sized.entries()) {
-          // The machine is shared: the two smaller sizes are measured three times (fresh gates) and the median kept.
-          const reps = opts.quick || i === sized.length - 1 ? 1 : 3
-          const tries: Cold[] = []
-          for (let r = 0; r < reps; r++) tries.push(await coldEvaluation(sandbox, warm, seg, lists, shared))
-          const c = { ...(tries[0] as Cold), ms: median(tries.map((x) => x.ms)), gateCpuMs: median(tries.map((x) => x.gateCpuMs)), sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)), tries: tries.map((x) => x.ms) }
-          series[lists].push(c)
-          log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
-        }
+        if (opts.only.has('coalescing')) await benchCoalescing(run, gate, solo ?? await coldEvaluation(sandbox, warm, sized[0] as BenchSegment, 'both'))
+        if (opts.only.has('throughput')) await benchThroughput(run, gate)
       } finally {
-        await shared?.close()
+        await gate.close()
       }
     }
-    details.scaling = series
-    rows.push(...scalingRows(series.both, ''), ...scalingRows(series.decisions, 'd'))
-    const small = series.both[0] as Cold
-    if (small.error !== undefined) throw new Error(`the smallest window must evaluate for the other benchmarks: ${small.error}`)
-
-    // 2. Coalescing: 200 identical cold requests at a fresh gate vs one cold request (the scaling run).
-    const gate = await warmGate(sandbox, warm)
-    try {
-      const before = await sandbox.stats()
-      const answers = await Promise.all(Array.from({ length: opts.burst }, async () => await score(gate.url, whole(sized[0] as BenchSegment))))
-      const d = upstreamDelta(before, await sandbox.stats())
-      const wrong = answers.map((a) => checkCounts(a, small.perArm, 'burst')).filter((x) => x !== undefined)
-      const ratio = d.requests / small.requests
-      details.coalescing = { burst: opts.burst, requests: d.requests, byPath: d.byPath, solo: small.requests, soloByPath: small.byPath, wrongAnswers: wrong.length }
-      rows.push({ id: '2', what: `coalescing: ${opts.burst} identical cold requests`, measured: `${d.requests} upstream requests`, baseline: `${small.requests} (one cold request)`, ratio, target: '= 1.0', result: ratio === 1 && wrong.length === 0 ? 'PASS' : 'FAIL', ...(wrong.length > 0 ? { note: `${wrong.length} answers wrong: ${wrong[0] as string}` } : {}) })
-      log(`coalescing: ${opts.burst} concurrent cold requests cost ${d.requests} upstream requests; one alone cost ${small.requests}`)
-
-      // 1. Warm throughput: score vs /healthz on the same gate.
-      const tp = await throughput(gate.url, sized[0] as BenchSegment, opts.duration, opts.quick ? 1 : 2)
-      details.throughput = tp
-      rows.push({ id: '1', what: 'warm score throughput vs /healthz (100 connections)', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...(tp.shed > 0 ? { note: `${tp.shed} answers were not 2xx (shed with 503 under pressure) and are not counted as throughput` } : {}) })
-      log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
-
-    } finally {
-      await gate.close()
-    }
-
-    // 4. Incremental: a growing window measured twice, the second 5 minutes longer, each pair at a fresh gate.
-    const typical = await growth(sandbox, warm, growing, 5 * H + 20 * 60_000)
-    details.incremental = typical
-    const bad = typical.error
-    const ratio = typical.second.bytes / typical.first.bytes
-    rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing window (5h20m, +5 min), all lists', measured: `${fmtBytes(typical.second.bytes)} (${typical.second.requests} requests)`, baseline: `${fmtBytes(typical.first.bytes)} (${typical.first.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
-    const dl = (d: Delta): number => d.bytesByPath[DL] ?? 0
-    const dlRatio = dl(typical.second) / dl(typical.first)
-    rows.push({ id: '4d', what: 'the same measurements, decision log bytes only', measured: `${fmtBytes(dl(typical.second))} (${typical.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(typical.first))} (${typical.first.byPath[DL] ?? 0} requests)`, ratio: dlRatio, target: '<= 0.1', result: dlRatio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL' })
-    log(`incremental: first measurement ${fmtBytes(typical.first.bytes)} (decision log ${fmtBytes(dl(typical.first))}), second ${fmtBytes(typical.second.bytes)} (decision log ${fmtBytes(dl(typical.second))})`)
-    // The same growth where the window crosses a slice-length step (5h55m -> 6h: 15-minute slices give way to hourly ones).
-    const step = await growth(sandbox, warm, growing, 5 * H + 55 * 60_000)
-    details.incrementalAcrossStep = step
-    const stepRatio = dl(step.second) / dl(step.first)
-    rows.push({ id: '4s', what: 'decision log bytes, growth across a slice-length step (5h55m, +5 min)', measured: `${fmtBytes(dl(step.second))} (${step.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(step.first))} (${step.first.byPath[DL] ?? 0} requests)`, ratio: stepRatio, target: '-', result: 'INFO', ...(step.error === undefined ? {} : { note: step.error }) })
-    log(`incremental across a slice step: decision log ${fmtBytes(dl(step.first))}, then ${fmtBytes(dl(step.second))}`)
-    const g5 = await warmGate(sandbox, warm)
-    try {
-      const driftUrl = `${g5.url}${scorePath(whole(sized[0] as BenchSegment))}`
-      // 5. RSS drift over N warm evaluations (10 at a time) at a gate of its own, after a warm-up
-      // of N/10; RSS sampled every N/10 so growth can be told from V8's garbage-collection cycle.
-      let shed = (await evaluations(driftUrl, opts.evaluations / 10, 10)).shed
-      const samples = [g5.memory().rssMb]
-      for (let i = 0; i < 10; i++) {
-        shed += (await evaluations(driftUrl, opts.evaluations / 10, 10)).shed
-        samples.push(g5.memory().rssMb)
-      }
-      const [start, end] = [samples[0] as number, samples[samples.length - 1] as number]
-      const drift = end / start
-      details.drift = { evaluations: opts.evaluations, samplesMb: samples, shed }
-      rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${end.toFixed(0)} MB after (max ${Math.max(...samples).toFixed(0)})`, baseline: `${start.toFixed(0)} MB before`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(shed > 0 ? { note: `${shed} requests were shed (503) on the way and asked again` } : {}) })
-      log(`memory: RSS every ${opts.evaluations / 10} warm evaluations: ${samples.map((m) => m.toFixed(0)).join(' ')} MB (${shed} shed and asked again)`)
-    } finally {
-      await g5.close()
-    }
+    if (opts.only.has('incremental')) await benchIncremental(run)
+    if (opts.only.has('memory')) await benchMemory(run)
   } finally {
     await sandbox.close()
   }
 
   // 6. The plugin's round trips (needs Go), informational: its own baseline is Control.Ping.
-  if (opts.plugin) {
+  if (opts.plugin && opts.only.has('plugin')) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'plugin', 'run.ts')], { cwd: ROOT, env: { ...process.env, BENCH_N: '1000' }, encoding: 'utf8', timeout: 900_000 })
     if (r.status === 0) {
       const p = JSON.parse(readFileSync(join(ROOT, '.bench', 'plugin.json'), 'utf8')) as { ping: { p50: number, p99: number }, run: { p50: number, p99: number }, ratio: { p50: number } }
@@ -375,7 +418,7 @@ async function main (): Promise<void> {
   }
   log(`load average at start ${startLoad.map((l) => l.toFixed(2)).join(' ')}, at end ${endLoad.map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`)
   mkdirSync(dirname(opts.json), { recursive: true })
-  writeFileSync(opts.json, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cores: cpus().length, load: { start: startLoad, end: endLoad }, quick: opts.quick, sizes: opts.sizes, rows, details }, null, 2)}\n`)
+  writeFileSync(opts.json, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cores: cpus().length, load: { start: startLoad, end: endLoad }, quick: opts.quick, sizes: opts.sizes, only: [...opts.only], gateEnv: opts.gateEnv, rows, details }, null, 2)}\n`)
   process.exitCode = rows.some((r) => r.result === 'FAIL') ? 1 : 0
 }
 
