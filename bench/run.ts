@@ -131,7 +131,7 @@ async function warmGate (sandbox: SandboxProc, warm: BenchSegment): Promise<Gate
 
 const median = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a[Math.floor(a.length / 2)] as number }
 
-interface Cold { tries?: number[], gateCpuMs: number, sandboxCpuMs: number, lists: Lists, perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number>, error?: string }
+interface Cold { shed: number, tries?: number[], gateCpuMs: number, sandboxCpuMs: number, lists: Lists, perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number>, error?: string }
 
 /**
  * One cold evaluation (nothing of this window cached) at a fresh, JIT-warmed gate, or in quick
@@ -144,14 +144,23 @@ async function coldEvaluation (sandbox: SandboxProc, warm: BenchSegment, seg: Be
     const rssStartMb = gate.memory().rssMb
     const before = await sandbox.stats()
     const cpu0 = [gate.cpuMs(), cpuMsOf(sandbox.pid)]
-    const t0 = performance.now()
-    const s = await score(gate.url, { ...whole(seg), stage: stageOf(lists) })
+    // A 503 "under pressure" is the gate shedding before it starts (on this shared machine its
+    // event-loop samples can spike): like Argo, ask again; the timing is that of the answer.
+    let shed = 0
+    let t0 = performance.now()
+    let s = await score(gate.url, { ...whole(seg), stage: stageOf(lists) })
+    while (s.status === 503 && /under pressure/.test(s.error ?? '') && shed < 10) {
+      shed++
+      await sleep(1_000)
+      t0 = performance.now()
+      s = await score(gate.url, { ...whole(seg), stage: stageOf(lists) })
+    }
     const ms = performance.now() - t0
     const gateCpuMs = gate.cpuMs() - (cpu0[0] as number)
     const sandboxCpuMs = cpuMsOf(sandbox.pid) - (cpu0[1] as number)
     const bad = checkCounts(s, seg.perArm, listsText(lists, seg.perArm), lists)
     const d = upstreamDelta(before, await sandbox.stats())
-    const c: Cold = { lists, perArm: seg.perArm, ms, gateCpuMs, sandboxCpuMs, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
+    const c: Cold = { shed, lists, perArm: seg.perArm, ms, gateCpuMs, sandboxCpuMs, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
     if (bad !== undefined) c.error = bad
     return c
   } finally {
@@ -291,7 +300,7 @@ async function benchScaling ({ opts, sandbox, warm, sized, rows, details }: Run)
         for (let r = 0; r < reps; r++) tries.push(await coldEvaluation(sandbox, warm, seg, lists, shared))
         const c = { ...(tries[0] as Cold), ms: median(tries.map((x) => x.ms)), gateCpuMs: median(tries.map((x) => x.gateCpuMs)), sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)), tries: tries.map((x) => x.ms) }
         series[lists].push(c)
-        log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
+        log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${tries.some((x) => x.shed > 0) ? `, shed ${tries.map((x) => x.shed).join('/')} times before answering` : ''}${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
       }
     } finally {
       await shared?.close()
