@@ -12,7 +12,7 @@ import { AGENTS } from '../../src/sandbox/scenarios.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
 import { countDecisions, type DecisionCounts } from '../../src/sources/cordum/feeds.js'
 import { Limiter } from '../../src/sources/cordum/limiter.js'
-import { countDecisionsSliced, cut, DEFAULT_SLICES, planSlices, SliceCache, type SlicedReads, type SliceOptions } from '../../src/sources/cordum/slices.js'
+import { countDecisionsSliced, cut, DEFAULT_SLICES, planSlices, SLICE_MAX_PAGES, SliceCache, type SlicedReads, type SliceOptions } from '../../src/sources/cordum/slices.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { NO_TELEMETRY } from '../../src/telemetry.js'
 import { decisionLog, expected, type Decision, type DecisionLog } from '../helpers/decision-log.js'
@@ -74,9 +74,12 @@ t.test('planning: aligned cuts, the window exactly covered, the open tail cut sh
     t.equal(s.end <= now - opts.marginMs, s.closed, `[${s.start - BASE}, ${s.end - BASE}) closed iff it ended a margin ago`)
     if (s.end !== until + 1) t.equal(s.end % (opts.ladderMs[s.level] as number), 0, 'ends on a boundary of its length')
   }
-  t.same(slices.filter((s) => !s.closed).map((s) => [s.start - BASE, s.end - BASE, s.level]), [[48 * 60_000, 49 * 60_000, 0], [49 * 60_000, 50 * 60_000, 0], [50 * 60_000, 55 * 60_000, 1], [55 * 60_000, 60 * 60_000, 1]],
-    'only the short slices at the closing line and after it stay open')
+  t.same(slices.filter((s) => !s.closed).map((s) => [s.start - BASE, s.end - BASE, s.level]), [[48 * 60_000, 49 * 60_000, 0], [49 * 60_000, 50 * 60_000, 0], [50 * 60_000, 60 * 60_000, 1]],
+    'only the short slices at the closing line and after it stay open (the one after now joins the one holding now)')
   t.ok(slices.filter((s) => s.closed && s.level === 2).length >= 2, 'old data comes in long slices')
+  const ahead = planSlices(BASE, BASE + HOUR + 50_000, BASE + HOUR + 5_000, DEFAULT_SLICES)
+  t.ok(ahead.every((s) => s.start <= BASE + HOUR + 5_000), 'no slice starts after now (an until ahead of the clock joins the slice holding now)')
+  t.equal(ahead[ahead.length - 1]?.end, BASE + HOUR + 50_001)
   const onBoundary = planSlices(BASE, BASE + 6 * HOUR, BASE + 10 * HOUR, DEFAULT_SLICES)
   t.equal(onBoundary.length, 24, 'a 6 h window is 24 slices of 15 minutes')
   t.same(onBoundary[23], { start: BASE + 6 * HOUR - 15 * 60_000, end: BASE + 6 * HOUR + 1, level: 2, closed: true }, 'an until on a boundary (inclusive) joins the last slice, no 1 ms slice of its own')
@@ -296,7 +299,8 @@ t.test('concurrent observations share the fetch of a closed slice; a joiner outl
   t.equal(telemetry.slices.filter((x) => x.result === 'shared').length, plan.length, 'and reported as shared')
 
   // The first observation gives up while the second waits on its fetches: the second reads them itself.
-  const fresh = source(t, log.url, { now: () => BASE + 10 * HOUR })
+  const watched = new RecordingTelemetry()
+  const fresh = source(t, log.url, { now: () => BASE + 10 * HOUR, telemetry: watched })
   log.reset()
   const quitter = new AbortController()
   const gone = fresh.observe(request('a', { ...win, baseline: 'base' }), specs('policy_deny_rate'), quitter.signal)
@@ -305,13 +309,33 @@ t.test('concurrent observations share the fetch of a closed slice; a joiner outl
   setTimeout(() => quitter.abort(), 10)
   t.equal((await failure(gone)).code, 'GATE_ERR_UNAVAILABLE')
   t.same((await stays).policy_deny_rate?.baseline, { n: truth.decisions, k: truth.denies }, 'counted in full, not failed by the other\'s cancel')
+  t.equal(watched.slices.filter((x) => x.result === 'shared').length, plan.length, 'it had joined the baseline slices under way')
+  t.equal(watched.slices.filter((x) => x.result === 'miss').length, 4 * plan.length, 'and, when they were cancelled, fetched them itself (each of the 2 observations: 2 arms)')
+})
+
+t.test('a dense slice may take up to SLICE_MAX_PAGES pages; past that the read fails, naming the list', async (t) => {
+  // 1017 decisions in one minute, one per page.
+  const log = await server(t, steady('a', BASE, BASE + 60_000, 59), { maxLimit: 1 })
+  const client = new CordumClient({ url: log.url, maxRetries: 0 })
+  t.teardown(async () => await client.close())
+  const r = reads(client, BASE + HOUR, { ...DEFAULT_SLICES, ladderMs: [60_000] })
+  const dense = request('a', window(BASE, BASE + 60_000 - 1))
+  t.equal(log.data.length, 1_017)
+  const few = request('a', window(BASE, BASE + 59 * 500))
+  t.same(await countDecisionsSliced(r, few, 'a', call(30_000)), expected(log.data, 'a', BASE, BASE + 59 * 500), '501 pages in one slice: more than a whole walk may take, fine for a slice')
+  t.ok(log.requests.length > 200, `that took ${log.requests.length} requests`)
+  const err = await failure(countDecisionsSliced(r, dense, 'a', call(30_000)))
+  t.equal(err.code, 'GATE_ERR_UPSTREAM_RESPONSE')
+  t.match(err.message, /GET \/api\/v1\/governance\/decisions: more than 1000 pages/)
+  t.equal(SLICE_MAX_PAGES, 1_000)
 })
 
 t.test('against the sandbox: sliced counts equal the unsliced walk for every agent', async (t) => {
   const sb = await sandboxFor(t)
   const client = new CordumClient({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
   t.teardown(async () => await client.close())
-  const windows: [number, number][] = [[T0 - 3 * HOUR, T0], [T0 - 47 * 60_000 - 123, T0 - 5 * 60_000], [T0 - 26 * HOUR, T0 - HOUR + 1]]
+  // The last window ends 50 s after the sandbox's now (the service allows 60 s of clock skew); the sandbox clamps until to its now.
+  const windows: [number, number][] = [[T0 - 3 * HOUR, T0], [T0 - 47 * 60_000 - 123, T0 - 5 * 60_000], [T0 - 26 * HOUR, T0 - HOUR + 1], [T0 - 2 * HOUR, T0 + 50_000]]
   const r = reads(client, T0)
   for (const a of AGENTS.filter((x) => x.tenant === 'default')) {
     for (const [since, until] of windows) {

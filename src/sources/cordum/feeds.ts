@@ -20,10 +20,10 @@ const MAX_DLQ_ENTRIES = 20_000
 export interface DecisionCounts { decisions: number, denies: number }
 
 /** Policy decisions of one agent in the window: `GET /api/v1/governance/decisions`, all pages. */
-export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT): Promise<DecisionCounts> {
+export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES): Promise<DecisionCounts> {
   const what = 'GET /api/v1/governance/decisions'
   const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit }
-  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages: DEFAULT_MAX_PAGES })
+  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages })
   const counts = { decisions: 0, denies: 0 }
   for await (const d of itemsOf(pages)) {
     counts.decisions++

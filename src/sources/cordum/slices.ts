@@ -25,7 +25,7 @@ import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import type { ObservationRequest } from '../source.js'
 import type { CallContext, CordumClient } from './client.js'
-import { countDecisions, type DecisionCounts } from './feeds.js'
+import { countDecisions, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
 
 export interface SliceOptions {
   /** Slice lengths to choose from (ms), ascending, each a whole multiple of the one before. */
@@ -103,12 +103,15 @@ export function planSlices (sinceMs: number, untilMs: number, nowMs: number, opt
     }
   }
   add(sinceMs, untilMs + 1, sliceLevel(untilMs - sinceMs, opts))
-  // An `until` exactly on a boundary leaves a last slice of one millisecond: a request for
-  // almost nothing. It joins the slice before (a key no later window shares, but that slice
-  // is at the window's end, mostly open, and read anyway).
-  const last = out[out.length - 1]
-  const before = out[out.length - 2]
-  if (last !== undefined && before !== undefined && last.end - last.start === 1) {
+  // Two kinds of last slice join the one before: one of a single millisecond (an `until`
+  // exactly on a boundary), a request for almost nothing; and one starting after now (an
+  // `until` a little ahead, within the service's clock-skew slack), which a gateway that
+  // clamps `until` to its own now would refuse as until < since. Both are open and read anyway,
+  // so the odd bounds cost no cache sharing.
+  for (;;) {
+    const last = out[out.length - 1]
+    const before = out[out.length - 2]
+    if (last === undefined || before === undefined || !(last.end - last.start === 1 || last.start > nowMs)) break
     out.splice(-2, 2, { start: before.start, end: last.end, level: before.level, closed: last.end <= closeBy })
   }
   return out
@@ -190,6 +193,14 @@ export interface SlicedReads {
 
 const DECISIONS = '/api/v1/governance/decisions'
 
+/**
+ * Pages one slice may take (500000 decisions). Higher than a whole walk's 200: the slice
+ * length is chosen from the window's span, not its density, so a short window over a very busy
+ * agent puts many pages in each slice; the deadline still bounds the time, and a repeating
+ * cursor is still caught.
+ */
+export const SLICE_MAX_PAGES = 1_000
+
 function decisionKey (req: ObservationRequest, agentId: string | undefined, start: number, end: number): string {
   return canonicalJson([req.tenant, DECISIONS, agentId ?? null, req.topic ?? null, start, end])
 }
@@ -226,7 +237,7 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
   setMaxListeners(2 * slices.length + 10, sub.signal)
   try {
     const parts = await Promise.all(slices.map(async (s) => {
-      const fetch = async (): Promise<DecisionCounts> => await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub)
+      const fetch = async (): Promise<DecisionCounts> => await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub, PAGE_LIMIT, SLICE_MAX_PAGES)
       if (!s.closed) return await fetch()
       const hit = cachedDecisions(r, req, agentId, s.start, s.end, s.level)
       if (hit !== undefined) {
