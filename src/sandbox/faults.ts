@@ -124,9 +124,26 @@ export class FaultInjector {
   }
 }
 
-/** Requests the sandbox received, by path: how tests count upstream calls. */
+/** Requests the sandbox received, and response body bytes it sent, by path: how tests and benchmarks count upstream calls. */
 export class RequestStats {
   #counts = new Map<string, number>()
+  #bytes = new Map<string, number>()
+
+  recordBytes (path: string, bytes: number): void {
+    this.#bytes.set(path, (this.#bytes.get(path) ?? 0) + bytes)
+  }
+
+  /** Response body bytes sent for `path` (as computed, before any fault cuts them), or for every path when absent. */
+  bytes (path?: string): number {
+    if (path !== undefined) return this.#bytes.get(path) ?? 0
+    let total = 0
+    for (const n of this.#bytes.values()) total += n
+    return total
+  }
+
+  bytesSnapshot (): Record<string, number> {
+    return Object.fromEntries(this.#bytes)
+  }
 
   record (path: string): void {
     this.#counts.set(path, (this.#counts.get(path) ?? 0) + 1)
@@ -146,5 +163,6 @@ export class RequestStats {
 
   reset (): void {
     this.#counts.clear()
+    this.#bytes.clear()
   }
 }

@@ -11,6 +11,7 @@ import { SandboxActions } from './actions.js'
 import { FaultInjector, faultyBody, RequestStats, type FaultKind, type FaultSpec } from './faults.js'
 import { cordumError, getJob, listApprovals, listDecisions, listDlq, listDlqPage, listJobs, listPools, status, type Caller, type Handler, type RouteResponse } from './routes.js'
 import { SANDBOX_TENANT } from './scenarios.js'
+import { benchRoutes, type BenchProfile } from './bench.js'
 
 export interface SandboxKey { key: string, role: 'admin' | 'viewer', tenant: string }
 
@@ -26,6 +27,11 @@ export interface SandboxOptions {
   now?: () => number
   /** How long creating a workflow run takes (the window in which a repeated Idempotency-Key gets 409); default 100 ms. */
   runCreateDelayMs?: number
+  /**
+   * Serve the bench profile's data instead of the scenarios' (bench.ts): large decision and
+   * job lists, the jobs list without Cordum's 1000-job cap. For benchmarks only.
+   */
+  bench?: BenchProfile
 }
 
 export interface Sandbox {
@@ -51,9 +57,17 @@ const ROUTES: Record<string, Route> = {
   '/api/v1/pools': { handler: listPools, admin: true },
 }
 
-function routeOf (path: string): Route | undefined {
+function routeOf (path: string, routes: Record<string, Route>): Route | undefined {
   if (path.startsWith('/api/v1/jobs/') && path.length > '/api/v1/jobs/'.length) return { handler: getJob, admin: false }
-  return ROUTES[path]
+  return routes[path]
+}
+
+/** The route table: the scenarios', or with a bench profile its list handlers in their place. */
+function routesFor (bench: BenchProfile | undefined): Record<string, Route> {
+  if (bench === undefined) return ROUTES
+  const routes = { ...ROUTES }
+  for (const [path, handler] of Object.entries(benchRoutes(bench))) routes[path] = { handler, admin: ROUTES[path]?.admin ?? false }
+  return routes
 }
 
 function keyOf (req: IncomingMessage): string | undefined {
@@ -77,8 +91,9 @@ function authorize (req: IncomingMessage, keys: SandboxKey[], admin: boolean): C
   return { role: found.role, tenant }
 }
 
-async function send (res: ServerResponse, r: RouteResponse, fault: FaultKind | undefined): Promise<void> {
+async function send (res: ServerResponse, r: RouteResponse, fault: FaultKind | undefined, sent?: (bytes: number) => void): Promise<void> {
   const json = Buffer.from(JSON.stringify(r.body))
+  sent?.(json.length)
   const headers: Record<string, string | number> = { 'content-type': 'application/json', ...r.headers }
   switch (fault?.kind) {
     case 'malformed-json': {
@@ -135,7 +150,7 @@ async function readBody (req: IncomingMessage): Promise<string> {
 async function control (req: IncomingMessage, path: string, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats): Promise<RouteResponse> {
   const caller = authorize(req, keys, true)
   if ('status' in caller) return caller
-  if (path === '/_sandbox/stats' && req.method === 'GET') return { status: 200, body: { requests: stats.snapshot(), total: stats.count() } }
+  if (path === '/_sandbox/stats' && req.method === 'GET') return { status: 200, body: { requests: stats.snapshot(), total: stats.count(), bytes: stats.bytesSnapshot(), totalBytes: stats.bytes() } }
   if (path === '/_sandbox/stats' && req.method === 'DELETE') { stats.reset(); return { status: 200, body: { requests: {} } } }
   if (path === '/_sandbox/faults' && req.method === 'GET') return { status: 200, body: { faults: faults.list() } }
   if (path === '/_sandbox/faults' && req.method === 'DELETE') { faults.clear(); return { status: 200, body: { faults: [] } } }
@@ -183,7 +198,7 @@ async function handleAction (req: IncomingMessage, res: ServerResponse, url: URL
   return true
 }
 
-async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number, actions: SandboxActions): Promise<void> {
+async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number, actions: SandboxActions, routes: Record<string, Route>): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sandbox')
   const path = url.pathname
   if (path.startsWith('/_sandbox/')) {
@@ -196,7 +211,7 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
     return
   }
   if (await handleAction(req, res, url, keys, faults, actions, now)) return
-  const route = routeOf(path)
+  const route = routeOf(path, routes)
   if (route === undefined) {
     await send(res, cordumError(404, 'not found', 'NOT_FOUND'), undefined)
     return
@@ -243,7 +258,7 @@ async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxK
     body.items = [...body.items, ...actions.pendingApprovals(caller.tenant)]
   }
   if (answer.status === 200) answer.body = faultyBody(answer.body, fault, now())
-  await send(res, answer, fault)
+  await send(res, answer, fault, (bytes) => stats.recordBytes(path, bytes))
 }
 
 /** Starts a sandbox gateway; resolves once it listens. */
@@ -256,8 +271,9 @@ export async function startSandbox (opts: SandboxOptions = {}): Promise<Sandbox>
   const faults = new FaultInjector()
   const stats = new RequestStats()
   const actions = new SandboxActions(opts.runCreateDelayMs === undefined ? {} : { runCreateDelayMs: opts.runCreateDelayMs })
+  const routes = routesFor(opts.bench)
   const server: Server = createServer((req, res) => {
-    handle(req, res, keys, faults, stats, now, actions).catch(() => {
+    handle(req, res, keys, faults, stats, now, actions, routes).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal error","code":"INTERNAL","status":500}')
       else res.destroy()
     })

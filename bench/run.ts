@@ -1,0 +1,461 @@
+/**
+ * npm run bench: the performance benchmarks of docs/performance.md, each measured against a
+ * baseline taken in the same run, printed as a table of ratio, target and PASS/FAIL; exits 1
+ * when a target is missed (2 for a usage mistake or a benchmark that could not run).
+ *
+ *   npm run bench                 # the documented full run (sizes 10k, 100k, 1M per arm)
+ *   npm run bench -- --quick      # small sizes and short runs: checks the harness, not the targets' figures
+ *
+ * Flags: --quick (implies --from-source), --sizes=a,b,c (b = 10 x a), --duration=S (autocannon
+ * seconds per run), --evaluations=N (warm evaluations for RSS drift), --no-plugin,
+ * --from-source (run the gate through tsx instead of building dist/), --only=GROUPS (some of
+ * scaling, coalescing, throughput, incremental, memory, plugin), --evidence=none (gates keep
+ * no decision records), --json=PATH (default .bench/results.json).
+ *
+ * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
+ * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
+ * must be cold; autocannon and the timed requests run here. Upstream requests and bytes are
+ * counted by the sandbox, not reported by the gate.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import { request } from 'undici'
+import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
+import { buildDist, cpuMsOf, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
+
+type Outcome = 'PASS' | 'FAIL' | 'INFO'
+
+interface Row {
+  id: string
+  what: string
+  measured: string
+  baseline: string
+  ratio: number | undefined
+  target: string
+  result: Outcome
+  note?: string
+}
+
+const H = 3600_000
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'plugin']
+const STAGE = 'canary-1'
+
+function usage (message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
+function options (): { only: Set<string>, gateEnv: Record<string, string>, build: GateBuild, quick: boolean, sizes: number[], duration: number, evaluations: number, plugin: boolean, json: string, burst: number, incremental: number } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sizes: { type: 'string' },
+      duration: { type: 'string' },
+      evaluations: { type: 'string' },
+      'no-plugin': { type: 'boolean', default: false },
+      'from-source': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      evidence: { type: 'string' },
+      json: { type: 'string' },
+    },
+  })
+  const quick = values.quick === true
+  const sizes = (values.sizes ?? (quick ? '1000,10000,20000' : '10000,100000,1000000')).split(',').map(Number)
+  if (sizes.length !== 3 || sizes.some((n) => !Number.isInteger(n) || n < 100 || n > 3_000_000)) usage('--sizes needs three whole numbers from 100 to 3000000, e.g. 10000,100000,1000000')
+  if (sizes[1] !== 10 * (sizes[0] as number)) usage('--sizes: the second size must be ten times the first (the 10 x 10k comparison)')
+  const duration = Number(values.duration ?? (quick ? 1 : 10))
+  if (!Number.isFinite(duration) || duration < 1) usage('--duration must be a number of seconds >= 1')
+  const evaluations = Number(values.evaluations ?? (quick ? 500 : 10_000))
+  if (!Number.isInteger(evaluations) || evaluations < 100 || evaluations % 10 !== 0) usage('--evaluations must be a whole number >= 100, a multiple of 10')
+  const only = new Set((values.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()))
+  for (const g of only) if (!GROUPS.includes(g)) usage(`--only takes a comma-separated list of ${GROUPS.join(', ')}; got '${g}'`)
+  if (values.evidence !== undefined && values.evidence !== 'none') usage("--evidence takes only 'none' (gates keep no decision records)")
+  const gateEnv: Record<string, string> = values.evidence === 'none' ? { EVIDENCE_URL: 'none' } : {}
+  const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0
+  return { only, gateEnv, build: quick || values['from-source'] === true ? 'source' : 'dist', quick, sizes, duration, evaluations, plugin: !quick && values['no-plugin'] !== true && hasGo, json: values.json ?? join(ROOT, '.bench', 'results.json'), burst: 200, incremental: quick ? 3_000 : 30_000 }
+}
+
+const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`)
+const fmtBytes = (b: number): string => (b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`)
+const fmtN = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n))
+
+function log (line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+/** The data: a warm-up segment, one segment per size, one for the growing window; all hours in the past. */
+function layout (sizes: number[], incremental: number): { profile: BenchProfile, warm: BenchSegment, sized: BenchSegment[], growing: BenchSegment } {
+  const base = Math.floor(Date.now() / H) * H - 16 * H
+  const warm = { startMs: base, endMs: base + 10 * 60_000, perArm: 1000 }
+  const sized = sizes.map((n, i) => ({ startMs: base + (1 + 2 * i) * H, endMs: base + (2 + 2 * i) * H, perArm: n }))
+  const growing = { startMs: base + 8 * H, endMs: base + 14 * H, perArm: incremental }
+  return { profile: { segments: [warm, ...sized, growing] }, warm, sized, growing }
+}
+
+const whole = (s: BenchSegment): ScoreAsk => ({ stage: STAGE, since: s.startMs, until: s.endMs })
+
+/**
+ * What a benchmark reads: `both` is stage canary-1 (decision log, jobs list, approvals), the
+ * issue's "decisions and jobs"; `decisions` is the bench gates file's stage bench-decisions
+ * (the decision log alone, the list Cordum leaves unbounded).
+ */
+type Lists = 'both' | 'decisions'
+const stageOf = (lists: Lists): string => (lists === 'both' ? STAGE : 'bench-decisions')
+const listsText = (lists: Lists, n: number): string => (lists === 'both' ? `${fmtN(n)} decisions + ${fmtN(n)} jobs per arm` : `${fmtN(n)} decisions per arm`)
+const eventsOf = (lists: Lists, perArm: number): number => (lists === 'both' ? 4 : 2) * perArm
+
+/** A score must be a 200 that counted every decision (and job) of both arms. */
+function checkCounts (s: Score, perArm: number, what: string, lists: Lists = 'both'): string | undefined {
+  if (s.status !== 200) return `${what}: HTTP ${s.status} ${s.error ?? ''}`
+  const got = lists === 'both' ? [s.canaryDecisions, s.baselineDecisions, s.canaryJobs, s.baselineJobs] : [s.canaryDecisions, s.baselineDecisions]
+  if (got.some((n) => n !== perArm)) return `${what}: counted decisions canary/baseline ${String(got[0])}/${String(got[1])}${lists === 'both' ? `, jobs ${String(got[2])}/${String(got[3])}` : ''}, expected ${perArm} each`
+  return undefined
+}
+
+let build: GateBuild = 'dist'
+let gateEnv: Record<string, string> = {}
+
+/**
+ * A score, asked again (up to 10 times, 1 s apart) while the gate sheds it with 503 "under
+ * pressure", as Argo would: on this shared machine a gate's event-loop samples can spike just
+ * after it starts. The timing `ms` is that of the answered request.
+ */
+async function answered (gateUrl: string, ask: ScoreAsk): Promise<{ s: Score, ms: number, shed: number }> {
+  let shed = 0
+  for (;;) {
+    const t0 = performance.now()
+    const s = await score(gateUrl, ask)
+    const ms = performance.now() - t0
+    if (!(s.status === 503 && /under pressure/.test(s.error ?? '')) || shed >= 10) return { s, ms, shed }
+    shed++
+    await sleep(1_000)
+  }
+}
+
+async function warmGate (sandbox: SandboxProc, warm: BenchSegment): Promise<GateProc> {
+  const gate = await startGate(sandbox.url, build, gateEnv)
+  // Warm the gate's code (JIT) on its own segment so "cold" below means a cold cache only.
+  const { s: w } = await answered(gate.url, whole(warm))
+  const bad = checkCounts(w, warm.perArm, 'warm-up')
+  if (bad !== undefined) { await gate.close(); throw new Error(bad) }
+  return gate
+}
+
+const median = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a[Math.floor(a.length / 2)] as number }
+
+interface Cold { shed: number, tries?: number[], gateCpuMs: number, sandboxCpuMs: number, lists: Lists, perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number>, error?: string }
+
+/**
+ * One cold evaluation (nothing of this window cached) at a fresh, JIT-warmed gate, or in quick
+ * mode at `shared` (each size is its own window, so its cache is cold there too; only the peak
+ * RSS is then the process's so far). A refused evaluation is returned with its error, not thrown.
+ */
+async function coldEvaluation (sandbox: SandboxProc, warm: BenchSegment, seg: BenchSegment, lists: Lists, shared?: GateProc): Promise<Cold> {
+  const gate = shared ?? await warmGate(sandbox, warm)
+  try {
+    const rssStartMb = gate.memory().rssMb
+    const before = await sandbox.stats()
+    const cpu0 = [gate.cpuMs(), cpuMsOf(sandbox.pid)]
+    const { s, ms, shed } = await answered(gate.url, { ...whole(seg), stage: stageOf(lists) })
+    const gateCpuMs = gate.cpuMs() - (cpu0[0] as number)
+    const sandboxCpuMs = cpuMsOf(sandbox.pid) - (cpu0[1] as number)
+    const bad = checkCounts(s, seg.perArm, listsText(lists, seg.perArm), lists)
+    const d = upstreamDelta(before, await sandbox.stats())
+    const c: Cold = { shed, lists, perArm: seg.perArm, ms, gateCpuMs, sandboxCpuMs, requests: d.requests, bytes: d.bytes, byPath: d.byPath, peakRssMb: gate.memory().peakRssMb, rssStartMb }
+    if (bad !== undefined) c.error = bad
+    return c
+  } finally {
+    if (shared === undefined) await gate.close()
+  }
+}
+
+/** Rows 3a/3b (and 3c, 5a) for one series of cold evaluations. */
+function scalingRows (cold: Cold[], tag: string): Row[] {
+  const [small, mid, large] = cold as [Cold, Cold, Cold]
+  const lists = small.lists
+  const what = lists === 'both' ? 'decisions + jobs' : 'decision log'
+  const perEvent = (c: Cold): number => c.ms * 1000 / eventsOf(lists, c.perArm)
+  const failed = cold.filter((c) => c.error !== undefined)
+  const note = failed.length > 0 ? { note: failed.map((c) => c.error).join('; ') } : {}
+  const ok = (c: Cold): boolean => c.error === undefined
+  const rows: Row[] = []
+  const scale = perEvent(large) / perEvent(small)
+  rows.push({ id: `3a${tag}`, what: `scaling, ${what}: time per event ${fmtN(large.perArm)} / ${fmtN(small.perArm)}`, measured: ok(large) ? `${perEvent(large).toFixed(2)} µs/event (${fmtMs(large.ms)})` : 'refused', baseline: `${perEvent(small).toFixed(2)} µs/event (${fmtMs(small.ms)})`, ratio: ok(large) && ok(small) ? scale : undefined, target: '<= 1.5', result: ok(large) && ok(small) && scale <= 1.5 ? 'PASS' : 'FAIL', ...note })
+  const cpuPerEvent = (c: Cold): number => c.gateCpuMs * 1000 / eventsOf(lists, c.perArm)
+  const cpuScale = cpuPerEvent(large) / cpuPerEvent(small)
+  rows.push({ id: `3e${tag}`, what: `scaling, ${what}: the gate's CPU per event ${fmtN(large.perArm)} / ${fmtN(small.perArm)}`, measured: `${cpuPerEvent(large).toFixed(2)} µs/event (${fmtMs(large.gateCpuMs)})`, baseline: `${cpuPerEvent(small).toFixed(2)} µs/event (${fmtMs(small.gateCpuMs)})`, ratio: ok(large) && ok(small) ? cpuScale : undefined, target: '-', result: 'INFO' })
+  const ten = mid.ms / (10 * small.ms)
+  rows.push({ id: `3b${tag}`, what: `scaling, ${what}: ${fmtN(mid.perArm)} vs 10 x ${fmtN(small.perArm)}`, measured: ok(mid) ? fmtMs(mid.ms) : 'refused', baseline: `10 x ${fmtMs(small.ms)}`, ratio: ok(mid) && ok(small) ? ten : undefined, target: '<= 3', result: ok(mid) && ok(small) && ten <= 3 ? 'PASS' : 'FAIL' })
+  rows.push({ id: `3c${tag}`, what: `scaling, ${what}: upstream bytes, cold`, measured: cold.map((c) => `${fmtBytes(c.bytes)}${ok(c) ? '' : ' (refused)'}`).join(' / '), baseline: '-', ratio: undefined, target: '-', result: 'INFO' })
+  rows.push({ id: `5a${tag}`, what: `peak RSS judging ${fmtN(large.perArm)} per arm, ${what}`, measured: `${large.peakRssMb.toFixed(0)} MB${ok(large) ? '' : ' (refused)'}`, baseline: `${large.rssStartMb.toFixed(0)} MB before`, ratio: large.peakRssMb / large.rssStartMb, target: '-', result: 'INFO' })
+  return rows
+}
+
+/** `n` answered (200) evaluations, `concurrency` at a time; a shed 503 waits a little and asks again. */
+async function evaluations (url: string, n: number, concurrency: number): Promise<{ shed: number }> {
+  let left = n
+  let shed = 0
+  const worker = async (): Promise<void> => {
+    while (left > 0) {
+      left--
+      for (;;) {
+        const res = await request(url)
+        await res.body.dump()
+        if (res.statusCode === 200) break
+        if (res.statusCode !== 503) throw new Error(`warm evaluation answered ${res.statusCode}`)
+        shed++
+        await sleep(50)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return { shed }
+}
+
+const DL = '/api/v1/governance/decisions'
+type Delta = ReturnType<typeof upstreamDelta>
+
+/** Decisions (or canary jobs) of a segment at or before `untilMs`: event j is at start + floor(j W / N). */
+function eventsUntil (seg: BenchSegment, untilMs: number, unit: 1 | 1000): number {
+  const x = (untilMs - seg.startMs) * unit
+  const w = (seg.endMs - seg.startMs) * unit
+  return Math.max(0, Math.min(seg.perArm, Math.ceil(((x + 1) * seg.perArm) / w)))
+}
+
+/** Two measurements at one fresh gate, [start, start + firstMs] then 5 minutes longer: upstream cost of each. */
+async function growth (sandbox: SandboxProc, warm: BenchSegment, seg: BenchSegment, firstMs: number): Promise<{ first: Delta, second: Delta, error?: string }> {
+  const gate = await warmGate(sandbox, warm)
+  try {
+    const out: { first: Delta, second: Delta, error?: string } = { first: undefined as unknown as Delta, second: undefined as unknown as Delta }
+    const errors: string[] = []
+    let before = await sandbox.stats()
+    for (const [i, until] of [seg.startMs + firstMs, seg.startMs + firstMs + 5 * 60_000].entries()) {
+      const { s } = await answered(gate.url, { stage: STAGE, since: seg.startMs, until })
+      const after = await sandbox.stats()
+      const d = upstreamDelta(before, after)
+      before = after
+      if (i === 0) out.first = d
+      else out.second = d
+      const decisions = eventsUntil(seg, until, 1)
+      const jobs = eventsUntil(seg, until, 1000)
+      if (s.status !== 200) errors.push(`measurement ${i + 1}: HTTP ${s.status} ${s.error ?? ''}`)
+      else if (s.canaryDecisions !== decisions || s.canaryJobs !== jobs) errors.push(`measurement ${i + 1}: counted ${String(s.canaryDecisions)} decisions and ${String(s.canaryJobs)} jobs of the canary, expected ${decisions} and ${jobs}`)
+    }
+    if (errors.length > 0) out.error = errors.join('; ')
+    return out
+  } finally {
+    await gate.close()
+  }
+}
+
+interface Cannon { rps: number, p50: number, p99: number, non2xx: number, errors: number, total: number }
+
+/** Answered 2xx per second: a shed 503 is cheap and must not count as throughput. */
+async function cannon (url: string, connections: number, duration: number): Promise<Cannon> {
+  const r = await autocannon({ url, connections, duration })
+  return { rps: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total }
+}
+
+/** Score vs /healthz on one gate, alternated (twice each) so both see the same machine load. */
+async function throughput (gateUrl: string, seg: BenchSegment, duration: number, rounds: number, connections = 100): Promise<{ ratio: number, score: Cannon[], health: Cannon[], shed: number, text: [string, string] }> {
+  const scoreUrl = `${gateUrl}${scorePath(whole(seg))}`
+  const healthUrl = `${gateUrl}/healthz`
+  if (rounds > 1) {
+    await cannon(healthUrl, connections, 1)
+    await cannon(scoreUrl, connections, 1)
+  }
+  const health: Cannon[] = []
+  const scores: Cannon[] = []
+  for (let i = 0; i < rounds; i++) {
+    health.push(await cannon(healthUrl, connections, duration))
+    scores.push(await cannon(scoreUrl, connections, duration))
+  }
+  const mean = (xs: Cannon[]): number => xs.reduce((s, x) => s + x.rps, 0) / xs.length
+  const worst = (xs: Cannon[]): number => Math.max(...xs.map((x) => x.p99))
+  const shed = [...health, ...scores].reduce((s, r) => s + r.non2xx + r.errors, 0)
+  return { ratio: mean(scores) / mean(health), score: scores, health, shed, text: [`${mean(scores).toFixed(0)} req/s, p99 ${worst(scores)} ms`, `${mean(health).toFixed(0)} req/s, p99 ${worst(health)} ms`] }
+}
+
+/** What every benchmark group gets: the sandbox, its segments, the options, and where results go. */
+interface Run {
+  opts: ReturnType<typeof options>
+  sandbox: SandboxProc
+  warm: BenchSegment
+  sized: BenchSegment[]
+  growing: BenchSegment
+  rows: Row[]
+  details: Record<string, unknown>
+}
+
+/** 3. Window scaling: a fresh gate per size and series, one cold evaluation each (medians of three for the smaller sizes). */
+async function benchScaling ({ opts, sandbox, warm, sized, rows, details }: Run): Promise<Cold> {
+  const series: Record<Lists, Cold[]> = { both: [], decisions: [] }
+  for (const lists of ['both', 'decisions'] as const) {
+    // Quick mode shares one gate per series (a fresh process per size costs seconds).
+    const shared = opts.quick ? await warmGate(sandbox, warm) : undefined
+    try {
+      for (const [i, seg] of sized.entries()) {
+        // The machine is shared: the two smaller sizes are measured three times (fresh gates) and the median kept.
+        const reps = opts.quick || i === sized.length - 1 ? 1 : 3
+        const tries: Cold[] = []
+        for (let r = 0; r < reps; r++) tries.push(await coldEvaluation(sandbox, warm, seg, lists, shared))
+        const c = { ...(tries[0] as Cold), ms: median(tries.map((x) => x.ms)), gateCpuMs: median(tries.map((x) => x.gateCpuMs)), sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)), tries: tries.map((x) => x.ms) }
+        series[lists].push(c)
+        log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${tries.some((x) => x.shed > 0) ? `, shed ${tries.map((x) => x.shed).join('/')} times before answering` : ''}${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
+      }
+    } finally {
+      await shared?.close()
+    }
+  }
+  details.scaling = series
+  rows.push(...scalingRows(series.both, ''), ...scalingRows(series.decisions, 'd'))
+  return series.both[0] as Cold
+}
+
+/** 2. Coalescing: 200 identical cold requests at a fresh gate vs one cold request. */
+async function benchCoalescing ({ opts, sandbox, sized, rows, details }: Run, gate: GateProc, solo: Cold): Promise<void> {
+  if (solo.error !== undefined) throw new Error(`the smallest window must evaluate for the coalescing benchmark: ${solo.error}`)
+  const before = await sandbox.stats()
+  const ask = async (): Promise<Score> => await score(gate.url, whole(sized[0] as BenchSegment))
+  const answers = await Promise.all(Array.from({ length: opts.burst }, ask))
+  // Answers shed with 503 (under pressure: a busy shared machine) are asked again together, as Argo would.
+  let shed = 0
+  for (let round = 0; round < 10; round++) {
+    const again = answers.flatMap((a, i) => (a.status === 503 && /under pressure/.test(a.error ?? '') ? [i] : []))
+    if (again.length === 0) break
+    shed += again.length
+    await sleep(1_000)
+    const retried = await Promise.all(again.map(ask))
+    again.forEach((i, k) => { answers[i] = retried[k] as Score })
+  }
+  const d = upstreamDelta(before, await sandbox.stats())
+  const wrong = answers.map((a) => checkCounts(a, solo.perArm, 'burst')).filter((x) => x !== undefined)
+  const ratio = d.requests / solo.requests
+  details.coalescing = { burst: opts.burst, shed, requests: d.requests, byPath: d.byPath, solo: solo.requests, soloByPath: solo.byPath, wrongAnswers: wrong.length }
+  rows.push({ id: '2', what: `coalescing: ${opts.burst} identical cold requests`, measured: `${d.requests} upstream requests`, baseline: `${solo.requests} (one cold request)`, ratio, target: '= 1.0', result: ratio === 1 && wrong.length === 0 ? 'PASS' : 'FAIL', ...(wrong.length > 0 ? { note: `${wrong.length} answers wrong: ${wrong[0] as string}` } : shed > 0 ? { note: `${shed} requests were shed (503) and asked again` } : {}) })
+  log(`coalescing: ${opts.burst} concurrent cold requests cost ${d.requests} upstream requests; one alone cost ${solo.requests}`)
+}
+
+/** 1. Warm throughput: score vs /healthz on the same gate (this request, or the burst before, read the window). */
+async function benchThroughput ({ opts, sized, rows, details }: Run, gate: GateProc): Promise<void> {
+  await answered(gate.url, whole(sized[0] as BenchSegment))
+  const tp = await throughput(gate.url, sized[0] as BenchSegment, opts.duration, opts.quick ? 1 : 2)
+  details.throughput = tp
+  rows.push({ id: '1', what: 'warm score throughput vs /healthz (100 connections)', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...(tp.shed > 0 ? { note: `${tp.shed} answers were not 2xx (shed with 503 under pressure) and are not counted as throughput` } : {}) })
+  log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
+  // The same at 10 connections, where the gate is busy but rarely sheds: its capacity without the shedding dynamics.
+  const low = await throughput(gate.url, sized[0] as BenchSegment, opts.duration, 1, 10)
+  details.throughput10 = low
+  rows.push({ id: '1c', what: 'the same at 10 connections', measured: low.text[0], baseline: low.text[1], ratio: low.ratio, target: '-', result: 'INFO', ...(low.shed > 0 ? { note: `${low.shed} answers were not 2xx (shed with 503 under pressure)` } : {}) })
+  log(`throughput at 10 connections: score ${low.text[0]}, /healthz ${low.text[1]}, ${low.shed} not 2xx`)
+}
+
+/** 4. Incremental: a growing window measured twice, the second 5 minutes longer, each pair at a fresh gate. */
+async function benchIncremental ({ sandbox, warm, growing, rows, details }: Run): Promise<void> {
+  const typical = await growth(sandbox, warm, growing, 5 * H + 20 * 60_000)
+  details.incremental = typical
+  const bad = typical.error
+  const ratio = typical.second.bytes / typical.first.bytes
+  rows.push({ id: '4', what: 'incremental: 2nd measurement of a growing window (5h20m, +5 min), all lists', measured: `${fmtBytes(typical.second.bytes)} (${typical.second.requests} requests)`, baseline: `${fmtBytes(typical.first.bytes)} (${typical.first.requests} requests)`, ratio, target: '<= 0.1', result: ratio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL', ...(bad === undefined ? {} : { note: bad }) })
+  const dl = (d: Delta): number => d.bytesByPath[DL] ?? 0
+  const dlRatio = dl(typical.second) / dl(typical.first)
+  rows.push({ id: '4d', what: 'the same measurements, decision log bytes only', measured: `${fmtBytes(dl(typical.second))} (${typical.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(typical.first))} (${typical.first.byPath[DL] ?? 0} requests)`, ratio: dlRatio, target: '<= 0.1', result: dlRatio <= 0.1 && bad === undefined ? 'PASS' : 'FAIL' })
+  log(`incremental: first measurement ${fmtBytes(typical.first.bytes)} (decision log ${fmtBytes(dl(typical.first))}), second ${fmtBytes(typical.second.bytes)} (decision log ${fmtBytes(dl(typical.second))})`)
+  // The same growth where the window crosses a slice-length step (5h55m -> 6h: 15-minute slices give way to hourly ones).
+  const step = await growth(sandbox, warm, growing, 5 * H + 55 * 60_000)
+  details.incrementalAcrossStep = step
+  const stepRatio = dl(step.second) / dl(step.first)
+  rows.push({ id: '4s', what: 'decision log bytes, growth across a slice-length step (5h55m, +5 min)', measured: `${fmtBytes(dl(step.second))} (${step.second.byPath[DL] ?? 0} requests)`, baseline: `${fmtBytes(dl(step.first))} (${step.first.byPath[DL] ?? 0} requests)`, ratio: stepRatio, target: '-', result: 'INFO', ...(step.error === undefined ? {} : { note: step.error }) })
+  log(`incremental across a slice step: decision log ${fmtBytes(dl(step.first))}, then ${fmtBytes(dl(step.second))}`)
+}
+
+/**
+ * 5. RSS drift over N warm evaluations (10 at a time) at a gate of its own, after a warm-up of
+ * N/10; RSS sampled every N/10 so growth can be told from V8's garbage-collection cycle.
+ */
+async function benchMemory ({ opts, sandbox, warm, sized, rows, details }: Run): Promise<void> {
+  const gate = await warmGate(sandbox, warm)
+  try {
+    const url = `${gate.url}${scorePath(whole(sized[0] as BenchSegment))}`
+    let shed = (await evaluations(url, opts.evaluations / 10, 10)).shed
+    const samples = [gate.memory().rssMb]
+    for (let i = 0; i < 10; i++) {
+      shed += (await evaluations(url, opts.evaluations / 10, 10)).shed
+      samples.push(gate.memory().rssMb)
+    }
+    // RSS swings with V8's major GC cycle (tens of MB): compare the level at the start (median of
+    // the first five samples) with the level at the end (median of the last five); a leak lifts the end.
+    const [start, end] = [median(samples.slice(0, 5)), median(samples.slice(-5))]
+    const drift = end / start
+    details.drift = { evaluations: opts.evaluations, samplesMb: samples, shed }
+    rows.push({ id: '5b', what: `RSS drift over ${opts.evaluations} warm evaluations`, measured: `${end.toFixed(0)} MB at the end (last ${samples[samples.length - 1]?.toFixed(0)}, max ${Math.max(...samples).toFixed(0)})`, baseline: `${start.toFixed(0)} MB at the start (first ${samples[0]?.toFixed(0)})`, ratio: drift, target: '<= 1.1', result: drift <= 1.1 ? 'PASS' : 'FAIL', ...(shed > 0 ? { note: `${shed} requests were shed (503) on the way and asked again` } : {}) })
+    log(`memory: RSS every ${opts.evaluations / 10} warm evaluations: ${samples.map((m) => m.toFixed(0)).join(' ')} MB (${shed} shed and asked again)`)
+  } finally {
+    await gate.close()
+  }
+}
+
+async function main (): Promise<void> {
+  const opts = options()
+  build = opts.build
+  gateEnv = opts.gateEnv
+  if (build === 'dist') buildDist()
+  const { profile, warm, sized, growing } = layout(opts.sizes, opts.incremental)
+  const rows: Row[] = []
+  const details: Record<string, unknown> = {}
+  const startLoad = loadavg()
+  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, ${[...opts.only].join(', ')}${opts.gateEnv.EVIDENCE_URL === 'none' ? ', EVIDENCE_URL=none' : ''}, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}`)
+  const sandbox = await startSandboxProcess(profile)
+  const run: Run = { opts, sandbox, warm, sized, growing, rows, details }
+  try {
+    const solo = opts.only.has('scaling') ? await benchScaling(run) : undefined
+    if (opts.only.has('coalescing') || opts.only.has('throughput')) {
+      const gate = await warmGate(sandbox, warm)
+      try {
+        if (opts.only.has('coalescing')) await benchCoalescing(run, gate, solo ?? await coldEvaluation(sandbox, warm, sized[0] as BenchSegment, 'both'))
+        if (opts.only.has('throughput')) await benchThroughput(run, gate)
+      } finally {
+        await gate.close()
+      }
+    }
+    if (opts.only.has('incremental')) await benchIncremental(run)
+    if (opts.only.has('memory')) await benchMemory(run)
+  } finally {
+    await sandbox.close()
+  }
+
+  // 6. The plugin's round trips (needs Go), informational: its own baseline is Control.Ping.
+  if (opts.plugin && opts.only.has('plugin')) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'plugin', 'run.ts')], { cwd: ROOT, env: { ...process.env, BENCH_N: '1000' }, encoding: 'utf8', timeout: 900_000 })
+    if (r.status === 0) {
+      const p = JSON.parse(readFileSync(join(ROOT, '.bench', 'plugin.json'), 'utf8')) as { ping: { p50: number, p99: number }, run: { p50: number, p99: number }, ratio: { p50: number } }
+      rows.push({ id: '6', what: 'plugin Run vs Control.Ping round trip (go-plugin host)', measured: `p50 ${p.run.p50.toFixed(0)} µs, p99 ${p.run.p99.toFixed(0)} µs`, baseline: `p50 ${p.ping.p50.toFixed(0)} µs, p99 ${p.ping.p99.toFixed(0)} µs`, ratio: p.ratio.p50, target: '-', result: 'INFO' })
+    } else {
+      rows.push({ id: '6', what: 'plugin round trips', measured: 'did not run', baseline: '-', ratio: undefined, target: '-', result: 'FAIL', note: (r.stderr ?? '').trim().split('\n').slice(-3).join(' ') })
+    }
+  }
+
+  const endLoad = loadavg()
+  const widths = [3, 58, 34, 34, 7, 7, 6]
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 10)).join(' ').trimEnd()
+  log('')
+  log(line(['#', 'benchmark', 'measured', 'baseline (same run)', 'ratio', 'target', 'result']))
+  for (const r of rows) {
+    log(line([r.id, r.what, r.measured, r.baseline, r.ratio === undefined ? '-' : r.ratio.toFixed(r.ratio < 0.1 ? 3 : 2), r.target, r.result]))
+    if (r.note !== undefined) log(`    ${r.note}`)
+  }
+  log(`load average at start ${startLoad.map((l) => l.toFixed(2)).join(' ')}, at end ${endLoad.map((l) => l.toFixed(2)).join(' ')} (${cpus().length} cores)`)
+  mkdirSync(dirname(opts.json), { recursive: true })
+  writeFileSync(opts.json, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cores: cpus().length, load: { start: startLoad, end: endLoad }, quick: opts.quick, sizes: opts.sizes, only: [...opts.only], gateEnv: opts.gateEnv, rows, details }, null, 2)}\n`)
+  process.exitCode = rows.some((r) => r.result === 'FAIL') ? 1 : 0
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(2)
+})

@@ -1,0 +1,16 @@
+/**
+ * The bench's Cordum sandbox in its own process (so the gate's RSS is the gate's alone): the
+ * bench profile from BENCH_PROFILE (JSON), on 127.0.0.1 and a free port. Prints one JSON
+ * line {"url": ...} once listening; stops on SIGTERM or when stdin closes (the runner died).
+ */
+import { once } from 'node:events'
+import type { BenchProfile } from '../src/sandbox/bench.js'
+import { startSandbox } from '../src/sandbox/gateway.js'
+
+const profile = JSON.parse(process.env.BENCH_PROFILE ?? '') as BenchProfile
+const sb = await startSandbox({ bench: profile, host: '127.0.0.1', port: 0 })
+process.stdout.write(`${JSON.stringify({ url: sb.url })}\n`)
+process.stdin.resume()
+await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT'), once(process.stdin, 'end')])
+await sb.close()
+process.exit(0)
