@@ -119,7 +119,8 @@ t.test('two gates on one PostgreSQL: one unbroken chain, exactly one rollback ru
 t.test('SQLite: a gate killed with SIGKILL mid-write restarts on a store that verifies', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'acg-kill-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
-  const env = { CORDUM_URL: '', DATA_DIR: dataDir }
+  // Every request evaluated and recorded (no answer reuse), so writes are under way at the kill.
+  const env = { CORDUM_URL: '', DATA_DIR: dataDir, SCORE_REUSE_SECONDS: '0' }
   const first = await serve(env)
   t.teardown(() => kill(first.proc))
   let answered = 0
