@@ -7,9 +7,13 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { readConfig } from '../../src/config/env.js'
+import { GateError } from '../../src/errors.js'
+import type { CallContext, CordumClient } from '../../src/sources/cordum/client.js'
+import { dlqReasons } from '../../src/sources/cordum/feeds.js'
 import { BENCH_CANARY, BENCH_BASELINE, type BenchProfile } from '../../src/sandbox/bench.js'
 import { startSandbox } from '../../src/sandbox/gateway.js'
 import { gateFor, getJson, scoreUrl } from '../helpers/gate.js'
+import { request } from '../helpers/sandbox.js'
 
 const H = 3600_000
 const S = Date.UTC(2026, 0, 5, 0, 0, 0)
@@ -45,4 +49,21 @@ t.test('a jobs walk longer than CORDUM_MAX_PAGES is refused; raised, it is count
   const jobs = (ok.body.signals as { name: string, canary?: { n: number }, baseline?: { n: number } }[]).find((s) => s.name === 'job_failure_rate')
   t.equal(jobs?.canary?.n, 1000, 'every canary job counted')
   t.equal(jobs?.baseline?.n, 1000, 'every baseline job counted')
+})
+
+t.test('the DLQ walk follows the same setting', async (t) => {
+  const now = S + 3 * H
+  let asked = 0
+  // An upstream that pages without end: every page one entry in the window and a fresh cursor.
+  const endless = {
+    getJson: async () => {
+      asked++
+      return { items: [{ job_id: `job-${asked}`, topic: '', reason_code: 'x', status: 'open', created_at: new Date(now - asked * 1000).toISOString() }], next_cursor: asked }
+    },
+  } as unknown as CordumClient
+  const err = await dlqReasons(endless, request('a', {}, now), {} as CallContext, 4).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof GateError, 'refused')
+  t.equal((err as GateError).code, 'GATE_ERR_UPSTREAM_RESPONSE')
+  t.match((err as GateError).message, /GET \/api\/v1\/dlq\/page: more than 4 pages for this window.*raise CORDUM_MAX_PAGES \(4\)/)
+  t.equal(asked, 4, 'after exactly the pages allowed')
 })
