@@ -58,6 +58,8 @@ export interface Telemetry {
   evaluationFailed (stage: string | undefined, code: ErrorCode, seconds: number): void
   upstreamRequest (request: UpstreamRequest): void
   observationShared (source: string, use: ObservationUse): void
+  /** How a score answer was obtained: evaluated ('fetched'), joined an identical evaluation in flight, or reused from the short cache. */
+  answerShared (use: ObservationUse): void
   /** A closed time slice of `endpoint` (a route template) was looked up in the slice cache. */
   sliceCache (source: string, endpoint: string, result: SliceCacheResult): void
   /** A decision record was written to the evidence store, or the write failed. */
@@ -70,6 +72,7 @@ export const NO_TELEMETRY: Telemetry = {
   evaluationFailed () {},
   upstreamRequest () {},
   observationShared () {},
+  answerShared () {},
   sliceCache () {},
   evidenceWritten () {},
 }

@@ -33,6 +33,11 @@ export interface ServiceConfig {
   retentionDays: number
   /** Load shedding (docs/reliability.md "Overload and lifecycle"). */
   overload: OverloadConfig
+  /**
+   * Seconds an identical question (same normalized request) is answered with the answer and
+   * decision record of one evaluation (SCORE_REUSE_SECONDS; 0: every request is evaluated).
+   */
+  scoreReuseSeconds: number
 }
 
 /** When the gate answers 503 + Retry-After instead of taking on more work. */
@@ -41,7 +46,11 @@ export interface OverloadConfig {
   maxScoresInFlight: number
   /** Mean event-loop delay over the last sample, in ms, past which requests are shed (SHED_EVENT_LOOP_DELAY_MS, 0: off). */
   maxEventLoopDelayMs: number
-  /** Event-loop utilization (0..1) past which requests are shed (SHED_EVENT_LOOP_UTILIZATION, 0: off). */
+  /**
+   * Event-loop utilization (0..1) past which requests are shed (SHED_EVENT_LOOP_UTILIZATION,
+   * default 0: off). A gate answering as fast as it can is near 1 while every answer still
+   * takes milliseconds; the in-flight cap and the event-loop delay are what say it is behind.
+   */
   maxEventLoopUtilization: number
 }
 
@@ -115,8 +124,9 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     overload: {
       maxScoresInFlight: integer(env, 'MAX_SCORES_IN_FLIGHT', DEFAULT_MAX_SCORES_IN_FLIGHT, 0, 100_000),
       maxEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
-      maxEventLoopUtilization: fraction(env, 'SHED_EVENT_LOOP_UTILIZATION', 0.98),
+      maxEventLoopUtilization: fraction(env, 'SHED_EVENT_LOOP_UTILIZATION', 0),
     },
+    scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS', 10, 0, 60),
   }
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates

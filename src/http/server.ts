@@ -176,7 +176,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   // Actions (approvals, rollback runs, policy simulation) are Cordum calls: readsCordum() makes
   // sure a policy that asks for them has a Cordum client (configured, or the demo sandbox).
   const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, answerTtlMs: config.scoreReuseSeconds * 1000, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
   const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
   app.addHook('onClose', async () => {
     retention?.stop()

@@ -51,6 +51,7 @@ export class GateMetrics implements Telemetry {
   readonly #upstreamBytes: Counter<'source' | 'endpoint'>
   readonly #sliceCache: Counter<'source' | 'endpoint' | 'result'>
   readonly #observations: Counter<'source' | 'result'>
+  readonly #answers: Counter<'result'>
   readonly #evidenceWrites: Counter<'outcome'>
   readonly #evidenceDuration: Histogram<string>
   readonly #httpRequests: Counter<'method' | 'route' | 'status_code'>
@@ -72,7 +73,7 @@ export class GateMetrics implements Telemetry {
     const gauge = (name: string, help: string, labelNames: readonly string[]): Gauge<string> => new Gauge({ name: METRIC_PREFIX + name, help, labelNames, registers })
     const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> => new Histogram({ name: METRIC_PREFIX + name, help, labelNames, buckets: SECONDS_BUCKETS, registers })
 
-    this.#verdicts = counter('verdicts_total', 'Score requests answered with a verdict, by stage and verdict.', ['stage', 'verdict'])
+    this.#verdicts = counter('verdicts_total', 'Evaluations that ended in a verdict, by stage and verdict (an identical question answered again from the same evaluation counts in score_answers_total only).', ['stage', 'verdict'])
     this.#evaluationErrors = counter('evaluation_errors_total', 'Score requests that ended in an error instead of a verdict, by stage and GATE_ERR_* code.', ['stage', 'code'])
     this.#evaluationDuration = histogram('evaluation_duration_seconds', 'Time to answer a score request (sources, judge, decision record), by stage.', ['stage'])
     this.#triggersFired = counter('triggers_fired_total', 'Rollback triggers that fired in a verdict, by stage and trigger.', ['stage', 'trigger'])
@@ -81,6 +82,7 @@ export class GateMetrics implements Telemetry {
     this.#upstreamBytes = counter('upstream_response_bytes_total', 'Response body bytes read from upstreams (each attempt), by source and endpoint template.', ['source', 'endpoint'])
     this.#sliceCache = counter('slice_cache_requests_total', 'Lookups of closed time slices in the slice cache: hit (counts reused, no upstream request) or miss (fetched), by source and endpoint template.', ['source', 'endpoint', 'result'])
     this.#observations = counter('observation_requests_total', 'Observation requests to a source: fetched, coalesced with an identical fetch in flight, or served from the short cache.', ['source', 'result'])
+    this.#answers = counter('score_answers_total', 'Score answers by how they were obtained: fetched (evaluated and recorded), coalesced with an identical evaluation in flight, or cached (an identical question within the cache TTL, same decision record).', ['result'])
     this.#evidenceWrites = counter('evidence_writes_total', 'Decision records written to the evidence store, by outcome.', ['outcome'])
     this.#evidenceDuration = histogram('evidence_write_duration_seconds', 'Duration of decision record writes.', [])
     this.#httpRequests = counter('http_requests_total', 'HTTP requests served, by method, route template and status code.', ['method', 'route', 'status_code'])
@@ -177,6 +179,10 @@ export class GateMetrics implements Telemetry {
 
   observationShared (source: string, use: ObservationUse): void {
     this.#observations.inc({ source, result: use })
+  }
+
+  answerShared (use: ObservationUse): void {
+    this.#answers.inc({ result: use })
   }
 
   evidenceWritten (outcome: 'ok' | 'error', seconds: number): void {

@@ -15,7 +15,7 @@ import type { ApprovalObservation, Observations, SignalObservation } from '../ga
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { ObservationRequest, SignalSource } from '../sources/source.js'
-import { NO_TELEMETRY, secondsSince, type RolloutStage, type Telemetry } from '../telemetry.js'
+import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights } from './flights.js'
 import { badField, resolveWindow } from './window.js'
 
@@ -89,6 +89,11 @@ export interface ScoreServiceOptions {
   cacheTtlMs?: number
   cacheMaxEntries?: number
   recorder?: DecisionRecorder
+  /**
+   * How long an identical question gets the answer (and decision record) of one evaluation
+   * (default 10 s, SCORE_REUSE_SECONDS); 0: every request is evaluated and recorded on its own.
+   */
+  answerTtlMs?: number
   /** Where verdicts, errors, cache use and evidence writes are reported (metrics); default none. */
   telemetry?: Telemetry
   actions?: StageActions
@@ -111,6 +116,7 @@ export class ScoreService {
   readonly #defaultTenant: string
   readonly #now: () => number
   readonly #flights: Flights<Record<string, SignalObservation>>
+  readonly #answers: Flights<ScoreResponse> | undefined
   readonly #recorder: DecisionRecorder | undefined
   readonly #telemetry: Telemetry
   readonly #actions: StageActions | undefined
@@ -121,6 +127,8 @@ export class ScoreService {
     this.#defaultTenant = opts.defaultTenant
     this.#now = opts.now ?? Date.now
     this.#flights = new Flights({ ttlMs: opts.cacheTtlMs ?? 10_000, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now })
+    const answerTtlMs = opts.answerTtlMs ?? 10_000
+    this.#answers = answerTtlMs > 0 ? new Flights({ ttlMs: answerTtlMs, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now }) : undefined
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#recorder = opts.recorder === undefined ? undefined : timedRecorder(opts.recorder, this.#telemetry)
     this.#actions = opts.actions
@@ -156,12 +164,26 @@ export class ScoreService {
     return q
   }
 
-  /** Scores a request. Upstream failures throw (HTTP 503) unless the stage says inconclusive. */
+  /**
+   * Scores a request. Upstream failures throw (HTTP 503) unless the stage says inconclusive.
+   *
+   * One evaluation per question: identical requests (the same normalized query, whose default
+   * `until` is rounded to 10 s) arriving together or within the cache TTL get the answer, and
+   * the decision record, of a single evaluation. The judge is pure and the observations would
+   * be the shared ones anyway, so a second evaluation could only repeat the first: this keeps
+   * replicas of an AnalysisRun (and retries) from judging and recording the same thing twice.
+   * Only the evaluation itself is reported as a verdict; every answer counts in answerShared.
+   */
   async score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
     const started = performance.now()
     try {
-      const response = await this.#score(query, abort)
-      this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
+      const q = this.normalize(query)
+      let use: ObservationUse = 'fetched'
+      const response = this.#answers === undefined
+        ? await this.#evaluate(query, q, abort)
+        : await this.#answers.run(answerKey(q), async (signal) => await this.#evaluate(query, q, signal), abort, (u) => { use = u })
+      this.#telemetry.answerShared(use)
+      if (use === 'fetched') this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
       return response
     } catch (err) {
       // Only a stage the policy defines becomes a label: a typo must not create a series.
@@ -171,8 +193,8 @@ export class ScoreService {
     }
   }
 
-  async #score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
-    let q = this.normalize(query)
+  async #evaluate (query: ScoreQuery, first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
+    let q = first
     // A growing analysis (no `since`, a named rollout) keeps the start of its first record.
     if (q.windowRule === 'default' && q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
       const start = await this.#recorder.analysisStart(q)
@@ -285,6 +307,11 @@ export class ScoreService {
   }
 }
 
+/** What makes two questions the same: the whole normalized request, window included. */
+function answerKey (q: NormalizedQuery): string {
+  return canonicalJson({ ...q, stage: q.stage.name, since: q.since.toISOString(), until: q.until.toISOString() })
+}
+
 /** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */
 function rolloutStage (query: ScoreQuery, stage: string): RolloutStage {
   const subject: RolloutStage = { rollout: query.rollout === undefined || query.rollout === '' ? query.canary : query.rollout, stage }
@@ -292,8 +319,7 @@ function rolloutStage (query: ScoreQuery, stage: string): RolloutStage {
   return subject
 }
 
-/** The recorder, with every write timed and counted (ok or error) for the evidence-writes metric. */
-/** The recorder with its writes timed and counted; everything else it offers passes through. */
+/** The recorder with its writes timed and counted (ok or error); everything else it offers passes through. */
 function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): DecisionRecorder {
   const timed: DecisionRecorder = {
     async record (query, observations, judgement, actions) {

@@ -25,11 +25,15 @@ const ROLLBACK = `rollout_gates:
       on_fail: { workflow: wf-support-rollback, dry_run: true }
 `
 
+// These tests ask the same question again and again to prove that repeated evaluations (Argo's
+// retries, gate replicas) start one run and see approvals change: each request is evaluated.
+const EVERY_REQUEST = { SCORE_REUSE_SECONDS: '0' }
+
 const failing = { stage: 'canary-1', canary: 'support-agent-failing', baseline: BASELINE_AGENT, rollout: 'support-agent', namespace: 'prod', revision: 'rev-7' }
 
 t.test('a fail starts exactly one rollback run: repeats, concurrent requests and 409s all get the same run id', async (t) => {
   const sandbox = await sandboxFor(t, { runCreateDelayMs: 150 })
-  const { url } = await gateFor(t, sandbox, { gates: ROLLBACK, now: () => T0 })
+  const { url } = await gateFor(t, sandbox, { gates: ROLLBACK, now: () => T0, env: EVERY_REQUEST })
   const answers = await Promise.all(Array.from({ length: 12 }, async () => await getJson(scoreUrl(url, failing))))
   t.ok(answers.every((a) => a.status === 200 && a.body.verdict === 'fail'), 'every answer is 200 fail')
   const runIds = new Set(answers.map((a) => a.body.actions.rollback.runId))
@@ -66,6 +70,7 @@ t.test('rerun from a step, with the same key semantics', async (t) => {
   const first = await postJson(`${sandbox.url}/api/v1/workflows/wf-support-rollback/runs`, { release: 'v1' }, { 'x-api-key': SANDBOX_ADMIN_KEY })
   const { url } = await gateFor(t, sandbox, {
     now: () => T0,
+    env: EVERY_REQUEST,
     gates: `rollout_gates:\n  stages:\n    canary-1:\n      on_fail: { rerun: { run: "${first.body.run_id as string}", from_step: restore-stable } }\n`,
   })
   const a = await getJson(scoreUrl(url, failing))
@@ -78,7 +83,7 @@ t.test('rerun from a step, with the same key semantics', async (t) => {
 
 t.test('approval: held while pending, passes once approved, fails when rejected; never asked for a failing canary', async (t) => {
   const sandbox = await sandboxFor(t, { runCreateDelayMs: 20 })
-  const { url } = await gateFor(t, sandbox, { gates: ROLLBACK, now: () => T0 })
+  const { url } = await gateFor(t, sandbox, { gates: ROLLBACK, now: () => T0, env: EVERY_REQUEST })
   const q = { stage: 'canary-2', canary: 'support-agent-healthy', baseline: BASELINE_AGENT, rollout: 'support-agent', revision: 'rev-1' }
   const pending = await getJson(scoreUrl(url, q))
   t.equal(pending.body.verdict, 'inconclusive', 'pending: inconclusive (Argo pauses)')

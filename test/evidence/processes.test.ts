@@ -66,7 +66,8 @@ t.test('two gates on one PostgreSQL: one unbroken chain, exactly one rollback ru
   const sandbox = runCli(['sandbox', '--port', '0'], {})
   t.teardown(() => kill(sandbox))
   const [, cordum] = await waitFor(sandbox, /Cordum sandbox listening at (http:\/\/\S+)/) as [string, string]
-  const env = { CORDUM_URL: cordum, CORDUM_API_KEY: 'sandbox-admin-key', EVIDENCE_URL: url, GATES_FILE: join(dir, 'gates.yaml') }
+  // Every request evaluated and recorded (no answer reuse): the point is many concurrent writers.
+  const env = { CORDUM_URL: cordum, CORDUM_API_KEY: 'sandbox-admin-key', EVIDENCE_URL: url, GATES_FILE: join(dir, 'gates.yaml'), SCORE_REUSE_SECONDS: '0' }
   const [a, b] = await Promise.all([serve(env), serve(env)])
   t.teardown(() => { kill(a.proc); kill(b.proc) })
 

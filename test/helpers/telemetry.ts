@@ -8,6 +8,7 @@ export class RecordingTelemetry implements Telemetry {
   failures: { stage: string | undefined, code: ErrorCode }[] = []
   upstream: UpstreamRequest[] = []
   shared: { source: string, use: ObservationUse }[] = []
+  answers: ObservationUse[] = []
   evidence: ('ok' | 'error')[] = []
   slices: { source: string, endpoint: string, result: SliceCacheResult }[] = []
 
@@ -15,6 +16,7 @@ export class RecordingTelemetry implements Telemetry {
   evaluationFailed (stage: string | undefined, code: ErrorCode): void { this.failures.push({ stage, code }) }
   upstreamRequest (request: UpstreamRequest): void { this.upstream.push(request) }
   observationShared (source: string, use: ObservationUse): void { this.shared.push({ source, use }) }
+  answerShared (use: ObservationUse): void { this.answers.push(use) }
   evidenceWritten (outcome: 'ok' | 'error'): void { this.evidence.push(outcome) }
   sliceCache (source: string, endpoint: string, result: SliceCacheResult): void { this.slices.push({ source, endpoint, result }) }
 }

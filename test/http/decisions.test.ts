@@ -107,7 +107,8 @@ t.test('a store that cannot write fails the request with 503: no answer without 
   const ok = await getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT }))
   t.equal(ok.status, 200)
   await gate.evidence?.close()
-  const down = await getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT }))
+  // Another question (a shorter window): the same one would get the answer already recorded.
+  const down = await getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT, since: '2h' }))
   t.equal(down.status, 503)
   t.match(down.body, { code: 'GATE_ERR_EVIDENCE_UNAVAILABLE', source: 'evidence', error: /could not write the decision record/ })
   t.equal(down.body.verdict, undefined, 'no verdict goes out')

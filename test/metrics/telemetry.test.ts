@@ -26,7 +26,8 @@ t.test('the service reports each verdict with its rollout, each error with its c
   const telemetry = new RecordingTelemetry()
   const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
   t.teardown(async () => await source.close())
-  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0, telemetry })
+  // Observation sharing is what this test is about: every request is its own evaluation here.
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0, telemetry, answerTtlMs: 0 })
 
   await Promise.all([service.score(healthy, never), service.score(healthy, never), service.score({ ...healthy, namespace: 'shop', rollout: 'support-agent' }, never)])
   await service.score(healthy, never)
@@ -57,12 +58,39 @@ t.test('evidence writes are timed and counted around the recorder, failures incl
   t.teardown(async () => await source.close())
   let fail = false
   const recorder: DecisionRecorder = { async record () { if (fail) throw new GateError('GATE_ERR_INTERNAL', 'disk full'); return 'dec-1' } }
-  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0, telemetry, recorder })
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0, telemetry, recorder, answerTtlMs: 0 })
   t.equal((await service.score(healthy, never)).decisionId, 'dec-1', 'the recorder still fills decisionId')
   fail = true
   await t.rejects(service.score(healthy, never), { code: 'GATE_ERR_INTERNAL' })
   t.same(telemetry.evidence, ['ok', 'error'])
   t.same(telemetry.failures, [{ stage: 'canary-1', code: 'GATE_ERR_INTERNAL' }], 'a failed write fails the evaluation, and says so')
+})
+
+t.test('an identical question is one evaluation: joined in flight or reused within the TTL, then evaluated again', async (t) => {
+  const sb = await sandboxFor(t)
+  const telemetry = new RecordingTelemetry()
+  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
+  t.teardown(async () => await source.close())
+  let now = T0
+  let records = 0
+  const recorder: DecisionRecorder = { async record () { records++; return `dec-${records}` } }
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, telemetry, recorder, answerTtlMs: 5_000 })
+
+  const together = await Promise.all([service.score(healthy, never), service.score(healthy, never), service.score({ ...healthy, topic: '' }, never)])
+  t.same(together.map((r) => r.decisionId), ['dec-1', 'dec-1', 'dec-1'], 'three identical questions in flight: one decision record')
+  t.equal(together[1], together[0], 'the very same answer')
+  now = T0 + 4_000
+  t.equal((await service.score(healthy, never)).decisionId, 'dec-1', 'within the TTL (and the same 10 s window): reused')
+  t.equal((await service.score({ ...healthy, stage: 'canary-2' }, never)).decisionId, 'dec-2', 'another question is evaluated')
+  now = T0 + 9_000
+  t.equal((await service.score(healthy, never)).decisionId, 'dec-3', 'after the TTL the question is evaluated again')
+  t.same(telemetry.answers, ['fetched', 'coalesced', 'coalesced', 'cached', 'fetched', 'fetched'])
+  t.equal(telemetry.judgements.length, 3, 'only evaluations are reported as verdicts')
+  t.equal(records, 3)
+
+  sb.faults.add({ times: 1, fault: { kind: 'status', status: 500 } })
+  await t.rejects(service.score({ ...healthy, since: '1h' }, never), { code: 'GATE_ERR_UPSTREAM_STATUS' })
+  t.equal((await service.score({ ...healthy, since: '1h' }, never)).decisionId, 'dec-4', 'a failure is never reused: the next ask evaluates')
 })
 
 t.test('the Cordum client reports every attempt with the endpoint template and its outcome', async (t) => {

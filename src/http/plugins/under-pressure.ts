@@ -34,7 +34,7 @@ function path (request: FastifyRequest): string {
 export async function registerUnderPressure (app: FastifyInstance, opts: PressureOptions = {}): Promise<void> {
   await app.register(underPressure, {
     maxEventLoopDelay: opts.maxEventLoopDelay ?? 1_000,
-    maxEventLoopUtilization: opts.maxEventLoopUtilization ?? 0.98,
+    maxEventLoopUtilization: opts.maxEventLoopUtilization ?? 0,
     maxHeapUsedBytes: opts.maxHeapUsedBytes ?? 0,
     maxRssBytes: opts.maxRssBytes ?? 0,
     retryAfter: RETRY_AFTER_SECONDS,

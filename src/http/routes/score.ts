@@ -41,12 +41,21 @@ declare module 'fastify' {
 export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { bearer: [] }]
 
 export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async (app, opts) => {
-  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<ScoreResponse> => {
+  // An answer reused for identical questions is the same object: serialize it once (a score
+  // answer with its evidence is a few KiB, the largest cost of a repeated question).
+  const serialized = new WeakMap<ScoreResponse, string>()
+  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
     const work = async (): Promise<ScoreResponse> => await opts.service.score(query, clientGone(reply))
     const response = opts.limit === undefined ? await work() : await opts.limit.run(work)
     request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
-    return response
+    let body = serialized.get(response)
+    if (body === undefined) {
+      body = reply.serialize(response) as string
+      serialized.set(response, body)
+    }
+    // Returning the reply after send() tells Fastify the answer is on its way.
+    return reply.type('application/json; charset=utf-8').send(body)
   }
   const limit = opts.limit
   // A full gate refuses before the body is parsed or validated: shedding must stay cheap.
