@@ -50,14 +50,21 @@ async function stop (child: ChildProcess): Promise<void> {
 
 const tsx = ['--import', 'tsx']
 
-export interface SandboxProc { url: string, pid: number, stats: () => Promise<UpstreamStats>, close: () => Promise<void> }
+export interface SandboxProc {
+  url: string
+  pid: number
+  stats: () => Promise<UpstreamStats>
+  /** Pins the sandbox's clock at nowMs (null: the wall clock again); resolves once it is set. */
+  setClock: (nowMs: number | null) => Promise<void>
+  close: () => Promise<void>
+}
 export interface UpstreamStats { requests: Record<string, number>, bytes: Record<string, number> }
 
 export async function startSandboxProcess (profile: BenchProfile): Promise<SandboxProc> {
   const child = spawn(process.execPath, [...tsx, join(ROOT, 'bench', 'sandbox-process.ts')], {
     cwd: ROOT,
     env: { ...process.env, BENCH_PROFILE: JSON.stringify(profile) },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
   })
   const m = await firstLine(child, /\{"url":"([^"]+)"\}/, 'the sandbox')
   const url = m[1] as string
@@ -68,6 +75,17 @@ export async function startSandboxProcess (profile: BenchProfile): Promise<Sandb
       const res = await request(`${url}/_sandbox/stats`, { headers: { 'x-api-key': SANDBOX_ADMIN_KEY } })
       const body = await res.body.json() as { requests: Record<string, number>, bytes: Record<string, number> }
       return { requests: body.requests, bytes: body.bytes ?? {} }
+    },
+    setClock: async (nowMs) => {
+      await new Promise<void>((resolve, reject) => {
+        const onMessage = (m: { nowMs: number | null }): void => {
+          if (m.nowMs !== nowMs) return
+          child.off('message', onMessage)
+          resolve()
+        }
+        child.on('message', onMessage)
+        child.send({ nowMs }, (err) => { if (err !== null) { child.off('message', onMessage); reject(err) } })
+      })
     },
     close: async () => { child.stdin?.end(); await stop(child) },
   }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { GateError } from '../errors.js'
+import { DEFAULT_MAX_PAGES } from '../sources/cordum/pages.js'
 import { parseApiKeys, type ApiKey } from '../http/auth.js'
 import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../metrics/gate-metrics.js'
 
@@ -62,6 +63,8 @@ export interface CordumReads {
   sliceCacheEntries: number
   /** Memory the closed slices may take, estimated (CORDUM_SLICE_CACHE_MB). */
   sliceCacheMb: number
+  /** Pages one walk of the jobs list or the DLQ may take; more are refused as a misbehaving upstream (CORDUM_MAX_PAGES). */
+  maxPages: number
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -109,6 +112,7 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
       sliceMarginSeconds: integer(env, 'CORDUM_SLICE_MARGIN_SECONDS', 120, 0, 86_400),
       sliceCacheEntries: integer(env, 'CORDUM_SLICE_CACHE_ENTRIES', 100_000, 0, 10_000_000),
       sliceCacheMb: integer(env, 'CORDUM_SLICE_CACHE_MB', 32, 0, 4_096),
+      maxPages: integer(env, 'CORDUM_MAX_PAGES', DEFAULT_MAX_PAGES, 1, 1_000_000),
     },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
     metrics: {

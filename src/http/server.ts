@@ -139,6 +139,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       slices: { marginMs: reads.sliceMarginSeconds * 1000 },
       sliceCacheEntries: reads.sliceCacheEntries,
       sliceCacheBytes: reads.sliceCacheMb * 1024 * 1024,
+      maxPages: reads.maxPages,
       ...(opts.now === undefined ? {} : { now: opts.now }),
     }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey

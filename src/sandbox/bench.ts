@@ -1,7 +1,8 @@
 /**
  * The sandbox's bench profile: large, deterministic decision and job lists for benchmarks
- * (bench/, docs/performance.md). It is not Cordum behaviour in one respect, on purpose: the
- * jobs list has no 1000-recent-jobs cap, so a window of a million jobs per arm can be read.
+ * (bench/, docs/performance.md). It is not Cordum behaviour in one respect, on purpose: unless
+ * `jobsCap` is set, the jobs list has no 1000-recent-jobs cap, so a window of a million jobs per
+ * arm can be read.
  *
  * Two agents (arms), `bench-canary` and `bench-baseline`. Each segment [startMs, endMs) holds
  * `perArm` decisions and `perArm` jobs per arm, evenly spaced: event j of a segment is at
@@ -32,6 +33,12 @@ export interface BenchProfile {
   denyRate?: number
   /** Share of jobs FAILED (default 0.005, both arms). */
   failRate?: number
+  /**
+   * When set, the jobs list holds only this many of the most recent jobs (both agents) as of the
+   * sandbox's clock, as Cordum's does (1000); unset, the list is uncapped, to measure the gate
+   * reading a million jobs.
+   */
+  jobsCap?: number
 }
 
 const MAX_LIMIT = 500
@@ -46,6 +53,7 @@ export function checkBenchProfile (p: BenchProfile): void {
     if (s.startMs < prevEnd) throw new Error(`bench segment ${i}: segments must be in time order and disjoint`)
     prevEnd = s.endMs
   }
+  if (p.jobsCap !== undefined && (!Number.isInteger(p.jobsCap) || p.jobsCap < 1)) throw new Error('bench jobsCap must be a whole number >= 1')
 }
 
 /** One arm's events of one segment in some unit (ms or µs): time(j) and the last j at or before t. */
@@ -188,10 +196,21 @@ export function benchRoutes (p: BenchProfile): Record<string, Handler> {
     const state = (query.get('state') ?? '').toUpperCase()
     const topic = query.get('topic') ?? ''
     const from = Math.min(now * 1000, cursorUs ?? Infinity)
-    // Like Cordum: read `limit` rows of the index, filter afterwards; unlike Cordum, no 1000-job cap.
+    const arms = tenantOk(caller) ? [0, 1] : []
+    // Like Cordum: read `limit` rows of the index, filter afterwards; the index holds the newest
+    // `jobsCap` jobs as of now (the last of them is `oldest`), or every job when uncapped.
+    let oldest: Head | undefined
+    if (p.jobsCap !== undefined) {
+      let n = 0
+      for (const e of descending(jobs, arms, now * 1000, -1)) {
+        oldest = e
+        if (++n >= p.jobsCap) break
+      }
+    }
     const rows: Record<string, unknown>[] = []
-    for (const e of descending(jobs, tenantOk(caller) ? [0, 1] : [], from, -1)) {
+    for (const e of descending(jobs, arms, from, -1)) {
       if (rows.length >= limit) break
+      if (oldest !== undefined && (e.t < oldest.t || (e.t === oldest.t && e.arm > oldest.arm))) break
       const fail = failed(e.arm, e.seg, e.j)
       const id = `bench-${e.arm}-${e.seg}-${e.j}`
       rows.push({

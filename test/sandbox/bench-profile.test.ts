@@ -91,3 +91,35 @@ t.test('only events up to the sandbox clock are served', async (t) => {
   t.ok(page.items.every((j: any) => j.updated_at <= (S + H / 2) * 1000))
   t.ok(page.items.length === 5)
 })
+
+t.test('jobsCap: the jobs list holds only the newest jobs as of the sandbox clock, as Cordum does', async (t) => {
+  t.throws(() => checkBenchProfile({ ...profile, jobsCap: 0 }), /jobsCap must be a whole number/)
+  let now = S + H / 2
+  const sb = await startSandbox({ bench: { ...profile, jobsCap: 1000 }, now: () => now })
+  t.teardown(sb.close)
+  const walk = async (): Promise<{ ids: string[], perArm: Record<string, number>, oldest: number, newest: number }> => {
+    const ids: string[] = []
+    const perArm: Record<string, number> = {}
+    let cursor = now * 1000
+    for (;;) {
+      const page = await get(`${sb.url}/api/v1/jobs?limit=300&cursor=${cursor}`)
+      if (page.items.length === 0) break
+      for (const j of page.items) { ids.push(j.id); perArm[j.agent_id] = (perArm[j.agent_id] ?? 0) + 1 }
+      cursor = Math.min(...page.items.map((j: any) => j.updated_at)) - 1
+    }
+    const times = ids.map((id) => Number(id.split('-')[3]))
+    return { ids, perArm, oldest: Math.min(...times), newest: Math.max(...times) }
+  }
+  const first = await walk()
+  t.equal(first.ids.length, 1000, 'exactly the cap, over pages of 300')
+  t.equal(new Set(first.ids).size, 1000, 'each job once')
+  t.same(first.perArm, { [BENCH_CANARY]: 500, [BENCH_BASELINE]: 500 }, 'the arms interleave evenly')
+  // Event j of segment 0 is at S + floor(j H / 7777): the newest at or before S + H/2 is j = 3888.
+  t.equal(first.newest, 3888, 'the newest job at or before the clock')
+  t.equal(first.oldest, 3888 - 499, 'and the 499 before it, per arm')
+  now = S + H
+  const later = await walk()
+  t.equal(later.ids.length, 1000, 'the clock moves on: still 1000')
+  t.equal(later.newest, 7776, 'the newest of the segment')
+  t.notOk(later.ids.some((id) => first.ids.includes(id)), 'the older jobs left the list')
+})

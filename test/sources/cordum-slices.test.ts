@@ -365,8 +365,8 @@ t.test('telemetry: response bytes per request, slice cache hits and misses', asy
 })
 
 t.test('configuration: defaults and refusals naming the variable', async (t) => {
-  t.same(readConfig({}).cordumReads, { maxConcurrency: 8, sliceMarginSeconds: 120, sliceCacheEntries: 100_000, sliceCacheMb: 32 })
-  t.same(readConfig({ CORDUM_MAX_CONCURRENCY: '2', CORDUM_SLICE_MARGIN_SECONDS: '0', CORDUM_SLICE_CACHE_ENTRIES: '0', CORDUM_SLICE_CACHE_MB: '1' }).cordumReads, { maxConcurrency: 2, sliceMarginSeconds: 0, sliceCacheEntries: 0, sliceCacheMb: 1 })
+  t.same(readConfig({}).cordumReads, { maxConcurrency: 8, sliceMarginSeconds: 120, sliceCacheEntries: 100_000, sliceCacheMb: 32, maxPages: 200 })
+  t.same(readConfig({ CORDUM_MAX_CONCURRENCY: '2', CORDUM_SLICE_MARGIN_SECONDS: '0', CORDUM_SLICE_CACHE_ENTRIES: '0', CORDUM_SLICE_CACHE_MB: '1' }).cordumReads, { maxConcurrency: 2, sliceMarginSeconds: 0, sliceCacheEntries: 0, sliceCacheMb: 1, maxPages: 200 })
   for (const [name, value] of [['CORDUM_MAX_CONCURRENCY', '0'], ['CORDUM_MAX_CONCURRENCY', 'many'], ['CORDUM_SLICE_MARGIN_SECONDS', '-5'], ['CORDUM_SLICE_CACHE_ENTRIES', '1.5'], ['CORDUM_SLICE_CACHE_MB', '99999']] as const) {
     t.throws(() => readConfig({ [name]: value }), { code: 'GATE_ERR_CONFIG_INVALID', message: new RegExp(`^${name}: must be a whole number`) }, `${name}=${value}`)
   }

@@ -17,6 +17,13 @@ export const SCHEMA_REASON_CODES = new Set(['schema_validation_failed', 'schema_
 
 const MAX_DLQ_ENTRIES = 20_000
 
+/**
+ * The jobs and DLQ walks are not sliced: one walk reads the list back to `since`, so its page
+ * guard is the operator's (real Cordum keeps the newest 1000 jobs, 2-3 pages; the guard stops
+ * an upstream that pages without end). The sliced decision reads keep their per-slice limit.
+ */
+export const MAX_PAGES_SETTING = 'CORDUM_MAX_PAGES'
+
 export interface DecisionCounts { decisions: number, denies: number }
 
 /** Policy decisions of one agent in the window: `GET /api/v1/governance/decisions`, all pages. */
@@ -51,11 +58,11 @@ export async function decisionLogHasEntries (client: CordumClient, req: Observat
  * DLQ reason codes of the window's entries, by job id: `GET /api/v1/dlq/page` (admin), newest
  * first, walked back to `since`. Cordum has no server-side time or topic filter here.
  */
-export async function dlqReasons (client: CordumClient, req: ObservationRequest, ctx: CallContext): Promise<Map<string, string>> {
+export async function dlqReasons (client: CordumClient, req: ObservationRequest, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES): Promise<Map<string, string>> {
   const what = 'GET /api/v1/dlq/page'
   const sinceMs = req.since.getTime()
   const untilMs = req.until.getTime()
-  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/dlq/page', { limit: PAGE_LIMIT, cursor }, req.tenant, ctx), what, parseDlq, 'number'), { what, maxPages: DEFAULT_MAX_PAGES })
+  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/dlq/page', { limit: PAGE_LIMIT, cursor }, req.tenant, ctx), what, parseDlq, 'number'), { what, maxPages, setting: MAX_PAGES_SETTING })
   const reasons = new Map<string, string>()
   for await (const e of takeUntil(itemsOf(pages), (e) => Date.parse(e.created_at) < sinceMs)) {
     if (Date.parse(e.created_at) > untilMs) continue
@@ -104,7 +111,7 @@ function overloaded (job: JobRecord, reason: string | undefined, overloadCodes: 
  * topic and window here, and computes the next cursor itself (oldest updated_at - 1) for as long
  * as pages come back non-empty.
  */
-export async function countJobs (client: CordumClient, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext): Promise<JobCounts> {
+export async function countJobs (client: CordumClient, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES): Promise<JobCounts> {
   const what = 'GET /api/v1/jobs'
   const sinceUs = micros(req.since)
   const untilUs = micros(req.until)
@@ -117,7 +124,7 @@ export async function countJobs (client: CordumClient, req: ObservationRequest, 
     const page = listPage(await client.getJson('/api/v1/jobs', { limit: PAGE_LIMIT, cursor: cursor ?? untilUs }, req.tenant, ctx), what, parseJob, 'number')
     const oldest = page.items.reduce((min, j) => Math.min(min, j.updated_at), Infinity)
     return { items: page.items, next: page.items.length === 0 || oldest < sinceUs ? null : oldest - 1 }
-  }, { what, maxPages: DEFAULT_MAX_PAGES })
+  }, { what, maxPages, setting: MAX_PAGES_SETTING })
   for await (const items of pages) {
     for (const job of items) {
       if (job.updated_at > untilUs) continue

@@ -23,6 +23,8 @@ export interface WalkLimits {
   maxPages: number
   /** What is being walked, for error messages: "GET /api/v1/jobs". */
   what: string
+  /** The operator setting behind maxPages, named in the refusal so it can be raised (CORDUM_MAX_PAGES). */
+  setting?: string
 }
 
 export const DEFAULT_MAX_PAGES = 200
@@ -36,7 +38,8 @@ export async function * walkPages<T> (
   let cursor: string | number | undefined
   for (let pages = 0; ; pages++) {
     if (pages >= limits.maxPages) {
-      throw new GateError('GATE_ERR_UPSTREAM_RESPONSE', `${limits.what}: more than ${limits.maxPages} pages for this window; narrow the window (since) or check the upstream's paging`, { source: 'cordum' })
+      const raise = limits.setting === undefined ? '' : `, or raise ${limits.setting} (${limits.maxPages}) if the upstream's list really is that long`
+      throw new GateError('GATE_ERR_UPSTREAM_RESPONSE', `${limits.what}: more than ${limits.maxPages} pages for this window; narrow the window (since) or check the upstream's paging${raise}`, { source: 'cordum' })
     }
     const page = await fetchPage(cursor)
     yield page.items

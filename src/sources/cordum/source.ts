@@ -14,8 +14,9 @@ import type { RateArm, SignalObservation } from '../../gate/observations.js'
 import type { ObservationRequest, SignalSource } from '../source.js'
 import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
-import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
 import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
+import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
@@ -31,6 +32,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
   sliceCacheBytes?: number
   /** Wall clock (ms): which slices are closed. */
   now?: () => number
+  /** Pages one walk of the jobs list or the DLQ may take before it is refused (CORDUM_MAX_PAGES). */
+  maxPages?: number
 }
 
 export const DEFAULT_DEADLINE_MS = 8_000
@@ -46,11 +49,14 @@ export class CordumSource implements SignalSource {
   readonly #deadlineMs: number
   readonly #tenant: string
   readonly #reads: SlicedReads
+  readonly #maxPages: number
 
   constructor (opts: CordumSourceOptions) {
     this.client = new CordumClient(opts)
     this.#deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
     this.#tenant = opts.tenant ?? 'default'
+    this.#maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES
+    if (!Number.isInteger(this.#maxPages) || this.#maxPages < 1) throw new Error(`${MAX_PAGES_SETTING}: must be a whole number >= 1`)
     const slices = { ...DEFAULT_SLICES, ...opts.slices }
     checkLadder(slices.ladderMs)
     if (!(slices.maxPerWindow >= 1) || !(slices.marginMs >= 0)) throw new Error('slices: maxPerWindow must be at least 1 and marginMs at least 0')
@@ -93,11 +99,11 @@ export class CordumSource implements SignalSource {
       const decisions = names.has('policy_deny_rate') ? forbiddenAsUnavailable(Promise.all(arms.map(async (a) => await countDecisionsSliced(this.#reads, req, a, call)))) : undefined
       const backlog = names.has('approval_backlog') ? forbiddenAsUnavailable(approvalBacklog(this.client, req, arms, call)) : undefined
       const pools = names.has('overload_rate') ? forbiddenAsUnavailable(busyPools(this.client, req, call)) : undefined
-      const dlq = needDlq ? forbiddenAsUnavailable(dlqReasons(this.client, req, call)) : undefined
+      const dlq = needDlq ? forbiddenAsUnavailable(dlqReasons(this.client, req, call, this.#maxPages)) : undefined
       const jobs = needJobs
         ? forbiddenAsUnavailable((async () => {
           const reasons = dlq === undefined ? undefined : await dlq
-          return await countJobs(this.client, req, arms, reasons?.ok === true ? reasons.value : undefined, call)
+          return await countJobs(this.client, req, arms, reasons?.ok === true ? reasons.value : undefined, call, this.#maxPages)
         })())
         : undefined
       const [d, b, p, q, j] = await Promise.all([decisions, backlog, pools, dlq, jobs])
