@@ -41,7 +41,7 @@ Configured by environment variables:
   EVIDENCE_RETENTION_DAYS  decision records older than this are pruned (default 90)
   SCORE_REUSE_SECONDS      an identical question asked again within this many seconds gets
                     the answer and decision record of one evaluation (default 10; 0: off)
-  MAX_SCORES_IN_FLIGHT     score requests answered at once; more get 503 with Retry-After
+  MAX_SCORES_IN_FLIGHT     score evaluations under way at once; more get 503 with Retry-After
                     (default 64; 0: no cap)
   SHED_EVENT_LOOP_DELAY_MS, SHED_EVENT_LOOP_UTILIZATION  shed requests (503) past this mean
                     event-loop delay (default 1000 ms) or utilization (default 0: off)

@@ -42,7 +42,7 @@ export interface ServiceConfig {
 
 /** When the gate answers 503 + Retry-After instead of taking on more work. */
 export interface OverloadConfig {
-  /** Score requests being answered at once; more are shed (MAX_SCORES_IN_FLIGHT, 0: no cap). */
+  /** Score evaluations under way at once; more are shed (MAX_SCORES_IN_FLIGHT, 0: no cap). */
   maxScoresInFlight: number
   /** Mean event-loop delay over the last sample, in ms, past which requests are shed (SHED_EVENT_LOOP_DELAY_MS, 0: off). */
   maxEventLoopDelayMs: number

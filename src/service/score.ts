@@ -79,6 +79,15 @@ export interface StageActions {
   rollback (q: NormalizedQuery, judgement: Judgement, abort: AbortSignal): Promise<RollbackTaken>
 }
 
+/**
+ * Admission control around evaluations (the HTTP layer's MAX_SCORES_IN_FLIGHT): it refuses or
+ * runs the work. Only evaluations take a place: a request answered by an identical evaluation
+ * in flight, or reused, waits on no work of its own.
+ */
+export interface Admission {
+  run: <T>(work: () => Promise<T>) => Promise<T>
+}
+
 export interface ScoreServiceOptions {
   policy: LoadedPolicy
   sources: SourceRegistry
@@ -174,14 +183,17 @@ export class ScoreService {
    * replicas of an AnalysisRun (and retries) from judging and recording the same thing twice.
    * Only the evaluation itself is reported as a verdict; every answer counts in answerShared.
    */
-  async score (query: ScoreQuery, abort: AbortSignal): Promise<ScoreResponse> {
+  async score (query: ScoreQuery, abort: AbortSignal, admission?: Admission): Promise<ScoreResponse> {
     const started = performance.now()
     try {
       const q = this.normalize(query)
       let use: ObservationUse = 'fetched'
+      const evaluate = async (signal: AbortSignal): Promise<ScoreResponse> => admission === undefined
+        ? await this.#evaluate(query, q, signal)
+        : await admission.run(async () => await this.#evaluate(query, q, signal))
       const response = this.#answers === undefined
-        ? await this.#evaluate(query, q, abort)
-        : await this.#answers.run(answerKey(q), async (signal) => await this.#evaluate(query, q, signal), abort, (u) => { use = u })
+        ? await evaluate(abort)
+        : await this.#answers.run(answerKey(q), evaluate, abort, (u) => { use = u })
       this.#telemetry.answerShared(use)
       if (use === 'fetched') this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
       return response

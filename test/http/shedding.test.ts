@@ -30,7 +30,7 @@ t.test('InFlightLimit admits up to max, refuses the next, and frees a slot on su
   const a = limit.run(held)
   const b = limit.run(async () => { await held(); throw new Error('upstream broke') })
   t.equal(limit.inFlight, 2)
-  await t.rejects(limit.run(held), { code: 'GATE_ERR_UNAVAILABLE', message: /answering 2 score requests already \(MAX_SCORES_IN_FLIGHT\)/ })
+  await t.rejects(limit.run(held), { code: 'GATE_ERR_UNAVAILABLE', message: /evaluating 2 score requests already \(MAX_SCORES_IN_FLIGHT\)/ })
   for (const open of gates) open()
   t.equal(await a, 'done')
   await t.rejects(b, /upstream broke/)

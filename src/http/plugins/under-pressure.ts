@@ -48,9 +48,10 @@ export async function registerUnderPressure (app: FastifyInstance, opts: Pressur
 }
 
 /**
- * Counts score requests being answered and refuses the one past `max` (0: no cap). The count
- * is kept around the handler's work (try/finally), so a request that fails or whose client
- * goes away gives its slot back whatever happens to its response.
+ * Counts score evaluations under way and refuses work past `max` (0: no cap). Requests that
+ * join an identical evaluation in flight, or reuse a finished one, take no place (the score
+ * service runs only evaluations through `run`). The count is kept around the work
+ * (try/finally), so an evaluation that fails or is abandoned gives its place back.
  */
 export class InFlightLimit {
   private current = 0
@@ -64,7 +65,7 @@ export class InFlightLimit {
   /** Throws the refusal when full: called from onRequest too, so a shed request is not parsed or validated. */
   check (): void {
     if (this.max > 0 && this.current >= this.max) {
-      throw new GateError('GATE_ERR_UNAVAILABLE', `the gate is answering ${this.max} score requests already (MAX_SCORES_IN_FLIGHT); retry shortly`)
+      throw new GateError('GATE_ERR_UNAVAILABLE', `the gate is evaluating ${this.max} score requests already (MAX_SCORES_IN_FLIGHT); retry shortly`)
     }
   }
 

@@ -46,8 +46,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
   const serialized = new WeakMap<ScoreResponse, string>()
   const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
-    const work = async (): Promise<ScoreResponse> => await opts.service.score(query, clientGone(reply))
-    const response = opts.limit === undefined ? await work() : await opts.limit.run(work)
+    const response = await opts.service.score(query, clientGone(reply), opts.limit)
     request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
     let body = serialized.get(response)
     if (body === undefined) {
