@@ -12,7 +12,7 @@
  * arithmetic, so paging any slice of a million-event segment costs O(page).
  */
 import { hash01 } from './model.js'
-import { cordumError, toMicros, type Handler, type RouteResponse } from './routes.js'
+import { cordumError, decisionWindow, encodeCursor, limitOf, toMicros, type Handler, type RouteResponse } from './routes.js'
 import { SANDBOX_TENANT } from './scenarios.js'
 
 export const BENCH_CANARY = 'bench-canary'
@@ -40,8 +40,6 @@ export interface BenchProfile {
    */
   jobsCap?: number
 }
-
-const MAX_LIMIT = 500
 
 /** Checks a profile: segments in order, disjoint, and sparse enough for unique timestamps. */
 export function checkBenchProfile (p: BenchProfile): void {
@@ -113,18 +111,6 @@ function* descending (series: Series[][], arms: number[], fromU: number, skipArm
   }
 }
 
-function rfc3339OrMs (raw: string | null): number | undefined | 'bad' {
-  if (raw === null || raw === '') return undefined
-  if (/^\d+$/.test(raw)) return Number(raw)
-  const t = Date.parse(raw)
-  return Number.isNaN(t) ? 'bad' : t
-}
-
-function limitOf (q: URLSearchParams, fallback: number): number {
-  const v = Number.parseInt(q.get('limit') ?? '', 10)
-  return !Number.isFinite(v) || v <= 0 ? fallback : Math.min(v, MAX_LIMIT)
-}
-
 /** The bench profile's Cordum routes (decisions, jobs; empty approvals, DLQ and pools). */
 export function benchRoutes (p: BenchProfile): Record<string, Handler> {
   checkBenchProfile(p)
@@ -138,23 +124,9 @@ export function benchRoutes (p: BenchProfile): Record<string, Handler> {
 
   const listDecisions: Handler = ({ query, caller, now }) => {
     const limit = limitOf(query, 50)
-    const sinceQ = rfc3339OrMs(query.get('since'))
-    const untilQ = rfc3339OrMs(query.get('until'))
-    if (sinceQ === 'bad') return cordumError(400, 'invalid since: use RFC3339 or unix milliseconds', 'BAD_REQUEST')
-    if (untilQ === 'bad') return cordumError(400, 'invalid until: use RFC3339 or unix milliseconds', 'BAD_REQUEST')
-    const until = Math.min(untilQ ?? now, now)
-    const since = sinceQ ?? until - 24 * 3600_000
-    if (until < since) return cordumError(400, 'until must not be before since', 'BAD_REQUEST')
-    let cursor: { t: number, a: number } | undefined
-    const rawCursor = query.get('cursor')
-    if (rawCursor !== null && rawCursor !== '') {
-      try {
-        cursor = JSON.parse(Buffer.from(rawCursor, 'base64url').toString('utf8')) as { t: number, a: number }
-        if (typeof cursor.t !== 'number' || typeof cursor.a !== 'number') throw new Error('bad cursor')
-      } catch {
-        return cordumError(400, 'invalid cursor', 'BAD_REQUEST')
-      }
-    }
+    const w = decisionWindow(query, now)
+    if ('status' in w) return w
+    const { since, until, cursor } = w
     const agentId = query.get('agent_id') ?? ''
     const topic = query.get('topic') ?? ''
     const verdict = query.get('verdict') ?? ''
@@ -182,7 +154,7 @@ export function benchRoutes (p: BenchProfile): Record<string, Handler> {
         timestamp: new Date(e.t).toISOString(),
       })
     }
-    const next = items.length === limit && last !== undefined ? Buffer.from(JSON.stringify(last)).toString('base64url') : null
+    const next = items.length === limit && last !== undefined ? encodeCursor(last) : null
     return { status: 200, body: { items, next_cursor: next } }
   }
 

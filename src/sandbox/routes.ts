@@ -27,7 +27,7 @@ export function cordumError (status: number, error: string, code: string): Route
 
 const MAX_LIST_LIMIT = 500
 
-function limitOf (q: URLSearchParams, fallback: number): number {
+export function limitOf (q: URLSearchParams, fallback: number): number {
   const v = Number.parseInt(q.get('limit') ?? '', 10)
   if (!Number.isFinite(v) || v <= 0) return fallback
   return Math.min(v, MAX_LIST_LIMIT)
@@ -119,9 +119,9 @@ export const getJob: Handler = ({ path, caller, now }) => {
   return { status: 200, body }
 }
 
-interface DecisionCursor { t: number, a: number }
+export interface DecisionCursor { t: number, a: number }
 
-function encodeCursor (c: DecisionCursor): string {
+export function encodeCursor (c: DecisionCursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url')
 }
 
@@ -135,9 +135,11 @@ function decodeCursor (raw: string | null): DecisionCursor | undefined | 'bad' {
   }
 }
 
-/** Policy decision log: one decision per submitted job, newest first, filtered server-side. */
-export const listDecisions: Handler = ({ query, caller, now }) => {
-  const limit = limitOf(query, 50)
+/**
+ * The decision log's window and cursor as Cordum reads them: since/until inclusive, RFC 3339 or
+ * epoch ms, until clamped to now, since defaulting to a day back; or the 400 Cordum answers.
+ */
+export function decisionWindow (query: URLSearchParams, now: number): { since: number, until: number, cursor: DecisionCursor | undefined } | RouteResponse {
   const sinceQ = rfc3339OrMs(query.get('since'))
   const untilQ = rfc3339OrMs(query.get('until'))
   if (sinceQ === 'bad') return cordumError(400, 'invalid since: use RFC3339 or unix milliseconds', 'BAD_REQUEST')
@@ -147,6 +149,15 @@ export const listDecisions: Handler = ({ query, caller, now }) => {
   if (until < since) return cordumError(400, 'until must not be before since', 'BAD_REQUEST')
   const cursor = decodeCursor(query.get('cursor'))
   if (cursor === 'bad') return cordumError(400, 'invalid cursor', 'BAD_REQUEST')
+  return { since, until, cursor }
+}
+
+/** Policy decision log: one decision per submitted job, newest first, filtered server-side. */
+export const listDecisions: Handler = ({ query, caller, now }) => {
+  const limit = limitOf(query, 50)
+  const w = decisionWindow(query, now)
+  if ('status' in w) return w
+  const { since, until, cursor } = w
   const verdict = query.get('verdict') ?? ''
   const agentId = query.get('agent_id') ?? ''
   const topic = query.get('topic') ?? ''
