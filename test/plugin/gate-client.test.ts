@@ -5,8 +5,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { GateError } from '../../src/errors.js'
 import { GateClient } from '../../src/plugin/gate-client.js'
+import { failure } from '../helpers/failure.js'
 
 const KEY = 'k-123-secret'
 
@@ -22,10 +22,6 @@ async function server (handle: (body: string, res: ServerResponse, headers: Reco
 
 const json = (res: ServerResponse, status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(typeof body === 'string' ? body : JSON.stringify(body)) }
 
-async function failure (p: Promise<unknown>): Promise<GateError> {
-  try { await p } catch (err) { if (err instanceof GateError) return err; throw err }
-  throw new Error('expected a GateError')
-}
 
 t.test('a 200 ScoreResponse is parsed; the request is JSON with the API key header', async (t) => {
   let seen: { body: string, headers: Record<string, unknown> } | undefined

@@ -14,6 +14,7 @@ import { listPage, parseJob } from '../../src/sources/cordum/wire.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { blackhole } from '../helpers/blackhole.js'
 import { call, request, SANDBOX_ADMIN_KEY, sandboxFor, specs, T0 } from '../helpers/sandbox.js'
+import { failure } from '../helpers/failure.js'
 
 function client (t: { teardown: (fn: () => unknown) => void }, url: string, opts: Partial<CordumClientOptions> = {}): CordumClient {
   const c = new CordumClient({ url, apiKey: SANDBOX_ADMIN_KEY, ...opts })
@@ -21,15 +22,6 @@ function client (t: { teardown: (fn: () => unknown) => void }, url: string, opts
   return c
 }
 
-async function failure (p: Promise<unknown>): Promise<GateError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof GateError) return err
-    throw err
-  }
-  throw new Error('expected a GateError, the call succeeded')
-}
 
 /** Decisions of one agent with t in [since, until], straight from the model's arithmetic. */
 function expectedDecisions (agentId: string, since: number, until: number): number {

@@ -7,7 +7,6 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { readConfig } from '../../src/config/env.js'
-import { GateError } from '../../src/errors.js'
 import { AGENTS } from '../../src/sandbox/scenarios.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
 import { countDecisions, type DecisionCounts } from '../../src/sources/cordum/feeds.js'
@@ -18,6 +17,7 @@ import { NO_TELEMETRY } from '../../src/telemetry.js'
 import { decisionLog, expected, type Decision, type DecisionLog } from '../helpers/decision-log.js'
 import { call, request, SANDBOX_ADMIN_KEY, sandboxFor, specs, T0 } from '../helpers/sandbox.js'
 import { RecordingTelemetry } from '../helpers/telemetry.js'
+import { failure } from '../helpers/failure.js'
 
 type Teardown = { teardown: (fn: () => unknown) => void }
 
@@ -48,15 +48,6 @@ function steady (agent: string, from: number, to: number, everyMs: number): Deci
   return out
 }
 
-async function failure (p: Promise<unknown>): Promise<GateError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof GateError) return err
-    throw err
-  }
-  throw new Error('expected a GateError, the call succeeded')
-}
 
 const window = (since: number, until: number): { since: Date, until: Date } => ({ since: new Date(since), until: new Date(until) })
 
