@@ -130,15 +130,12 @@ export class RequestStats {
   #bytes = new Map<string, number>()
 
   recordBytes (path: string, bytes: number): void {
-    this.#bytes.set(path, (this.#bytes.get(path) ?? 0) + bytes)
+    add(this.#bytes, path, bytes)
   }
 
   /** Response body bytes sent for `path` (as computed, before any fault cuts them), or for every path when absent. */
   bytes (path?: string): number {
-    if (path !== undefined) return this.#bytes.get(path) ?? 0
-    let total = 0
-    for (const n of this.#bytes.values()) total += n
-    return total
+    return tally(this.#bytes, path)
   }
 
   bytesSnapshot (): Record<string, number> {
@@ -146,15 +143,12 @@ export class RequestStats {
   }
 
   record (path: string): void {
-    this.#counts.set(path, (this.#counts.get(path) ?? 0) + 1)
+    add(this.#counts, path, 1)
   }
 
   /** Requests to `path`, or to every path when absent. */
   count (path?: string): number {
-    if (path !== undefined) return this.#counts.get(path) ?? 0
-    let total = 0
-    for (const n of this.#counts.values()) total += n
-    return total
+    return tally(this.#counts, path)
   }
 
   snapshot (): Record<string, number> {
@@ -165,4 +159,16 @@ export class RequestStats {
     this.#counts.clear()
     this.#bytes.clear()
   }
+}
+
+function add (m: Map<string, number>, path: string, n: number): void {
+  m.set(path, (m.get(path) ?? 0) + n)
+}
+
+/** The count for `path`, or the sum over every path when absent. */
+function tally (m: Map<string, number>, path: string | undefined): number {
+  if (path !== undefined) return m.get(path) ?? 0
+  let total = 0
+  for (const n of m.values()) total += n
+  return total
 }
