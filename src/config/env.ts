@@ -71,8 +71,8 @@ export interface CordumReads {
 export interface QueryUpstream { url: string, bearerToken?: string, deadlineMs: number }
 
 /**
- * Score requests answered at once. Each waits mostly on Cordum; past this many, new ones are
- * shed (503) instead of queueing behind the rest towards Argo's 10 s timeout.
+ * Score evaluations under way at once. Each waits mostly on Cordum; past this many, new
+ * requests are shed (503) instead of queueing behind the rest towards Argo's 10 s timeout.
  */
 export const DEFAULT_MAX_SCORES_IN_FLIGHT = 64
 
