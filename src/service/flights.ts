@@ -11,8 +11,17 @@ interface Flight<T> {
   controller: AbortController
   waiters: number
   settled: boolean
+  /** The result once settled (a finished flight is answered without awaiting its promise). */
+  value?: T
   expires: number
 }
+
+/**
+ * A caller's cancellation, or how to make it: a caller answered from a finished flight waits on
+ * nothing, so the signal (an AbortController and a listener per HTTP request) is made only when
+ * the caller has to wait.
+ */
+export type Cancellation = AbortSignal | (() => AbortSignal)
 
 export class Flights<T> {
   readonly #flights = new Map<string, Flight<T>>()
@@ -31,21 +40,32 @@ export class Flights<T> {
   }
 
   /** `onUse` learns whether this call started a fetch, joined one in flight, or reused a finished one. */
-  async run (key: string, fetch: (signal: AbortSignal) => Promise<T>, abort: AbortSignal, onUse?: (use: ObservationUse) => void): Promise<T> {
+  async run (key: string, fetch: (signal: AbortSignal) => Promise<T>, abort: Cancellation, onUse?: (use: ObservationUse) => void): Promise<T> {
     let flight = this.#flights.get(key)
-    if (flight !== undefined && flight.settled && flight.expires <= this.#now()) {
+    if (flight !== undefined && flight.settled) {
+      if (flight.expires > this.#now()) {
+        onUse?.('cached')
+        return flight.value as T
+      }
       this.#flights.delete(key)
       flight = undefined
     }
-    onUse?.(flight === undefined ? 'fetched' : flight.settled ? 'cached' : 'coalesced')
+    onUse?.(flight === undefined ? 'fetched' : 'coalesced')
     if (flight === undefined) flight = this.#start(key, fetch)
-    return await this.#join(flight, abort)
+    return await this.#join(flight, typeof abort === 'function' ? abort() : abort)
+  }
+
+  /** When the finished flight under `key` stops being reused; undefined while none is settled. */
+  expiry (key: string): number | undefined {
+    const flight = this.#flights.get(key)
+    return flight?.settled === true ? flight.expires : undefined
   }
 
   #start (key: string, fetch: (signal: AbortSignal) => Promise<T>): Flight<T> {
     const controller = new AbortController()
     const flight: Flight<T> = { controller, waiters: 0, settled: false, expires: Infinity, promise: undefined as unknown as Promise<T> }
     flight.promise = fetch(controller.signal).then((value) => {
+      flight.value = value
       flight.settled = true
       flight.expires = this.#now() + this.#ttlMs
       return value
