@@ -26,6 +26,11 @@ export class EvidenceRecorder implements DecisionRecorder {
     this.#opts = opts
   }
 
+  /** Starts reading the sources' versions (cached; a read rarely happens) while the evaluation observes. */
+  begin (): void {
+    void this.#opts.sourceVersions()
+  }
+
   async record (q: NormalizedQuery, observations: Observations, judgement: Judgement, actions?: ActionsTaken): Promise<string> {
     const request: RecordedRequest = { stage: q.stage.name, canary: q.canary, tenant: q.tenant, since: q.since.toISOString(), until: q.until.toISOString(), windowRule: q.windowRule ?? 'default' }
     if (q.baseline !== undefined) request.baseline = q.baseline

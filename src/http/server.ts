@@ -111,8 +111,9 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   // arrives on a kept-alive connection meanwhile is refused, and Fastify closes that connection.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onRequest', async () => {
-    if (closing) throw new GateError('GATE_ERR_UNAVAILABLE', 'the gate is shutting down; retry')
+  // Callback-style, as the other every-request hooks: no promise per request.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    done(closing ? new GateError('GATE_ERR_UNAVAILABLE', 'the gate is shutting down; retry') : undefined)
   })
 
   if (sandbox !== undefined) {
@@ -162,14 +163,6 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
     return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
   })
-  if (cordumVersion !== undefined && evidence !== undefined) {
-    // A score's record needs Cordum's version: the read starts with the request, so a slow or
-    // unreachable Cordum costs its timeout alongside the observation, not after it (which
-    // would push an `inconclusive` past Argo's 10 s). The version is cached; this rarely reads.
-    app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/api/v1/score')) void cordumVersion()
-    })
-  }
   const recorder = evidence === undefined
     ? undefined
     : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
