@@ -62,15 +62,17 @@ export class InFlightLimit {
     return this.current
   }
 
-  /** Throws the refusal when full: called from onRequest too, so a shed request is not parsed or validated. */
-  check (): void {
+  /** The refusal when full, else undefined: asked in onRequest too, so a shed request is not parsed or validated. */
+  refusal (): GateError | undefined {
     if (this.max > 0 && this.current >= this.max) {
-      throw new GateError('GATE_ERR_UNAVAILABLE', `the gate is evaluating ${this.max} score requests already (MAX_SCORES_IN_FLIGHT); retry shortly`)
+      return new GateError('GATE_ERR_UNAVAILABLE', `the gate is evaluating ${this.max} score requests already (MAX_SCORES_IN_FLIGHT); retry shortly`)
     }
+    return undefined
   }
 
   async run<T> (work: () => Promise<T>): Promise<T> {
-    this.check()
+    const refused = this.refusal()
+    if (refused !== undefined) throw refused
     this.current++
     try {
       return await work()
