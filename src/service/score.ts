@@ -16,8 +16,8 @@ import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
-import { Flights } from './flights.js'
-import { badField, resolveWindow } from './window.js'
+import { Flights, type Cancellation } from './flights.js'
+import { badField, resolveWindow, UNTIL_ROUNDING_MS } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
 export interface ScoreQuery {
@@ -61,6 +61,11 @@ export type ScoreResponse = Judgement & { decisionId?: string, actions?: Actions
  * the request (GATE_ERR_EVIDENCE_UNAVAILABLE): no answer goes out without its record.
  */
 export interface DecisionRecorder {
+  /**
+   * An evaluation is starting: start the reads record() will need (the sources' versions), so
+   * that a slow or unreachable source costs its timeout alongside the observation, not after it.
+   */
+  begin? (): void
   record (query: NormalizedQuery, observations: Observations, judgement: Judgement, actions?: ActionsTaken): Promise<string | undefined>
   /**
    * The window start of the first recorded decision of this analysis (tenant, namespace,
@@ -126,6 +131,9 @@ export class ScoreService {
   readonly #now: () => number
   readonly #flights: Flights<Record<string, SignalObservation>>
   readonly #answers: Flights<ScoreResponse> | undefined
+  /** Answers by the exact text of their request (see `reused`), each until its question may change. */
+  readonly #byText = new Map<string, { response: ScoreResponse, tenant: string, expires: number }>()
+  readonly #maxEntries: number
   readonly #recorder: DecisionRecorder | undefined
   readonly #telemetry: Telemetry
   readonly #actions: StageActions | undefined
@@ -137,7 +145,8 @@ export class ScoreService {
     this.#now = opts.now ?? Date.now
     this.#flights = new Flights({ ttlMs: opts.cacheTtlMs ?? 10_000, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now })
     const answerTtlMs = opts.answerTtlMs ?? 10_000
-    this.#answers = answerTtlMs > 0 ? new Flights({ ttlMs: answerTtlMs, maxEntries: opts.cacheMaxEntries ?? 256, now: this.#now }) : undefined
+    this.#maxEntries = opts.cacheMaxEntries ?? 256
+    this.#answers = answerTtlMs > 0 ? new Flights({ ttlMs: answerTtlMs, maxEntries: this.#maxEntries, now: this.#now }) : undefined
     this.#telemetry = opts.telemetry ?? NO_TELEMETRY
     this.#recorder = opts.recorder === undefined ? undefined : timedRecorder(opts.recorder, this.#telemetry)
     this.#actions = opts.actions
@@ -182,18 +191,27 @@ export class ScoreService {
    * be the shared ones anyway, so a second evaluation could only repeat the first: this keeps
    * replicas of an AnalysisRun (and retries) from judging and recording the same thing twice.
    * Only the evaluation itself is reported as a verdict; every answer counts in answerShared.
+   * `abort` may be a function making the signal: a reused answer never calls it. `text`, the
+   * request's exact text (the HTTP route's URL), lets `reused(text)` find this answer again.
    */
-  async score (query: ScoreQuery, abort: AbortSignal, admission?: Admission): Promise<ScoreResponse> {
+  async score (query: ScoreQuery, abort: Cancellation, admission?: Admission, text?: string): Promise<ScoreResponse> {
     const started = performance.now()
+    // Read before normalize: a defaulted `until` is rounded from a clock at least this late.
+    const asked = this.#now()
     try {
       const q = this.normalize(query)
       let use: ObservationUse = 'fetched'
       const evaluate = async (signal: AbortSignal): Promise<ScoreResponse> => admission === undefined
         ? await this.#evaluate(query, q, signal)
         : await admission.run(async () => await this.#evaluate(query, q, signal))
-      const response = this.#answers === undefined
-        ? await evaluate(abort)
-        : await this.#answers.run(answerKey(q), evaluate, abort, (u) => { use = u })
+      let response: ScoreResponse
+      if (this.#answers === undefined) {
+        response = await evaluate(typeof abort === 'function' ? abort() : abort)
+      } else {
+        const key = answerKey(q)
+        response = await this.#answers.run(key, evaluate, abort, (u) => { use = u })
+        if (text !== undefined) this.#remember(text, query, q.tenant, response, this.#answers.expiry(key), asked)
+      }
       this.#telemetry.answerShared(use)
       if (use === 'fetched') this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
       return response
@@ -205,7 +223,39 @@ export class ScoreService {
     }
   }
 
+  /**
+   * The answer a request of exactly this text got, while it is still reused: what `score` would
+   * answer, without parsing, validating or normalizing the request again (the HTTP route's
+   * fast path for a repeated URL; validation depends only on the text and, for a defaulted
+   * `until`, on the clock's 10 s step, which the entry does not outlive). Counted as a reuse.
+   * `tenant` is the request's tenant, for the caller's key check.
+   */
+  reused (text: string): { response: ScoreResponse, tenant: string } | undefined {
+    const entry = this.#byText.get(text)
+    if (entry === undefined) return undefined
+    if (entry.expires <= this.#now()) {
+      this.#byText.delete(text)
+      return undefined
+    }
+    this.#telemetry.answerShared('cached')
+    return entry
+  }
+
+  #remember (text: string, query: ScoreQuery, tenant: string, response: ScoreResponse, reusedUntil: number | undefined, asked: number): void {
+    if (reusedUntil === undefined) return
+    // A defaulted `until` (now, rounded down to 10 s) makes the same text another question at the next step.
+    const stepEnd = query.until === undefined || query.until === '' ? (Math.floor(asked / UNTIL_ROUNDING_MS) + 1) * UNTIL_ROUNDING_MS : Infinity
+    this.#byText.delete(text)
+    this.#byText.set(text, { response, tenant, expires: Math.min(reusedUntil, stepEnd) })
+    // Map keeps insertion order: the oldest entries go first.
+    for (const oldest of this.#byText.keys()) {
+      if (this.#byText.size <= this.#maxEntries) break
+      this.#byText.delete(oldest)
+    }
+  }
+
   async #evaluate (query: ScoreQuery, first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
+    this.#recorder?.begin?.()
     let q = first
     // A growing analysis (no `since`, a named rollout) keeps the start of its first record.
     if (q.windowRule === 'default' && q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
@@ -319,9 +369,26 @@ export class ScoreService {
   }
 }
 
-/** What makes two questions the same: the whole normalized request, window included. */
+/**
+ * What makes two questions the same: the whole normalized request, window included. Every field
+ * is named (the type makes a new field of NormalizedQuery a compile error here) in a fixed order,
+ * so a flat JSON.stringify is as exact as canonical JSON and a fraction of its cost: this runs
+ * for every score request, reused answers included.
+ */
 function answerKey (q: NormalizedQuery): string {
-  return canonicalJson({ ...q, stage: q.stage.name, since: q.since.toISOString(), until: q.until.toISOString() })
+  const key: { [K in keyof Required<NormalizedQuery>]: unknown } = {
+    stage: q.stage.name,
+    canary: q.canary,
+    baseline: q.baseline,
+    tenant: q.tenant,
+    topic: q.topic,
+    since: q.since.getTime(),
+    until: q.until.getTime(),
+    weight: q.weight,
+    rollout: [q.rollout.namespace, q.rollout.rollout, q.rollout.revision],
+    windowRule: q.windowRule,
+  }
+  return JSON.stringify(key)
 }
 
 /** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */
@@ -346,6 +413,7 @@ function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): Decis
       }
     },
   }
+  if (recorder.begin !== undefined) timed.begin = recorder.begin.bind(recorder)
   if (recorder.analysisStart !== undefined) timed.analysisStart = recorder.analysisStart.bind(recorder)
   return timed
 }

@@ -11,6 +11,7 @@ import { readConfig } from '../../src/config/env.js'
 import { buildServer, type GateServer } from '../../src/http/server.js'
 import { SANDBOX_ADMIN_KEY, type Sandbox } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT, SCENARIOS } from '../../src/sandbox/scenarios.js'
+import { parseExposition, value } from '../helpers/exposition.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
 
 interface Running { gate: GateServer, url: string, logs: string[] }
@@ -65,6 +66,41 @@ t.test('every scenario gives its documented verdict through GET and POST', async
       t.same(withoutId(viaGet.body), withoutId(JSON.parse(JSON.stringify(await gate.service.score(q, new AbortController().signal)))), 'the body is the whole ScoreResponse')
     }
   }
+})
+
+t.test('a repeated GET gets its answer before its query is parsed again: the same bytes and record, counted, logged once', async (t) => {
+  const { url, gate, logs } = await gateOnSandbox(t)
+  let normalized = 0
+  const normalize = gate.service.normalize.bind(gate.service)
+  gate.service.normalize = (...args) => { normalized++; return normalize(...args) }
+  const scored = (): number => logs.filter((l) => JSON.parse(l).msg === 'scored').length
+  const text = async (u: string): Promise<{ status: number, text: string }> => {
+    const res = await request(u)
+    return { status: res.statusCode, text: await res.body.text() }
+  }
+  const u = `${url}/api/v1/score?stage=canary-1&canary=support-agent-healthy&baseline=${BASELINE_AGENT}`
+  const first = await text(u)
+  t.equal(first.status, 200)
+  t.equal(normalized, 1)
+  t.equal(scored(), 1, 'an evaluation logs one scored line')
+  const again = await text(u)
+  t.equal(again.text, first.text, 'the same answer, byte for byte (decisionId included)')
+  t.equal(normalized, 1, 'not normalized again: answered from the URL')
+  t.equal(scored(), 1, 'and not logged as scored again at info (debug only)')
+  const reordered = await text(`${url}/api/v1/score?baseline=${BASELINE_AGENT}&canary=support-agent-healthy&stage=canary-1`)
+  t.equal(reordered.text, first.text, 'another URL of the same question: the same answer')
+  t.equal(normalized, 2, 'found by its normalized question')
+  const posted = await call(`${url}/api/v1/score`, { method: 'POST', body: { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT } })
+  t.equal(JSON.stringify(posted.body), first.text, 'so is a POST')
+  t.equal(normalized, 3, 'a body is always parsed and validated')
+  t.equal(scored(), 1, 'one scored line for one evaluation')
+  const metrics = parseExposition(await (await request(`${url}/metrics`)).body.text())
+  t.equal(value(metrics, 'agentcanary_score_answers_total', { result: 'fetched' }), 1, 'one evaluation')
+  t.equal(value(metrics, 'agentcanary_score_answers_total', { result: 'cached' }), 3, 'three reused answers, the repeated URL among them')
+  t.equal(value(metrics, 'agentcanary_http_requests_total', { route: '/api/v1/score', method: 'GET', status_code: '200' }), 3, 'every GET is in the request metrics, the repeated one too')
+  const bad = await text(`${url}/api/v1/score?stage=canary-1&canary=a%20b`)
+  t.equal(bad.status, 400)
+  t.equal((await text(`${url}/api/v1/score?stage=canary-1&canary=a%20b`)).status, 400, 'a refused URL is refused again (errors are never remembered)')
 })
 
 t.test('empty optional fields mean "not given" (Argo args cannot be absent, only empty)', async (t) => {

@@ -82,6 +82,26 @@ t.test('past MAX_SCORES_IN_FLIGHT score requests get 503 + Retry-After; probes a
   t.equal((await getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-healthy' }))).status, 200, 'after upstream faults the slots are free')
 })
 
+t.test('a repeated GET whose answer is reused is not shed: it waits on no evaluation', async (t) => {
+  const sandbox = await sandboxFor(t)
+  const { url } = await gateFor(t, sandbox, { env: { MAX_SCORES_IN_FLIGHT: '1' }, now: () => T0 })
+  const answered = scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-healthy' })
+  const first = await getJson(answered)
+  t.equal(first.status, 200)
+  // The one slot is taken by an evaluation whose Cordum calls wait 400 ms each.
+  const disarm = sandbox.faults.add({ fault: { kind: 'delay-headers', ms: 400 } })
+  const holding = getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-failing' }))
+  await new Promise((r) => setTimeout(r, 100))
+  const refused = await getJson(scoreUrl(url, { stage: 'canary-1', canary: 'support-agent-deny-spike' }))
+  t.equal(refused.status, 503, 'a new question is shed')
+  t.match(refused.body.error, /MAX_SCORES_IN_FLIGHT/)
+  const reused = await getJson(answered)
+  t.equal(reused.status, 200, 'the repeated URL is answered')
+  t.equal(reused.body.decisionId, first.body.decisionId, 'with the answer it had')
+  t.equal((await holding).status, 200)
+  disarm()
+})
+
 t.test('under event-loop pressure scores are shed, probes and /metrics are not', async (t) => {
   const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', EVIDENCE_URL: 'none', SHED_EVENT_LOOP_UTILIZATION: '0.5' }))
   t.teardown(async () => await gate.app.close())

@@ -93,6 +93,49 @@ t.test('an identical question is one evaluation: joined in flight or reused with
   t.equal((await service.score({ ...healthy, since: '1h' }, never)).decisionId, 'dec-4', 'a failure is never reused: the next ask evaluates')
 })
 
+t.test('a request\'s exact text finds its answer again while it is reused, and no longer than its question stays the same', async (t) => {
+  const sb = await sandboxFor(t)
+  const telemetry = new RecordingTelemetry()
+  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
+  t.teardown(async () => await source.close())
+  // T0 is 09:17:23: its 10 s step (a defaulted `until`) ends at 09:17:30.
+  let now = T0
+  let records = 0
+  const recorder: DecisionRecorder = { async record () { records++; return `dec-${records}` } }
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, telemetry, recorder, answerTtlMs: 60_000, cacheMaxEntries: 2 })
+  const fixed = { ...healthy, since: '2026-11-26T08:00:00Z', until: '2026-11-26T09:00:00Z' }
+
+  const first = await service.score(fixed, never, undefined, 'fixed-window')
+  t.equal(service.reused('another text'), undefined, 'a text never answered: nothing')
+  t.equal(service.reused('fixed-window')?.response, first, 'the very answer score gave, without normalizing again')
+  t.equal(service.reused('fixed-window')?.tenant, 'default', 'with its tenant, for the key check')
+  t.same(telemetry.answers, ['fetched', 'cached', 'cached'], 'each reuse is counted as one')
+  now = T0 + 59_999
+  t.equal(service.reused('fixed-window')?.response, first, 'a window of fixed times: reused for the whole TTL')
+  now = T0 + 60_000
+  t.equal(service.reused('fixed-window'), undefined, 'not past the TTL (score would evaluate again)')
+
+  now = T0
+  const defaulted = await service.score(healthy, never, undefined, 'until-defaulted')
+  now = T0 + 6_999
+  t.equal(service.reused('until-defaulted')?.response, defaulted, 'a defaulted until: reused within its 10 s step')
+  now = T0 + 7_000
+  t.equal(service.reused('until-defaulted'), undefined, 'and not after it: the same text asks about a later window now')
+  t.not((await service.score(healthy, never, undefined, 'until-defaulted')).decisionId, defaulted.decisionId, 'which score evaluates anew')
+
+  await service.score({ ...healthy, stage: 'canary-2' }, never, undefined, 'third')
+  await service.score({ ...healthy, stage: 'full' }, never, undefined, 'fourth')
+  t.equal(service.reused('until-defaulted'), undefined, 'at most cacheMaxEntries texts are kept: the oldest goes')
+  t.ok(service.reused('fourth') !== undefined && service.reused('third') !== undefined)
+
+  sb.faults.add({ times: 1, fault: { kind: 'status', status: 500 } })
+  await t.rejects(service.score({ ...healthy, since: '1h' }, never, undefined, 'failed'), { code: 'GATE_ERR_UPSTREAM_STATUS' })
+  t.equal(service.reused('failed'), undefined, 'a failure is never found again')
+  const noReuse = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, answerTtlMs: 0 })
+  await noReuse.score(fixed, never, undefined, 'fixed-window')
+  t.equal(noReuse.reused('fixed-window'), undefined, 'SCORE_REUSE_SECONDS=0: every request is evaluated')
+})
+
 t.test('the Cordum client reports every attempt with the endpoint template and its outcome', async (t) => {
   const sb = await sandboxFor(t)
   const telemetry = new RecordingTelemetry()

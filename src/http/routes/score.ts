@@ -40,36 +40,61 @@ declare module 'fastify' {
 /** Either header works when GATE_API_KEYS is set. */
 export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { bearer: [] }]
 
+type HookDone = (err?: Error) => void
+
 export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async (app, opts) => {
-  // An answer reused for identical questions is the same object: serialize it once (a score
-  // answer with its evidence is a few KiB, the largest cost of a repeated question).
-  const serialized = new WeakMap<ScoreResponse, string>()
-  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
-    const response = await opts.service.score(query, clientGone(reply), opts.limit)
-    request.log.info({ stage: response.stage, canary: query.canary, verdict: response.verdict, score: response.score }, 'scored')
-    let body = serialized.get(response)
+  // An answer reused for identical questions is the same object: it is serialized (and encoded)
+  // once, and logged as `scored` once, by the first request it answers. The requests it answers
+  // after that (retries, AnalysisRun replicas, a burst) log it at debug: each is in the
+  // `request completed` line anyway, and at info a repeat would cost more than its answer.
+  const encoded = new WeakMap<ScoreResponse, Buffer>()
+  const send = (request: FastifyRequest, reply: FastifyReply, response: ScoreResponse, canary?: string): FastifyReply => {
+    let body = encoded.get(response)
     if (body === undefined) {
-      body = reply.serialize(response) as string
-      serialized.set(response, body)
+      request.log.info({ stage: response.stage, canary, verdict: response.verdict, score: response.score }, 'scored')
+      body = Buffer.from(reply.serialize(response) as string)
+      encoded.set(response, body)
+    } else {
+      request.log.debug({ stage: response.stage, canary, verdict: response.verdict, score: response.score, shared: true }, 'scored')
     }
-    // Returning the reply after send() tells Fastify the answer is on its way.
     return reply.type('application/json; charset=utf-8').send(body)
+  }
+  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply, text?: string): Promise<FastifyReply> => {
+    if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
+    const response = await opts.service.score(query, () => clientGone(reply), opts.limit, text)
+    // Returning the reply after send() tells Fastify the answer is on its way.
+    return send(request, reply, response, query.canary)
+  }
+  // A GET whose exact URL was answered while that answer is still reused gets it here, before
+  // its query string is parsed and validated (the URL was, when it was first answered): the
+  // warm path Argo's replicas and retries take. Its key still has to name its tenant. It waits
+  // on no evaluation, so it comes before the in-flight cap.
+  const reuse = (request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
+    const reused = opts.service.reused(request.url)
+    if (reused === undefined) { done(); return }
+    try {
+      if (request.gateKey !== null) authorizeTenant(request.gateKey, reused.tenant)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
+    // Replying from a callback hook: send, and do not call done.
+    send(request, reply, reused.response)
   }
   const limit = opts.limit
   // A full gate refuses before the body is parsed or validated: shedding must stay cheap.
-  const shed = limit === undefined ? {} : { onRequest: async () => { limit.check() } }
+  const shed = limit === undefined ? [] : [(_request: FastifyRequest, _reply: FastifyReply, done: HookDone): void => { done(limit.refusal()) }]
   const common = {
     tags: ['score'],
     response: scoreResponses,
     security: SECURITY,
   }
   app.get('/api/v1/score', {
-    ...shed,
+    onRequest: [reuse, ...shed],
     schema: { ...common, summary: 'Score a canary (query string)', description: 'Argo web provider: jsonPath "{$}", successCondition result.verdict == "pass", failureCondition result.verdict == "fail".', querystring: ScoreQuerySchema },
-  }, async (request, reply) => await answer(request.query, request, reply))
+  }, async (request, reply) => await answer(request.query, request, reply, request.url))
   app.post('/api/v1/score', {
-    ...shed,
+    onRequest: shed,
     schema: { ...common, summary: 'Score a canary (JSON body)', body: ScoreBodySchema },
   }, async (request, reply) => await answer(request.body, request, reply))
 }
