@@ -3,7 +3,7 @@
  * as separate Node processes on 127.0.0.1 with ephemeral ports, so a gate's RSS is its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,6 +37,25 @@ async function firstLine (child: ChildProcess, pattern: RegExp, what: string, ti
     child.stdout?.on('data', onData)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${String(code)} before it was ready: ${stderr.slice(-2000)}`)) })
   })
+}
+
+/**
+ * Resolves with the first match of `pattern` in the log file a process writes, or rejects when
+ * the process exits first. The gate logs to a file rather than to a pipe of this process: a pipe
+ * is drained by this event loop, which also runs autocannon, and when it falls behind pino's
+ * synchronous stdout waits 100 ms on the full pipe, so the bench would measure its own drain.
+ */
+async function lineInFile (child: ChildProcess, file: string, pattern: RegExp, what: string, timeoutMs = 60_000): Promise<RegExpMatchArray> {
+  let stderr = ''
+  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000) })
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const m = pattern.exec(readFileSync(file, 'utf8'))
+    if (m !== null) return m
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited with ${String(child.exitCode ?? child.signalCode)} before it was ready: ${stderr.slice(-2000)}`)
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms: ${stderr.slice(-2000)}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
 }
 
 async function stop (child: ChildProcess): Promise<void> {
@@ -145,6 +164,8 @@ export function buildDist (): void {
  */
 export async function startGate (cordumUrl: string, build: GateBuild, env: Record<string, string> = {}): Promise<GateProc> {
   const dataDir = mkdtempSync(join(tmpdir(), 'acg-bench-data-'))
+  const logFile = join(dataDir, 'gate.log')
+  const logFd = openSync(logFile, 'a')
   const args = build === 'dist' ? [join(ROOT, 'dist', 'cli.js'), 'serve'] : [...tsx, join(ROOT, 'src', 'cli.ts'), 'serve']
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -160,9 +181,10 @@ export async function startGate (cordumUrl: string, build: GateBuild, env: Recor
       DATA_DIR: dataDir,
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd, 'pipe'],
   })
-  const m = await firstLine(child, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the gate')
+  closeSync(logFd)
+  const m = await lineInFile(child, logFile, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the gate')
   const pid = child.pid as number
   return {
     url: m[1] as string,
