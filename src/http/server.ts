@@ -87,18 +87,22 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const cordum = config.cordum ?? (sandbox === undefined ? undefined : { url: sandbox.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 })
   const tenant = sandbox === undefined ? config.tenant : SANDBOX_TENANT
 
+  // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
+  // this gets a 503 rather than outliving Argo's 10 s timeout silently.
+  const handlerTimeout = Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500)
   const options: FastifyServerOptions = {
     logger: {
       level: config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
       ...(opts.logStream === undefined ? {} : { stream: opts.logStream }),
     },
-    connectionTimeout: 30_000,
+    // A socket silent this long is closed. No bytes flow while a score is judged, so this
+    // outlasts the handler's backstop: a long deadline (CORDUM_DEADLINE_MS up to 60 s) gets its
+    // answer or its 503, never a connection closed without one.
+    connectionTimeout: Math.max(30_000, handlerTimeout + 5_000),
     requestTimeout: 15_000,
     keepAliveTimeout: 10_000,
-    // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
-    // this gets a 503 rather than outliving Argo's 10 s timeout silently.
-    handlerTimeout: Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500),
+    handlerTimeout,
     bodyLimit: BODY_LIMIT_BYTES,
     // While closing, the onRequest hook below answers with the gate's own 503 (code,
     // Retry-After) rather than Fastify's bare one.

@@ -2,6 +2,7 @@ import t from 'tap'
 import { readConfig } from '../../src/config/env.js'
 import { GateError } from '../../src/errors.js'
 import { authenticate, authorizeTenant, parseApiKeys } from '../../src/http/auth.js'
+import { buildServer } from '../../src/http/server.js'
 
 function refusal (fn: () => unknown): GateError {
   try { fn() } catch (err) { if (err instanceof GateError) return err; throw err }
@@ -39,4 +40,17 @@ t.test('GATE_API_KEYS: format, tenant binding, errors that never echo a key', as
   t.match(short.message, /^GATE_API_KEYS entry 2: a key must be 16-512 characters/)
   t.notMatch(short.message, /short/)
   t.match(refusal(() => parseApiKeys('good-key-0123456789abc:bad tenant')).message, /entry 1: 'bad tenant' is not a valid tenant/)
+})
+
+t.test('timeouts: a silent socket is kept longer than the handler may run, whatever the upstream deadline', async (t) => {
+  // No bytes flow while a score is judged: a connection timeout under the handler's backstop
+  // would close the socket of a long (CORDUM_DEADLINE_MS up to 60 s) evaluation without an answer.
+  for (const deadline of ['1000', '8000', '60000']) {
+    const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', EVIDENCE_URL: 'none', CORDUM_URL: 'http://127.0.0.1:9', CORDUM_DEADLINE_MS: deadline }), { underPressure: false })
+    await gate.app.ready()
+    const { handlerTimeout } = gate.app.initialConfig as { handlerTimeout: number }
+    t.ok(handlerTimeout > Number(deadline), `CORDUM_DEADLINE_MS=${deadline}: the handler backstop (${handlerTimeout} ms) comes after the deadline`)
+    t.ok(gate.app.server.timeout >= handlerTimeout + 5_000, `and the socket timeout (${gate.app.server.timeout} ms) after the backstop`)
+    await gate.app.close()
+  }
 })
