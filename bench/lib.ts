@@ -186,12 +186,20 @@ export async function startGate (cordumUrl: string, build: GateBuild, env: Recor
   closeSync(logFd)
   const m = await lineInFile(child, logFile, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, 'the gate')
   const pid = child.pid as number
+  let closing = false
+  // A gate that dies under measurement says so here, with the end of its log (its data dir goes at close).
+  child.once('exit', (code, signal) => {
+    if (closing) return
+    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-6).join('\n')
+    process.stderr.write(`bench: the gate (pid ${pid}) exited with ${String(code ?? signal)} under measurement; the end of its log:\n${tail}\n`)
+  })
   return {
     url: m[1] as string,
     pid,
     memory: () => memoryOf(pid),
     cpuMs: () => cpuMsOf(pid),
     close: async () => {
+      closing = true
       await stop(child)
       rmSync(dataDir, { recursive: true, force: true })
     },
