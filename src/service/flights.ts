@@ -80,8 +80,8 @@ export class Flights<T> {
     return flight
   }
 
+  /** Waits on a flight still in the air (run answers a settled one itself). */
   async #join (flight: Flight<T>, abort: AbortSignal): Promise<T> {
-    if (flight.settled) return await flight.promise
     flight.waiters++
     let onAbort: (() => void) | undefined
     const cancelled = new Promise<never>((_resolve, reject) => {

@@ -373,7 +373,7 @@ export class ScoreService {
  * What makes two questions the same: the whole normalized request, window included. Every field
  * is named (the type makes a new field of NormalizedQuery a compile error here) in a fixed order,
  * so a flat JSON.stringify is as exact as canonical JSON and a fraction of its cost: this runs
- * for every score request, reused answers included.
+ * for every score request but a repeated URL (see `reused`).
  */
 function answerKey (q: NormalizedQuery): string {
   const key: { [K in keyof Required<NormalizedQuery>]: unknown } = {
