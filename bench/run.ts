@@ -7,8 +7,8 @@
  *   npm run bench -- --quick      # small sizes and short runs: checks the harness, not the targets' figures
  *
  * Flags: --quick (implies --from-source), --sizes=a,b,c (b = 10 x a), --duration=S (seconds of
- * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm evaluations for RSS drift), --no-plugin,
- * --from-source (run the gate through tsx instead of building dist/), --only=GROUPS (some of
+ * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
+ * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of building dist/), --only=GROUPS (some of
  * scaling, coalescing, throughput, incremental, memory, plugin), --evidence=none (gates keep
  * no decision records), --json=PATH (default .bench/results.json).
  *
@@ -68,7 +68,7 @@ function options (): { only: Set<string>, gateEnv: Record<string, string>, build
   const sizes = (values.sizes ?? (quick ? '1000,10000,20000' : '10000,100000,1000000')).split(',').map(Number)
   if (sizes.length !== 3 || sizes.some((n) => !Number.isInteger(n) || n < 100 || n > 3_000_000)) usage('--sizes needs three whole numbers from 100 to 3000000, e.g. 10000,100000,1000000')
   if (sizes[1] !== 10 * (sizes[0] as number)) usage('--sizes: the second size must be ten times the first (the 10 x 10k comparison)')
-  const duration = Number(values.duration ?? (quick ? 4 : 20))
+  const duration = Number(values.duration ?? (quick ? 2 : 20))
   if (!Number.isFinite(duration) || duration < 2) usage('--duration must be a number of seconds >= 2')
   const evaluations = Number(values.evaluations ?? (quick ? 500 : 10_000))
   if (!Number.isInteger(evaluations) || evaluations < 100 || evaluations % 10 !== 0) usage('--evaluations must be a whole number >= 100, a multiple of 10')
@@ -313,8 +313,6 @@ async function cannon (url: string, connections: number, duration: number): Prom
   return { ok: r['2xx'], seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total }
 }
 
-/** How long each throughput run lasts: the score and /healthz runs alternate at this step. */
-const RUN_SECONDS = 2
 
 /**
  * Score vs /healthz on one gate: `seconds` of load on each, in alternating 2-second runs (in
@@ -324,21 +322,26 @@ const RUN_SECONDS = 2
  * same machine. Each score run is about a fifth of a SCORE_REUSE_SECONDS period, so the
  * re-evaluations when a reused answer expires fall into the runs in proportion.
  */
-async function throughput (gateUrl: string, ask: ScoreAsk, seconds: number, connections = 100): Promise<Throughput> {
+async function throughput (gateUrl: string, ask: ScoreAsk, load: { seconds: number, quick: boolean, connections?: number }): Promise<Throughput> {
   const scoreUrl = `${gateUrl}${scorePath(ask)}`
   const healthUrl = `${gateUrl}/healthz`
-  await cannon(healthUrl, connections, 1)
-  await cannon(scoreUrl, connections, 1)
+  const connections = load.connections ?? 100
+  // Quick mode (the harness check) runs 1-second runs and no warm-up.
+  const each = load.quick ? 1 : 2
+  if (!load.quick) {
+    await cannon(healthUrl, connections, 1)
+    await cannon(scoreUrl, connections, 1)
+  }
   const health: Cannon[] = []
   const scores: Cannon[] = []
-  const runs = Math.max(1, Math.round(seconds / RUN_SECONDS))
+  const runs = Math.max(1, Math.round(load.seconds / each))
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 0) {
-      health.push(await cannon(healthUrl, connections, RUN_SECONDS))
-      scores.push(await cannon(scoreUrl, connections, RUN_SECONDS))
+      health.push(await cannon(healthUrl, connections, each))
+      scores.push(await cannon(scoreUrl, connections, each))
     } else {
-      scores.push(await cannon(scoreUrl, connections, RUN_SECONDS))
-      health.push(await cannon(healthUrl, connections, RUN_SECONDS))
+      scores.push(await cannon(scoreUrl, connections, each))
+      health.push(await cannon(healthUrl, connections, each))
     }
   }
   const rate = (xs: Cannon[]): number => xs.reduce((s, x) => s + x.ok, 0) / xs.reduce((s, x) => s + x.seconds, 0)
@@ -428,12 +431,12 @@ async function benchThroughput ({ opts, sandbox, warm, sized, rows, details }: R
       await capped.setClock(seg.endMs)
       const { s } = await answered(gate.url, whole(seg))
       if (s.status !== 200) throw new Error(`the throughput window must be answered first: HTTP ${s.status} ${s.error ?? ''}`)
-      const tp = await throughput(gate.url, whole(seg), opts.duration)
+      const tp = await throughput(gate.url, whole(seg), { seconds: opts.duration, quick: opts.quick })
       details.throughput = tp
       rows.push({ id: '1', what: 'warm score vs /healthz, 100 connections, jobs list capped', measured: tp.text[0], baseline: tp.text[1], ratio: tp.ratio, target: '>= 0.8', result: tp.ratio >= 0.8 ? 'PASS' : 'FAIL', ...shedNote(tp) })
       log(`throughput: score ${tp.text[0]}, /healthz ${tp.text[1]}, ${tp.shed} not 2xx`)
       // At 10 connections the gate is busy but rarely sheds: its capacity without the shedding dynamics.
-      const low = await throughput(gate.url, whole(seg), opts.duration / 2, 10)
+      const low = await throughput(gate.url, whole(seg), { seconds: opts.duration / 2, quick: opts.quick, connections: 10 })
       details.throughput10 = low
       rows.push({ id: '1c', what: 'the same at 10 connections', measured: low.text[0], baseline: low.text[1], ratio: low.ratio, target: '-', result: 'INFO', ...shedNote(low) })
       log(`throughput at 10 connections: score ${low.text[0]}, /healthz ${low.text[1]}, ${low.shed} not 2xx`)
@@ -446,7 +449,7 @@ async function benchThroughput ({ opts, sandbox, warm, sized, rows, details }: R
   const gate = await warmGate(sandbox, warm)
   try {
     await answered(gate.url, whole(seg))
-    const u = await throughput(gate.url, whole(seg), opts.duration / 2)
+    const u = await throughput(gate.url, whole(seg), { seconds: opts.duration / 2, quick: opts.quick })
     details.throughputUncapped = u
     rows.push({ id: '1u', what: 'row 1 against the uncapped jobs list (bench only)', measured: u.text[0], baseline: u.text[1], ratio: u.ratio, target: '-', result: 'INFO', ...shedNote(u) })
     log(`throughput, jobs list uncapped: score ${u.text[0]}, /healthz ${u.text[1]}, ${u.shed} not 2xx`)
