@@ -8,12 +8,12 @@ import { defaultPolicy } from '../../src/config/load.js'
 import { readConfig } from '../../src/config/env.js'
 import { GateError } from '../../src/errors.js'
 import { buildServer } from '../../src/http/server.js'
-import { SANDBOX_VIEWER_KEY } from '../../src/sandbox/gateway.js'
+import { SANDBOX_VIEWER_KEY, type Sandbox } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT } from '../../src/sandbox/scenarios.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { SourceRegistry } from '../../src/sources/registry.js'
-import { ScoreService, type DecisionRecorder } from '../../src/service/score.js'
+import { ScoreService, type DecisionRecorder, type ScoreServiceOptions } from '../../src/service/score.js'
 import { parseExposition, value } from '../helpers/exposition.js'
 import { call, SANDBOX_ADMIN_KEY, sandboxFor, T0 } from '../helpers/sandbox.js'
 import { RecordingTelemetry } from '../helpers/telemetry.js'
@@ -66,27 +66,33 @@ t.test('evidence writes are timed and counted around the recorder, failures incl
   t.same(telemetry.failures, [{ stage: 'canary-1', code: 'GATE_ERR_INTERNAL' }], 'a failed write fails the evaluation, and says so')
 })
 
-t.test('an identical question is one evaluation: joined in flight or reused within the TTL, then evaluated again', async (t) => {
+/** A service against a fresh sandbox, with a settable clock and a recorder numbering its records dec-1, dec-2, ... */
+async function reusing (t: { teardown: (fn: () => unknown) => void }, opts: Partial<ScoreServiceOptions>): Promise<{ sb: Sandbox, source: CordumSource, telemetry: RecordingTelemetry, service: ScoreService, clock: { now: number }, records: () => number }> {
   const sb = await sandboxFor(t)
   const telemetry = new RecordingTelemetry()
   const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
   t.teardown(async () => await source.close())
-  let now = T0
+  const clock = { now: T0 }
   let records = 0
   const recorder: DecisionRecorder = { async record () { records++; return `dec-${records}` } }
-  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, telemetry, recorder, answerTtlMs: 5_000 })
+  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => clock.now, telemetry, recorder, ...opts })
+  return { sb, source, telemetry, service, clock, records: () => records }
+}
+
+t.test('an identical question is one evaluation: joined in flight or reused within the TTL, then evaluated again', async (t) => {
+  const { sb, telemetry, service, clock, records } = await reusing(t, { answerTtlMs: 5_000 })
 
   const together = await Promise.all([service.score(healthy, never), service.score(healthy, never), service.score({ ...healthy, topic: '' }, never)])
   t.same(together.map((r) => r.decisionId), ['dec-1', 'dec-1', 'dec-1'], 'three identical questions in flight: one decision record')
   t.equal(together[1], together[0], 'the very same answer')
-  now = T0 + 4_000
+  clock.now = T0 + 4_000
   t.equal((await service.score(healthy, never)).decisionId, 'dec-1', 'within the TTL (and the same 10 s window): reused')
   t.equal((await service.score({ ...healthy, stage: 'canary-2' }, never)).decisionId, 'dec-2', 'another question is evaluated')
-  now = T0 + 9_000
+  clock.now = T0 + 9_000
   t.equal((await service.score(healthy, never)).decisionId, 'dec-3', 'after the TTL the question is evaluated again')
   t.same(telemetry.answers, ['fetched', 'coalesced', 'coalesced', 'cached', 'fetched', 'fetched'])
   t.equal(telemetry.judgements.length, 3, 'only evaluations are reported as verdicts')
-  t.equal(records, 3)
+  t.equal(records(), 3)
 
   sb.faults.add({ times: 1, fault: { kind: 'status', status: 500 } })
   await t.rejects(service.score({ ...healthy, since: '1h' }, never), { code: 'GATE_ERR_UPSTREAM_STATUS' })
@@ -94,15 +100,8 @@ t.test('an identical question is one evaluation: joined in flight or reused with
 })
 
 t.test('a request\'s exact text finds its answer again while it is reused, and no longer than its question stays the same', async (t) => {
-  const sb = await sandboxFor(t)
-  const telemetry = new RecordingTelemetry()
-  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
-  t.teardown(async () => await source.close())
   // T0 is 09:17:23: its 10 s step (a defaulted `until`) ends at 09:17:30.
-  let now = T0
-  let records = 0
-  const recorder: DecisionRecorder = { async record () { records++; return `dec-${records}` } }
-  const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, telemetry, recorder, answerTtlMs: 60_000, cacheMaxEntries: 2 })
+  const { sb, source, telemetry, service, clock } = await reusing(t, { answerTtlMs: 60_000, cacheMaxEntries: 2 })
   const fixed = { ...healthy, since: '2026-11-26T08:00:00Z', until: '2026-11-26T09:00:00Z' }
 
   const first = await service.score(fixed, never, undefined, 'fixed-window')
@@ -110,16 +109,16 @@ t.test('a request\'s exact text finds its answer again while it is reused, and n
   t.equal(service.reused('fixed-window')?.response, first, 'the very answer score gave, without normalizing again')
   t.equal(service.reused('fixed-window')?.tenant, 'default', 'with its tenant, for the key check')
   t.same(telemetry.answers, ['fetched', 'cached', 'cached'], 'each reuse is counted as one')
-  now = T0 + 59_999
+  clock.now = T0 + 59_999
   t.equal(service.reused('fixed-window')?.response, first, 'a window of fixed times: reused for the whole TTL')
-  now = T0 + 60_000
+  clock.now = T0 + 60_000
   t.equal(service.reused('fixed-window'), undefined, 'not past the TTL (score would evaluate again)')
 
-  now = T0
+  clock.now = T0
   const defaulted = await service.score(healthy, never, undefined, 'until-defaulted')
-  now = T0 + 6_999
+  clock.now = T0 + 6_999
   t.equal(service.reused('until-defaulted')?.response, defaulted, 'a defaulted until: reused within its 10 s step')
-  now = T0 + 7_000
+  clock.now = T0 + 7_000
   t.equal(service.reused('until-defaulted'), undefined, 'and not after it: the same text asks about a later window now')
   t.not((await service.score(healthy, never, undefined, 'until-defaulted')).decisionId, defaulted.decisionId, 'which score evaluates anew')
 
@@ -131,7 +130,7 @@ t.test('a request\'s exact text finds its answer again while it is reused, and n
   sb.faults.add({ times: 1, fault: { kind: 'status', status: 500 } })
   await t.rejects(service.score({ ...healthy, since: '1h' }, never, undefined, 'failed'), { code: 'GATE_ERR_UPSTREAM_STATUS' })
   t.equal(service.reused('failed'), undefined, 'a failure is never found again')
-  const noReuse = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => now, answerTtlMs: 0 })
+  const noReuse = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => clock.now, answerTtlMs: 0 })
   await noReuse.score(fixed, never, undefined, 'fixed-window')
   t.equal(noReuse.reused('fixed-window'), undefined, 'SCORE_REUSE_SECONDS=0: every request is evaluated')
 })
