@@ -23,6 +23,11 @@ interface Flight<T> {
  */
 export type Cancellation = AbortSignal | (() => AbortSignal)
 
+/** The signal of a cancellation, made now if it was deferred. */
+export function signalOf (abort: Cancellation): AbortSignal {
+  return typeof abort === 'function' ? abort() : abort
+}
+
 export class Flights<T> {
   readonly #flights = new Map<string, Flight<T>>()
   readonly #ttlMs: number
@@ -52,7 +57,7 @@ export class Flights<T> {
     }
     onUse?.(flight === undefined ? 'fetched' : 'coalesced')
     if (flight === undefined) flight = this.#start(key, fetch)
-    return await this.#join(flight, typeof abort === 'function' ? abort() : abort)
+    return await this.#join(flight, signalOf(abort))
   }
 
   /** When the finished flight under `key` stops being reused; undefined while none is settled. */

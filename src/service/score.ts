@@ -16,7 +16,7 @@ import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
-import { Flights, type Cancellation } from './flights.js'
+import { Flights, signalOf, type Cancellation } from './flights.js'
 import { badField, resolveWindow, UNTIL_ROUNDING_MS } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
@@ -206,7 +206,7 @@ export class ScoreService {
         : await admission.run(async () => await this.#evaluate(query, q, signal))
       let response: ScoreResponse
       if (this.#answers === undefined) {
-        response = await evaluate(typeof abort === 'function' ? abort() : abort)
+        response = await evaluate(signalOf(abort))
       } else {
         const key = answerKey(q)
         response = await this.#answers.run(key, evaluate, abort, (u) => { use = u })
