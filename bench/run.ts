@@ -8,9 +8,10 @@
  *
  * Flags: --quick (implies --from-source), --sizes=a,b,c (b = 10 x a), --duration=S (seconds of
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
- * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of building dist/), --only=GROUPS (some of
- * scaling, coalescing, throughput, incremental, memory, plugin), --evidence=none (gates keep
- * no decision records), --json=PATH (default .bench/results.json).
+ * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
+ * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
+ * plugin), --evidence=none (gates keep no decision records), --json=PATH (default
+ * .bench/results.json).
  *
  * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
  * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
@@ -313,6 +314,7 @@ async function cannon (url: string, connections: number, duration: number): Prom
   return { ok: r['2xx'], seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, total: r.requests.total }
 }
 
+interface Throughput { ratio: number, score: Cannon[], health: Cannon[], shed: number, text: [string, string] }
 
 /**
  * Score vs /healthz on one gate: `seconds` of load on each, in alternating 2-second runs (in
@@ -349,8 +351,6 @@ async function throughput (gateUrl: string, ask: ScoreAsk, load: { seconds: numb
   const shed = [...health, ...scores].reduce((s, r) => s + r.non2xx + r.errors, 0)
   return { ratio: rate(scores) / rate(health), score: scores, health, shed, text: [`${rate(scores).toFixed(0)} req/s, p99 ${worst(scores)} ms`, `${rate(health).toFixed(0)} req/s, p99 ${worst(health)} ms`] }
 }
-
-interface Throughput { ratio: number, score: Cannon[], health: Cannon[], shed: number, text: [string, string] }
 
 /** What every benchmark group gets: the sandbox, its segments, the options, and where results go. */
 interface Run {
