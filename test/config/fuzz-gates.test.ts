@@ -11,6 +11,7 @@ import t from 'tap'
 import { parseDocument, stringify } from 'yaml'
 import { parseGates } from '../../src/config/load.js'
 import { isGateError } from '../../src/errors.js'
+import { assertProperty } from '../helpers/property.js'
 import { report, scale } from '../helpers/soak.js'
 
 const root = new URL('../../', import.meta.url)
@@ -117,7 +118,7 @@ t.test('mutated shipped files: loaded or refused with located errors', async (t)
   const started = performance.now()
   // Gates files twice as often as the other YAML: their mutations reach the schema and policy rules.
   const pick = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...CORPUS.filter((c) => GATES_FILES.includes(c.file))) }, { weight: 1, arbitrary: fc.constantFrom(...CORPUS) })
-  fc.assert(fc.property(pick, fc.array(edit, { minLength: 1, maxLength: 4 }), (source, edits) => {
+  assertProperty(fc.property(pick, fc.array(edit, { minLength: 1, maxLength: 4 }), (source, edits) => {
     const text = edits.reduce(apply, source.text)
     outcomes[load(text)]++
   }), { numRuns: runs })
@@ -129,7 +130,7 @@ t.test('random policy documents and random text: loaded or refused with located 
   const outcomes = { loaded: 0, refused: 0 }
   const runs = scale(400, 8_000)
   const started = performance.now()
-  fc.assert(fc.property(fc.oneof({ weight: 4, arbitrary: randomPolicy }, { weight: 1, arbitrary: fc.string({ maxLength: 300 }) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) }), (text) => {
+  assertProperty(fc.property(fc.oneof({ weight: 4, arbitrary: randomPolicy }, { weight: 1, arbitrary: fc.string({ maxLength: 300 }) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 300 }) }), (text) => {
     outcomes[load(text)]++
   }), { numRuns: runs })
   t.ok(outcomes.refused > 0, `loaded ${outcomes.loaded}, refused ${outcomes.refused}`)

@@ -14,6 +14,7 @@ import { readConfig } from '../../src/config/env.js'
 import { buildServer, type GateServer } from '../../src/http/server.js'
 import { SANDBOX_ADMIN_KEY } from '../../src/sandbox/gateway.js'
 import { SCENARIOS } from '../../src/sandbox/scenarios.js'
+import { assertProperty } from '../helpers/property.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
 import { report, scale } from '../helpers/soak.js'
 
@@ -148,7 +149,7 @@ t.test('fuzzed GET query strings: 2xx, 4xx with a code, or 503 upstream; never 5
   const outcomes: Record<string, number> = {}
   const runs = scale(200, 5_000)
   const started = performance.now()
-  await fc.assert(fc.asyncProperty(queryString, async (qs) => {
+  await assertProperty(fc.asyncProperty(queryString, async (qs) => {
     const res = await gate.app.inject({ method: 'GET', url: `/api/v1/score?${qs}` })
     tally(outcomes, check(res, `GET ?${qs}`))
   }), { numRuns: runs })
@@ -163,7 +164,7 @@ t.test('fuzzed POST bodies and content types: 2xx, 4xx with a code, or 503 upstr
   const outcomes: Record<string, number> = {}
   const runs = scale(200, 5_000)
   const started = performance.now()
-  await fc.assert(fc.asyncProperty(body, contentType, async (payload, type) => {
+  await assertProperty(fc.asyncProperty(body, contentType, async (payload, type) => {
     const res = await gate.app.inject({ method: 'POST', url: '/api/v1/score', payload, headers: type === '' ? {} : { 'content-type': type } })
     tally(outcomes, check(res, `POST (${type}) ${payload.slice(0, 300)}`))
   }), { numRuns: runs })

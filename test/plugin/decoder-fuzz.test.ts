@@ -19,6 +19,7 @@ import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
 import { INITIAL_WINDOW, encodeHeader, FrameType, Flag } from '../../src/plugin/yamux/frame.js'
 import { YamuxSession } from '../../src/plugin/yamux/session.js'
 import type { YamuxStream } from '../../src/plugin/yamux/stream.js'
+import { assertProperty } from '../helpers/property.js'
 import { report, scale } from '../helpers/soak.js'
 import { unhex } from './helpers/tagged.js'
 
@@ -76,7 +77,7 @@ t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within 
   const runs = scale(1_000, 30_000)
   let cases = 0
   const started = performance.now()
-  fc.assert(fc.property(fc.integer({ min: 0, max: gobVectors.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 512 }), (which, edits, chunk) => {
+  assertProperty(fc.property(fc.integer({ min: 0, max: gobVectors.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 512 }), (which, edits, chunk) => {
     const bytes = mutate(gobVectors[which] as Uint8Array, edits)
     const t0 = performance.now()
     outcomes[feedGob(bytes, chunk)]++
@@ -142,7 +143,7 @@ t.test('mutated Go yamux streams: a clean protocol error or a live session, with
   const runs = scale(1_000, 30_000)
   let cases = 0
   const started = performance.now()
-  await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4096 }), async (edits, chunk) => {
+  await assertProperty(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4096 }), async (edits, chunk) => {
     const t0 = performance.now()
     outcomes[feedYamux(mutate(yamuxVector, edits), chunk)]++
     slowest = Math.max(slowest, performance.now() - t0)

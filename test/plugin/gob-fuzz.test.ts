@@ -12,6 +12,7 @@ import { GobWriter, encodeUint } from '../../src/plugin/gob/bytes.js'
 import { GobDecoder, type GobLimits } from '../../src/plugin/gob/decoder.js'
 import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
 import { TypeId } from '../../src/plugin/gob/wire.js'
+import { assertProperty } from '../helpers/property.js'
 import { unhex } from './helpers/tagged.js'
 
 const vectors = (JSON.parse(readFileSync(new URL('../fixtures/plugin/gob-vectors.json', import.meta.url), 'utf8')) as Array<{ hex: string }>).map((v) => unhex(v.hex))
@@ -82,7 +83,7 @@ function withTrailer (msg: Uint8Array, byte: number): Uint8Array {
 const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(parts.flatMap((p) => [...p]))
 
 t.test('random bytes end cleanly', async (t) => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 8 }), (bytes, chunks) => {
+  assertProperty(fc.property(fc.uint8Array({ maxLength: 4096 }), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 8 }), (bytes, chunks) => {
     feed(bytes, chunks)
   }), { numRuns: 400 })
   t.pass('400 random streams: values, waits or GATE_ERR_PLUGIN_PROTOCOL only')
@@ -95,7 +96,7 @@ t.test('mutated Go vectors end cleanly', async (t) => {
     chunks: fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 4 }),
   })
   const outcomes = { decoded: 0, incomplete: 0, refused: 0 }
-  fc.assert(fc.property(mutation, ({ vector, edits, chunks }) => {
+  assertProperty(fc.property(mutation, ({ vector, edits, chunks }) => {
     const bytes = [...(vectors[vector] as Uint8Array)]
     for (const e of edits) {
       const at = bytes.length === 0 ? 0 : e.at % bytes.length

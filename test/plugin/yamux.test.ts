@@ -11,6 +11,7 @@ import { Flag, FrameParser, FrameType, GoAwayCode, INITIAL_WINDOW, type FrameHea
 import { isGateError } from '../../src/errors.js'
 import { YamuxSession } from '../../src/plugin/yamux/session.js'
 import type { YamuxStream } from '../../src/plugin/yamux/stream.js'
+import { assertProperty } from '../helpers/property.js'
 import { unhex } from './helpers/tagged.js'
 import { until, yamuxPeer } from './helpers/yamux-peer.js'
 
@@ -198,7 +199,7 @@ t.test('random frames and bytes: a clean protocol error or a live session, never
   )
   let closedWithError = 0
   let stayedOpen = 0
-  await fc.assert(fc.asyncProperty(input, fc.integer({ min: 1, max: 50 }), async (bytes, chunk) => {
+  await assertProperty(fc.asyncProperty(input, fc.integer({ min: 1, max: 50 }), async (bytes, chunk) => {
     const socket = new Duplex({ read () {}, write (_c, _e, cb) { cb() } })
     const streams: YamuxStream[] = []
     const session = new YamuxSession(socket, { onStream: (s) => { streams.push(s) }, maxStreams: 8 })

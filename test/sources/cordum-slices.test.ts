@@ -15,6 +15,7 @@ import { countDecisionsSliced, cut, DEFAULT_SLICES, planSlices, SLICE_MAX_PAGES,
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { NO_TELEMETRY } from '../../src/telemetry.js'
 import { decisionLog, expected, type Decision, type DecisionLog } from '../helpers/decision-log.js'
+import { assertProperty } from '../helpers/property.js'
 import { call, request, SANDBOX_ADMIN_KEY, sandboxFor, specs, T0 } from '../helpers/sandbox.js'
 import { RecordingTelemetry } from '../helpers/telemetry.js'
 import { failure } from '../helpers/failure.js'
@@ -85,7 +86,7 @@ t.test('sliced counts equal the unsliced walk, records on slice boundaries inclu
   const offset = fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 100 }).map((k) => k * 1_000), fc.tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(-1, 1)).map(([k, d]) => k * 1_000 + d))
   const record = fc.record({ at: offset, agent: fc.constantFrom('a', 'b'), deny: fc.boolean() })
   let runs = 0
-  await fc.assert(fc.asyncProperty(
+  await assertProperty(fc.asyncProperty(
     fc.array(record, { maxLength: 60 }), offset, fc.integer({ min: 0, max: 90_000 }), fc.integer({ min: 0, max: 200_000 }),
     fc.integer({ min: 1, max: 6 }), fc.constantFrom(0, 2_000, 7_000), fc.tuple(fc.constantFrom('a', 'b'), fc.boolean()),
     async (records, sinceOff, length, nowOff, maxPerWindow, marginMs, [edgeAgent, edgeDeny]) => {

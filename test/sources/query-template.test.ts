@@ -13,6 +13,7 @@ import t from 'tap'
 import { main } from '../../src/cli.js'
 import { compileQueries } from '../../src/sources/query/roles.js'
 import { duration, escapeRegex, MissingValueError, parseTemplate, renderTemplate, TemplateError, type Dialect } from '../../src/sources/query/template.js'
+import { assertProperty } from '../helpers/property.js'
 
 function render (text: string, values: Record<string, string>, dialect: Dialect = 'promql'): string {
   return renderTemplate(parseTemplate(text, dialect), values)
@@ -117,7 +118,7 @@ t.test('LogQL: any value leaves the query\'s structure as Grafana\'s LogQL gramm
   const tpl = parseTemplate(template, 'logql')
   const plain = shape(renderTemplate(tpl, { arm: 'x', canary: 'x', tenant: 'x', window: '300s' }))
   t.notOk(plain.names.includes('!'), 'the template itself is valid LogQL')
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 24 }).filter((s) => s !== '' && !s.includes('`')), (value) => {
+  assertProperty(fc.property(fc.string({ unit: 'binary', maxLength: 24 }).filter((s) => s !== '' && !s.includes('`')), (value) => {
     const q = renderTemplate(tpl, { arm: value, canary: value, tenant: value, window: '300s' })
     const s = shape(q)
     if (s.names.join(' ') !== plain.names.join(' ')) return false
@@ -131,7 +132,7 @@ t.test('LogQL: any value leaves the query\'s structure as Grafana\'s LogQL gramm
 })
 
 t.test('escapeRegex makes every metacharacter literal', async (t) => {
-  fc.assert(fc.property(fc.string({ maxLength: 30 }), (s) => new RegExp(`^${escapeRegex(s)}$`, 'u').test(s) || s.includes('\n')))
+  assertProperty(fc.property(fc.string({ maxLength: 30 }), (s) => new RegExp(`^${escapeRegex(s)}$`, 'u').test(s) || s.includes('\n')))
   t.pass()
 })
 
