@@ -3,9 +3,11 @@
  * by the sandbox gateway (or a blackhole port) under a gate on loopback, asked through the
  * gate's HTTP API with the shipped timeouts. Each row is answered for two stages at once:
  * canary-1 keeps the default `on_source_error: error` (503 with a code), canary-2 says
- * `on_source_error: inconclusive` (200 inconclusive). Every answer comes within Argo's 10 s
- * web timeout and is never `pass`; records the gate can still use (extra fields, records
- * stamped after the window) give the same judgement as a clean read.
+ * `on_source_error: inconclusive` (200 inconclusive). Every answer is never `pass`; a stalled
+ * Cordum is given up by the gate's own timers (named in the error), whose deadline is inside
+ * Argo's 10 s web timeout; records the gate can still use (extra fields, records stamped
+ * after the window) give the same judgement as a clean read. How long the answers take is not
+ * asserted here (docs/testing.md "No wall clock"): the `# fault ...` comments print it.
  *
  * The figures printed as `# fault ...` comments are the "measured" column of the table.
  */
@@ -20,6 +22,7 @@ import type { FaultSpec } from '../../src/sandbox/faults.js'
 import type { Sandbox } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT, SANDBOX_TENANT } from '../../src/sandbox/scenarios.js'
 import { blackhole } from '../helpers/blackhole.js'
+import { timerFrom } from '../helpers/order.js'
 import { freePort } from '../helpers/prometheus.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
 import { leaks } from '../helpers/secrets.js'
@@ -76,10 +79,7 @@ function failsClosed (t: Test, name: string, strict: Answer, lenient: Answer, co
   t.equal(lenient.status, 200, `${name}: 200 under on_source_error: inconclusive`)
   t.equal(lenient.body.verdict, 'inconclusive', `${name}: inconclusive`)
   t.same(lenient.body.reasonCodes, ['source_unavailable'], `${name}: because the source is unavailable`)
-  for (const a of [strict, lenient]) {
-    t.not(a.body.verdict, 'pass', `${name}: never pass`)
-    t.ok(a.ms < ARGO_WEB_TIMEOUT_MS, `${name}: answered in ${a.ms} ms, inside Argo's 10 s`)
-  }
+  for (const a of [strict, lenient]) t.not(a.body.verdict, 'pass', `${name}: never pass`)
   t.comment(`fault | ${name} | ${strict.status} ${String(strict.body.code)} | ${strict.ms} ms | inconclusive ${lenient.ms} ms`)
 }
 
@@ -102,6 +102,11 @@ t.test('the healthy canary passes when Cordum answers well (the rows below would
   const [strict, lenient] = await both(gate)
   t.equal(strict.body.verdict, 'pass')
   t.equal(lenient.body.verdict, 'pass')
+})
+
+t.test('the gate\'s deadline for Cordum ends every wait inside Argo\'s 10 s', async (t) => {
+  const deadline = readConfig({ CORDUM_URL: 'http://cordum:8081', CORDUM_API_KEY: CORDUM_KEY }).cordum?.deadlineMs
+  t.ok(deadline !== undefined && deadline < ARGO_WEB_TIMEOUT_MS, `CORDUM_DEADLINE_MS defaults to ${String(deadline)} ms, under ${ARGO_WEB_TIMEOUT_MS} ms`)
 })
 
 t.test('transport faults: connect timeout, refused, headers timeout, stalled body, resets', async (t) => {
@@ -141,11 +146,12 @@ t.test('statuses: 5xx, 429 with and without Retry-After, 401 and 403', async (t)
   const jobReads = sb.stats.count('/api/v1/jobs')
   sb.stats.reset()
   sb.faults.add({ route: '/api/v1/jobs', times: 1, fault: { kind: 'rate-limit', retryAfter: '1' } })
-  const waited = await score(await startGate(t, sb.url), 'canary-1', 'support-agent-failing')
+  const gate429 = await startGate(t, sb.url)
+  const second = timerFrom(1_000)
+  const waited = await score(gate429, 'canary-1', 'support-agent-failing')
   t.equal(waited.status, 200, '429 with Retry-After: 1 is retried')
   t.same(judgement(waited.body), judgement(clean.body), 'and the verdict is the clean read\'s')
-  t.ok(waited.ms >= 1_000, `the retry waited the 1 s asked (${waited.ms} ms)`)
-  t.ok(waited.ms < ARGO_WEB_TIMEOUT_MS, 'inside Argo\'s 10 s')
+  t.ok(second.fired, 'answered only after a 1 s timer set before the question had fired: the retry waited the 1 s asked')
   t.equal(sb.stats.count('/api/v1/jobs'), jobReads + 1, 'the refused read was repeated once')
   t.comment(`fault | 429 with Retry-After: 1 (honoured) | 200 ${String(waited.body.verdict)} | ${waited.ms} ms`)
 })
@@ -185,7 +191,6 @@ t.test('records the gate can still use: extra fields are ignored, records stampe
     sb.faults.clear()
     t.equal(future.status, 200, `${canary}, future records: answered`)
     t.same(judgement(future.body), judgement(clean.body), `${canary}, future records: not counted, the same judgement as a clean read`)
-    t.ok(future.ms < ARGO_WEB_TIMEOUT_MS)
     t.comment(`fault | timestamps after the window (${canary}) | 200 ${String(future.body.verdict)} | ${future.ms} ms`)
   }
 })

@@ -13,6 +13,8 @@ import { countDecisions, countJobs } from '../../src/sources/cordum/feeds.js'
 import { listPage, parseJob } from '../../src/sources/cordum/wire.js'
 import { CordumSource } from '../../src/sources/cordum/source.js'
 import { blackhole } from '../helpers/blackhole.js'
+import { decisionLog } from '../helpers/decision-log.js'
+import { eventually, timerFrom } from '../helpers/order.js'
 import { call, request, SANDBOX_ADMIN_KEY, sandboxFor, specs, T0 } from '../helpers/sandbox.js'
 import { failure } from '../helpers/failure.js'
 
@@ -116,13 +118,16 @@ t.test('timeouts at connect, headers and body map to GATE_ERR_UPSTREAM_TIMEOUT',
 
 t.test('the overall deadline bounds every page and retry; the caller can cancel', async (t) => {
   const sb = await sandboxFor(t)
-  const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 400 })
+  // A decision log that answers each request 2 s late and counts those its client abandoned first.
+  const slowLog = await decisionLog([], { delayMs: 2_000 })
+  t.teardown(slowLog.close)
+  const source = new CordumSource({ url: slowLog.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 400 })
   t.teardown(async () => await source.close())
-  sb.faults.add({ fault: { kind: 'delay-headers', ms: 2_000 } })
-  const started = Date.now()
   const err = await failure(source.observe(request('support-agent-healthy'), specs('policy_deny_rate'), new AbortController().signal))
   t.equal(err.code, 'GATE_ERR_UPSTREAM_TIMEOUT')
-  t.ok(Date.now() - started < 1_900, 'gave up at the deadline, not after the slow answer')
+  await eventually(() => slowLog.inFlight === 0)
+  t.ok(slowLog.requests.length > 0, `${slowLog.requests.length} requests went out`)
+  t.equal(slowLog.abandoned, slowLog.requests.length, 'each one was given up before its slow answer came: at the deadline, not after the answer')
 
   const caller = new AbortController()
   const source2 = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
@@ -137,10 +142,10 @@ t.test('429: Retry-After within the deadline is honoured; beyond it, the gate gi
   const sb = await sandboxFor(t)
   const c = client(t, sb.url)
   sb.faults.add({ route: '/api/v1/status', times: 1, fault: { kind: 'rate-limit', retryAfter: '1' } })
-  const started = Date.now()
+  const second = timerFrom(1_000)
   const body = await c.getJson('/api/v1/status', {}, 'default', call()) as { build?: unknown }
   t.ok(body.build !== undefined, 'answered after the wait')
-  t.ok(Date.now() - started >= 950, 'waited the second Cordum asked for')
+  t.ok(second.fired, 'only after a 1 s timer set before the first request had fired: it waited the second Cordum asked for')
   t.equal(sb.stats.count('/api/v1/status'), 2)
 
   sb.stats.reset()
