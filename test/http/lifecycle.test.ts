@@ -1,7 +1,8 @@
 /**
  * The service process's lifecycle under load, on a SQLite evidence store in a temp DATA_DIR:
  * - SIGTERM: requests in flight finish with 200 (and their decision records are in the store),
- *   new connections are refused or answered 503, the process exits 0 within 10 s;
+ *   new connections are refused or answered 503, the process closes and exits 0 (close-with-grace
+ *   exits 1 when closing takes more than its 10 s);
  * - SIGKILL: a restart on the same DATA_DIR is ready at once and `decisions verify` finds the
  *   chain intact, holding every decision that was answered.
  * CI runs one of each; `npm run soak` runs several cycles on one DATA_DIR.
@@ -22,7 +23,7 @@ function kill (p: Proc): void {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL')
 }
 
-interface Sent { revision: string, sentAt: number, answer: Answer }
+interface Sent { revision: string, answer: Answer }
 
 /** `clients` loops of score requests until `stop()` or until the gate stops answering them. */
 function loadUntil (next: () => string, clients: number): { sent: Sent[], stop: () => void, done: Promise<void> } {
@@ -32,19 +33,22 @@ function loadUntil (next: () => string, clients: number): { sent: Sent[], stop: 
   const done = Promise.all(Array.from({ length: clients }, async () => {
     while (!stopped) {
       const url = next()
-      const sentAt = Date.now()
       const answer = await once(url, agent)
-      sent.push({ revision: new URL(url).searchParams.get('revision') as string, sentAt, answer })
+      sent.push({ revision: new URL(url).searchParams.get('revision') as string, answer })
       if (answer.status !== 200) return // refused: the gate is going away
     }
   })).then(async () => await agent.close())
   return { sent, stop: () => { stopped = true }, done }
 }
 
-/** What the gate's log says of each request: the revision asked for, and whether it was logged before `closing`. */
-function logged (lines: string[]): { beforeClosing: Map<string, string>, completed: Map<string, number> } {
+/**
+ * What the gate's log says of each request: the revision asked for if it came in before
+ * `closing`, its status, and whether it completed after `closing` (in flight when closing began).
+ */
+function logged (lines: string[]): { beforeClosing: Map<string, string>, completed: Map<string, number>, completedAfterClosing: Set<string> } {
   const beforeClosing = new Map<string, string>() // reqId -> revision
   const completed = new Map<string, number>() // reqId -> status
+  const completedAfterClosing = new Set<string>()
   let closing = false
   for (const line of lines) {
     if (!line.startsWith('{')) continue
@@ -54,9 +58,12 @@ function logged (lines: string[]): { beforeClosing: Map<string, string>, complet
     if (entry.msg === 'incoming request' && !closing && entry.req?.url?.startsWith('/api/v1/score') === true) {
       beforeClosing.set(entry.reqId, new URL(entry.req.url, 'http://x').searchParams.get('revision') ?? '')
     }
-    if (entry.msg === 'request completed' && entry.res?.statusCode !== undefined) completed.set(entry.reqId, entry.res.statusCode)
+    if (entry.msg === 'request completed' && entry.res?.statusCode !== undefined) {
+      completed.set(entry.reqId, entry.res.statusCode)
+      if (closing) completedAfterClosing.add(entry.reqId)
+    }
   }
-  return { beforeClosing, completed }
+  return { beforeClosing, completed, completedAfterClosing }
 }
 
 async function fault (cordum: string, body: unknown): Promise<void> {
@@ -106,14 +113,14 @@ t.test('SIGTERM and SIGKILL under load', { timeout: SOAK ? 900_000 : 120_000 }, 
       const freshAgent = dispatcher(1)
       const fresh = await once(gate.url + next(), freshAgent) // a new connection while closing
       await freshAgent.close()
-      const exitCode = await Promise.race([gate.proc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))])
+      // A safety net, not a bound: close-with-grace itself exits 1 after 10 s of closing.
+      const exitCode = await Promise.race([gate.proc.exited, new Promise<'no exit'>((r) => setTimeout(() => r('no exit'), 60_000))])
       const exitMs = Date.now() - signalled
       load.stop()
       await load.done
       await fault(cordum, undefined)
 
-      t.equal(exitCode, 0, `exit code 0 (${exitCode})`)
-      t.ok(exitMs < 10_000, `exited ${exitMs} ms after SIGTERM`)
+      t.equal(exitCode, 0, `exit code 0, not close-with-grace's 1 for a close that outlasted its 10 s (${exitCode})`)
       t.ok(alive, 'still closing (requests in flight) 100 ms after SIGTERM')
       t.ok(fresh.status === 0 ? /ECONNREFUSED/.test(fresh.error ?? '') : fresh.status === 503 && fresh.code === 'GATE_ERR_UNAVAILABLE',
         `a new connection while closing is refused or gets 503: ${fresh.status} ${fresh.error ?? fresh.code ?? ''}`)
@@ -124,8 +131,8 @@ t.test('SIGTERM and SIGKILL under load', { timeout: SOAK ? 900_000 : 120_000 }, 
       const revisionsTaken = new Set(log.beforeClosing.values())
       const beforeSignal = load.sent.filter((s) => revisionsTaken.has(s.revision))
       t.ok(beforeSignal.every((s) => s.answer.status === 200), 'and the client got each of those answers')
-      const inFlightAtSignal = beforeSignal.filter((s) => s.sentAt <= signalled && s.sentAt + s.answer.ms > signalled).length
-      t.ok(inFlightAtSignal > 0, `${inFlightAtSignal} requests were in flight at SIGTERM`)
+      const inFlightAtSignal = [...log.beforeClosing.keys()].filter((id) => log.completedAfterClosing.has(id)).length
+      t.ok(inFlightAtSignal > 0, `${inFlightAtSignal} requests came in before 'closing' and completed after it (in flight at SIGTERM)`)
       const others = load.sent.filter((s) => !revisionsTaken.has(s.revision))
       t.ok(others.every((s) => (s.answer.status === 503 && s.answer.code === 'GATE_ERR_UNAVAILABLE') || /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET|closed/i.test(s.answer.error ?? '')),
         `requests after closing began were refused or got 503: ${JSON.stringify(others.map((s) => s.answer.status === 0 ? s.answer.error : s.answer.status))}`)

@@ -1,8 +1,10 @@
 /**
  * Overload against the real service process: measure its capacity in this run (a closed loop
  * of warm score requests on the sandbox), then offer twice that rate in an open loop. The gate
- * must shed the excess with 503 GATE_ERR_UNAVAILABLE + Retry-After, answer the requests it
- * admits within a bounded p99, keep its probes and /metrics answering, and not grow its memory.
+ * must shed the excess with 503 GATE_ERR_UNAVAILABLE + Retry-After by one of its two limits,
+ * answer every request it admits, keep its probes and /metrics answering, and not grow its
+ * memory. How fast the admitted requests are answered is a benchmark, not an assertion here:
+ * `npm run bench -- --only=overload` (row 7a, docs/performance.md); the figures are printed.
  * CI runs a short smoke; `npm run soak` runs it for a minute.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,7 +19,7 @@ function kill (p: Proc): void {
   if (p.child.exitCode === null) p.child.kill('SIGKILL')
 }
 
-t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, admitted p99 stays bounded, RSS stays flat', { timeout: SOAK ? 600_000 : 120_000 }, async (t) => {
+t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, answers what it admits, RSS stays flat', { timeout: SOAK ? 600_000 : 120_000 }, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'acg-overload-'))
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const sandbox = runCli(['sandbox', '--port', '0'], {})
@@ -96,11 +98,10 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, ad
   t.ok(shed.length > 0, `some requests shed (${shed.length})`)
   t.ok(admitted.length > 0, `some requests admitted (${admitted.length})`)
   t.ok(shed.every((a) => a.code === 'GATE_ERR_UNAVAILABLE' && a.retryAfter === '10'), 'every 503 is GATE_ERR_UNAVAILABLE with Retry-After: 10')
-  // At the client and inside the gate (its own log, which leaves out the load generator's own
-  // delays when both share a busy machine): the cap keeps admitted work from queueing.
-  t.equal(inGate.length, admitted.length, 'the gate logged every admitted request')
-  t.ok(gateP99 < 2_000, `admitted p99 inside the gate ${gateP99.toFixed(0)} ms < 2000 ms`)
-  t.ok(p99 < 2_000, `admitted p99 at the client ${p99.toFixed(0)} ms < 2000 ms`)
+  // Shed by the in-flight cap (its queue) or the event-loop delay limit, nothing else: the
+  // limits that keep admitted work from queueing (their speed is bench row 7a).
+  t.same(Object.keys(figures.shedBy).filter((why) => why !== 'inFlightCap' && why !== 'eventLoopDelay'), [], `shed by the cap or the event-loop delay only: ${JSON.stringify(figures.shedBy)}`)
+  t.equal(inGate.length, admitted.length, 'the gate logged every admitted request, each completed 200')
   t.ok(probeStatuses.length > 0 && probeStatuses.every((s) => s === 200), `probes and /metrics answered 200 throughout (${probeStatuses.length})`)
   // Generous: the bound is for a leak (every request retained), not for allocator noise.
   t.ok(rssMax - rssStart < 150e6, `RSS ${figures.rssStartMB} MB -> max ${figures.rssMaxMB} MB: grew less than 150 MB`)

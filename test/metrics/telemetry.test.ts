@@ -29,15 +29,18 @@ t.test('the service reports each verdict with its rollout, each error with its c
   // Observation sharing is what this test is about: every request is its own evaluation here.
   const service = new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([source]), defaultTenant: 'default', now: () => T0, telemetry, answerTtlMs: 0 })
 
+  const started = performance.now()
   await Promise.all([service.score(healthy, never), service.score(healthy, never), service.score({ ...healthy, namespace: 'shop', rollout: 'support-agent' }, never)])
   await service.score(healthy, never)
+  const around = (performance.now() - started) / 1000
   t.same(telemetry.shared.map((s) => s.use), ['fetched', 'coalesced', 'coalesced', 'cached'], 'one fetch, two joined it in flight, one served from the cache')
   t.ok(telemetry.shared.every((s) => s.source === 'cordum'))
   t.equal(telemetry.judgements.length, 4)
   t.same(telemetry.judgements[0]?.subject, { rollout: 'support-agent-healthy', stage: 'canary-1' }, 'no rollout named: the canary stands for it')
   t.same(telemetry.judgements.find((j) => j.subject.namespace !== undefined)?.subject, { namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' })
   t.equal(telemetry.judgements[0]?.judgement.verdict, 'pass')
-  t.ok(telemetry.judgements.every((j) => j.seconds > 0 && j.seconds < 30), 'with its duration in seconds')
+  // Not a bound on speed: each duration lies inside the interval measured around the calls (in ms it would be 1000 times that).
+  t.ok(telemetry.judgements.every((j) => j.seconds > 0 && j.seconds <= around), `with its duration in seconds, inside the ${around.toFixed(3)} s the calls took`)
 
   await t.rejects(service.score({ stage: 'canary-9', canary: 'x' }, never))
   await t.rejects(service.score({ stage: 'canary-2', canary: 'a b' }, never))
