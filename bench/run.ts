@@ -10,8 +10,9 @@
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
  * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
  * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
- * plugin), --evidence=none (gates keep no decision records), --json=PATH (default
- * .bench/results.json).
+ * overload, decoders, plugin), --evidence=none (gates keep no decision records), --json=PATH
+ * (default .bench/results.json). The overload and decoders groups (bench/timings.ts) measure
+ * what the tests no longer time.
  *
  * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
  * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
@@ -27,6 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
+import { benchDecoders, benchOverload } from './timings.js'
 import { buildDist, cpuMsOf, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
 
 type Outcome = 'PASS' | 'FAIL' | 'INFO'
@@ -43,7 +45,7 @@ interface Row {
 }
 
 const H = 3600_000
-const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'plugin']
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'plugin']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -553,8 +555,18 @@ async function main (): Promise<void> {
     if (opts.only.has('throughput')) await benchThroughput(run)
     if (opts.only.has('incremental')) await benchIncremental(run)
     if (opts.only.has('memory')) await benchMemory(run)
+    if (opts.only.has('overload')) {
+      const o = await benchOverload(sandbox.url, warm, build, { ...gateEnv, ...uncappedEnv }, opts.quick ? 2 : 10)
+      rows.push(...o.rows)
+      details.overload = o.details
+    }
   } finally {
     await sandbox.close()
+  }
+  if (opts.only.has('decoders')) {
+    const d = benchDecoders(opts.quick ? 300 : 5_000)
+    rows.push(...d.rows)
+    details.decoders = d.details
   }
 
   // 6. The plugin's round trips (needs Go), informational: its own baseline is Control.Ping.

@@ -1,30 +1,24 @@
 /**
- * The plugin's decoders against hostile input, with time and memory measured: mutations of the
- * streams Go wrote (test/fixtures/plugin: gob values, yamux frames) and byte counts that claim
- * far more than arrives. Each case ends in a clean GATE_ERR_PLUGIN_PROTOCOL, a value, or a wait
- * for more input, quickly; no claimed length allocates its size before the bytes arrive.
- * (gob-fuzz.test.ts and yamux.test.ts hold the hand-made cases; this file adds mutated Go
- * streams, the time and memory bounds, and the soak scale.)
+ * The plugin's decoders against hostile input, with memory measured: mutations of the streams
+ * Go wrote (test/fixtures/plugin: gob values, yamux frames) and byte counts that claim far more
+ * than arrives. Each case ends in a clean GATE_ERR_PLUGIN_PROTOCOL, a value, or a wait for more
+ * input; no claimed length allocates its size before the bytes arrive. How fast the slowest case
+ * ends is a benchmark (`npm run bench -- --only=decoders`, rows 7b and 7c); the figures are
+ * printed here. (gob-fuzz.test.ts and yamux.test.ts hold the hand-made cases; this file adds
+ * mutated Go streams, the memory bounds, and the soak scale.)
  */
-import { readFileSync } from 'node:fs'
-import { Duplex } from 'node:stream'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import t from 'tap'
-import { isGateError } from '../../src/errors.js'
 import { encodeUint } from '../../src/plugin/gob/bytes.js'
-import { DEFAULT_GOB_LIMITS, GobDecoder } from '../../src/plugin/gob/decoder.js'
+import { DEFAULT_GOB_LIMITS } from '../../src/plugin/gob/decoder.js'
 import { GobMessageSplitter } from '../../src/plugin/gob/framing.js'
-import { INITIAL_WINDOW, encodeHeader, FrameType, Flag } from '../../src/plugin/yamux/frame.js'
-import { YamuxSession } from '../../src/plugin/yamux/session.js'
-import type { YamuxStream } from '../../src/plugin/yamux/stream.js'
+import { encodeHeader, FrameType, Flag } from '../../src/plugin/yamux/frame.js'
 import { assertProperty } from '../helpers/property.js'
 import { report, scale } from '../helpers/soak.js'
-import { unhex } from './helpers/tagged.js'
+import { feedGob, feedYamux, gobVectors, mutate, mutation, yamuxVector, type GobOutcome } from './helpers/hostile.js'
 
-const gobVectors = (JSON.parse(readFileSync(new URL('../fixtures/plugin/gob-vectors.json', import.meta.url), 'utf8')) as Array<{ hex: string }>).map((v) => unhex(v.hex))
-const yamuxVector = unhex((JSON.parse(readFileSync(new URL('../fixtures/plugin/yamux-frames.json', import.meta.url), 'utf8')) as { hex: string }).hex)
 
 const MiB = 1024 * 1024
 /** Bytes held in ArrayBuffers (Buffers, Uint8Arrays): where a decoder's allocations land. */
@@ -34,42 +28,9 @@ const gc = runInNewContext('gc') as () => void
 /** ArrayBuffer bytes still reachable: measured after a full collection. */
 const retainedBuffers = (): number => { gc(); return buffers() }
 
-interface Mutation { kind: 'flip' | 'insert' | 'delete' | 'truncate' | 'splice-big', at: number, byte: number }
-const mutation = fc.record({ kind: fc.constantFrom('flip', 'insert', 'delete', 'truncate', 'splice-big'), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) as fc.Arbitrary<Mutation>
 
-/** `bytes` with the edits applied; `splice-big` writes 0xff 0xff 0xff 0xff (a huge count or length) at a spot. */
-function mutate (bytes: Uint8Array, edits: Mutation[]): Uint8Array {
-  const out = [...bytes]
-  for (const e of edits) {
-    const at = out.length === 0 ? 0 : e.at % out.length
-    if (e.kind === 'flip') out[at] = e.byte
-    else if (e.kind === 'insert') out.splice(at, 0, e.byte)
-    else if (e.kind === 'delete') out.splice(at, 1)
-    else if (e.kind === 'truncate') out.length = at
-    else out.splice(at, Math.min(4, out.length - at), 0xff, 0xff, 0xff, 0xff)
-  }
-  return new Uint8Array(out)
-}
 
-type GobOutcome = 'decoded' | 'incomplete' | 'refused'
-
-function feedGob (bytes: Uint8Array, chunk: number): GobOutcome {
-  const decoder = new GobDecoder()
-  const splitter = new GobMessageSplitter(decoder.maxMessageBytes)
-  let decoded = false
-  try {
-    for (let at = 0; at < bytes.length; at += chunk) {
-      for (const m of splitter.push(bytes.subarray(at, at + chunk))) decoder.pushMessage(m)
-      while (decoder.tryDecode() !== undefined) decoded = true
-    }
-  } catch (err) {
-    if (isGateError(err) && err.code === 'GATE_ERR_PLUGIN_PROTOCOL') return 'refused'
-    throw err
-  }
-  return decoded ? 'decoded' : 'incomplete'
-}
-
-t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within bounded time and memory', async (t) => {
+t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within bounded memory', async (t) => {
   const outcomes: Record<GobOutcome, number> = { decoded: 0, incomplete: 0, refused: 0 }
   let slowest = 0
   let retained = 0 // sampled every 250 cases after a full GC: what the cases leave behind
@@ -85,7 +46,6 @@ t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within 
     if (++cases % 250 === 0) retained = Math.max(retained, retainedBuffers() - base)
   }), { numRuns: runs })
   t.ok(outcomes.refused > 0 && outcomes.decoded > 0, `outcomes ${JSON.stringify(outcomes)}`)
-  t.ok(slowest < 1_000, `slowest case ${slowest.toFixed(1)} ms`)
   t.ok(retained < 8 * MiB, `ArrayBuffer memory still held (after GC) above the start: at most ${(retained / MiB).toFixed(1)} MiB`)
   report(t, 'fuzz gob', { runs, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), ...outcomes, slowestMs: Number(slowest.toFixed(1)), retainedMiB: Number((retained / MiB).toFixed(1)) })
 })
@@ -119,23 +79,8 @@ t.test('a gob byte count claiming megabytes or more allocates only what arrives'
   }
 })
 
-/** Feeds bytes to a YamuxSession over an in-memory socket; the outcome, or throws on an unclean end. */
-function feedYamux (bytes: Uint8Array, chunk: number): 'refused' | 'open' {
-  const socket = new Duplex({ read () {}, write (_c, _e, cb) { cb() } })
-  const streams: YamuxStream[] = []
-  const session = new YamuxSession(socket, { onStream: (s) => { streams.push(s) }, maxStreams: 8 })
-  let closed = false
-  let closeErr: Error | undefined
-  session.on('close', (err) => { closed = true; closeErr = err })
-  for (let at = 0; at < bytes.length; at += chunk) socket.emit('data', Buffer.from(bytes.subarray(at, at + chunk)))
-  for (const s of streams) if (s.buffered > INITIAL_WINDOW) throw new Error(`stream ${s.id} buffered ${s.buffered} bytes, over its window`)
-  const refused = closed
-  session.close()
-  if (refused && closeErr !== undefined && !isGateError(closeErr)) throw closeErr
-  return refused ? 'refused' : 'open'
-}
 
-t.test('mutated Go yamux streams: a clean protocol error or a live session, within bounded time and memory', async (t) => {
+t.test('mutated Go yamux streams: a clean protocol error or a live session, within bounded memory', async (t) => {
   const outcomes = { refused: 0, open: 0 }
   let slowest = 0
   let retained = 0 // sampled every 250 cases after a full GC: what the cases leave behind
@@ -153,7 +98,6 @@ t.test('mutated Go yamux streams: a clean protocol error or a live session, with
     if (++cases % 250 === 0) retained = Math.max(retained, retainedBuffers() - base)
   }), { numRuns: runs })
   t.ok(outcomes.refused > 0 && outcomes.open > 0, `outcomes ${JSON.stringify(outcomes)}`)
-  t.ok(slowest < 1_000, `slowest case ${slowest.toFixed(1)} ms`)
   t.ok(retained < 8 * MiB, `ArrayBuffer memory still held (after GC) above the start: at most ${(retained / MiB).toFixed(1)} MiB`)
   report(t, 'fuzz yamux', { runs, seconds: Number(((performance.now() - started) / 1000).toFixed(1)), ...outcomes, slowestMs: Number(slowest.toFixed(1)), retainedMiB: Number((retained / MiB).toFixed(1)) })
 })
