@@ -6,18 +6,7 @@
  */
 import t from 'tap'
 import { authenticate, authorizeTenant, findKey, parseApiKeys, presentedKey } from '../../src/http/auth.js'
-import { GateError } from '../../src/errors.js'
-
-/** The GateError a call throws; its success or any other error fails the test. */
-function thrown (call: () => unknown): GateError {
-  try {
-    call()
-  } catch (err) {
-    if (err instanceof GateError) return err
-    throw err
-  }
-  throw new Error('expected a GateError, the call succeeded')
-}
+import { thrown } from '../helpers/failure.js'
 
 const KEY = 'abcdefghijklmnop' // 16 characters: the shortest key accepted
 const OTHER = 'qrstuvwxyz012345'
