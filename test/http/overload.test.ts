@@ -4,7 +4,7 @@
  * must shed the excess with 503 GATE_ERR_UNAVAILABLE + Retry-After by one of its two limits,
  * answer every request it admits, keep its probes and /metrics answering, and not grow its
  * memory. How fast the admitted requests are answered is a benchmark, not an assertion here:
- * `npm run bench -- --only=overload` (row 7a, docs/performance.md); the figures are printed.
+ * `npm run bench -- --only=overload` (row 9a, docs/performance.md); the figures are printed.
  * CI runs a short smoke; `npm run soak` runs it for a minute.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -99,7 +99,7 @@ t.test('at twice the measured capacity the gate sheds with 503 + Retry-After, an
   t.ok(admitted.length > 0, `some requests admitted (${admitted.length})`)
   t.ok(shed.every((a) => a.code === 'GATE_ERR_UNAVAILABLE' && a.retryAfter === '10'), 'every 503 is GATE_ERR_UNAVAILABLE with Retry-After: 10')
   // Shed by the in-flight cap (its queue) or the event-loop delay limit, nothing else: the
-  // limits that keep admitted work from queueing (their speed is bench row 7a).
+  // limits that keep admitted work from queueing (their speed is bench row 9a).
   t.same(Object.keys(figures.shedBy).filter((why) => why !== 'inFlightCap' && why !== 'eventLoopDelay'), [], `shed by the cap or the event-loop delay only: ${JSON.stringify(figures.shedBy)}`)
   t.equal(inGate.length, admitted.length, 'the gate logged every admitted request, each completed 200')
   t.ok(probeStatuses.length > 0 && probeStatuses.every((s) => s === 200), `probes and /metrics answered 200 throughout (${probeStatuses.length})`)
