@@ -3,7 +3,7 @@
  * Go wrote (test/fixtures/plugin: gob values, yamux frames) and byte counts that claim far more
  * than arrives. Each case ends in a clean GATE_ERR_PLUGIN_PROTOCOL, a value, or a wait for more
  * input; no claimed length allocates its size before the bytes arrive. How fast the slowest case
- * ends is a benchmark (`npm run bench -- --only=decoders`, rows 7b and 7c); the figures are
+ * ends is a benchmark (`npm run bench -- --only=decoders`, rows 9b and 9c); the figures are
  * printed here. (gob-fuzz.test.ts and yamux.test.ts hold the hand-made cases; this file adds
  * mutated Go streams, the memory bounds, and the soak scale.)
  */
