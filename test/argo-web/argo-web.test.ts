@@ -56,7 +56,7 @@ if (needGoHarness(t)) {
       const r = await runHarness(binary, [
         '-template', opts.file ?? TEMPLATES, '-name', name,
         ...rolloutArgs(gate.url, 'healthy', { ...weight, ...opts.args }),
-        '-secret', `agent-canary-gate/api-key=${SECRET}`,
+        '-secret', `agent-canary-gate-client/GATE_API_KEY=${SECRET}`,
         '-time-scale', '0',
         ...(opts.flags ?? []),
       ])
@@ -231,7 +231,7 @@ if (needGoHarness(t)) {
     t.match(noStable.stderr, /args.stable-hash was not resolved/)
     const noSecret = await runHarness(binary, ['-template', TEMPLATES, '-name', 'agent-gate-canary-1', ...rolloutArgs(gate, 'h', { weight: '10' })])
     t.equal(noSecret.code, 2)
-    t.match(noSecret.stderr, /secret agent-canary-gate has no key api-key/)
+    t.match(noSecret.stderr, /secret agent-canary-gate-client has no key GATE_API_KEY/)
     const undeclared = await runHarness(binary, ['-template', template({ successCondition: 'result.a == "{{args.nope}}"' }), '-arg', `gate-url=${gate}`])
     t.equal(undeclared.code, 2)
     t.match(undeclared.stderr, /failed to resolve \{\{args.nope\}\}/)

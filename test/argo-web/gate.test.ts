@@ -57,7 +57,7 @@ if (needGoHarness(t)) {
     const r = await runHarness(binary, [
       '-template', opts.file ?? TEMPLATES, '-name', name,
       ...rolloutArgs(gate.url, hash, { ...weight, ...opts.args }),
-      '-secret', `agent-canary-gate/api-key=${API_KEY}`,
+      '-secret', `agent-canary-gate-client/GATE_API_KEY=${API_KEY}`,
       '-time-scale', opts.scale ?? '0.0001',
     ])
     tt.equal(r.code, 0, `the harness ran: ${r.stderr}`)
@@ -116,7 +116,7 @@ if (needGoHarness(t)) {
     const r = await runHarness(binary, [
       '-template', TEMPLATES, '-name', 'agent-gate-canary-1',
       ...rolloutArgs(gate.url, 'healthy', { weight: '100' }),
-      '-secret', 'agent-canary-gate/api-key=not-the-key',
+      '-secret', 'agent-canary-gate-client/GATE_API_KEY=not-the-key',
       '-time-scale', '0',
     ])
     t.equal(r.report?.phase, 'Error')

@@ -19,7 +19,7 @@ const GATES_FILES = ['examples/gates-with-actions.yaml', 'analysis-templates/rol
 const OTHER_YAML = [
   ...readdirSync(new URL('analysis-templates/', root)).filter((f) => f.endsWith('.yaml')).map((f) => `analysis-templates/${f}`),
   ...readdirSync(new URL('examples/', root)).filter((f) => /\.(ya?ml|json)$/.test(f)).map((f) => `examples/${f}`),
-  ...readdirSync(new URL('deploy/', root)).filter((f) => f.endsWith('.yaml')).map((f) => `deploy/${f}`),
+  ...readdirSync(new URL('deploy/base/', root)).filter((f) => f.endsWith('.yaml')).map((f) => `deploy/base/${f}`),
 ]
 const CORPUS = [...new Set([...GATES_FILES, ...OTHER_YAML])].map((f) => ({ file: f, text: readFileSync(new URL(f, root), 'utf8') }))
 

@@ -43,7 +43,7 @@ t.test('multi-stage: build with all dependencies, run with production ones only,
   t.match(final.user, /^[1-9]\d*(:\d+)?$/, 'runs as a numeric non-root user (Kubernetes can verify runAsNonRoot)')
   t.same([...(final.entrypoint ?? []), ...(final.cmd ?? [])], ['node', 'dist/cli.js', 'serve'], 'entry: node dist/cli.js serve')
 
-  const pod = podSpecOf(readObjects(join(ROOT, 'deploy/deployment.yaml'))[0] as KubeObject)
+  const pod = podSpecOf(readObjects(join(ROOT, 'deploy/base/deployment.yaml'))[0] as KubeObject)
   t.equal(String(pod?.securityContext?.runAsUser), final.user?.split(':')[0], 'the Deployment runs as the image\'s user')
   t.same(final.expose, [pod?.containers[0]?.ports?.[0]?.containerPort], 'EXPOSE is the Deployment\'s container port')
 })
@@ -55,7 +55,7 @@ t.test('every path copied from the context exists and is not excluded by .docker
     t.ok(existsSync(join(ROOT, source)), `${source} exists`)
     t.notOk(ignored(source), `${source} is in the build context`)
   }
-  for (const local of ['node_modules', 'dist', '.git', 'test/http/e2e.test.ts', 'deploy/deployment.yaml', 'src/node_modules/x', '.scratch/notes.md']) {
+  for (const local of ['node_modules', 'dist', '.git', 'test/http/e2e.test.ts', 'deploy/base/deployment.yaml', 'src/node_modules/x', '.scratch/notes.md']) {
     t.ok(ignored(local), `${local} stays out of the context`)
   }
 })

@@ -5,7 +5,7 @@ import { stringify } from 'yaml'
 import { readObjects } from './kustomize.js'
 
 export const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/agent-canary-gate.json', import.meta.url))
-export const RULES_FILE = fileURLToPath(new URL('../../deploy/prometheusrule.yaml', import.meta.url))
+export const RULES_FILE = fileURLToPath(new URL('../../deploy/base/prometheusrule.yaml', import.meta.url))
 
 export interface Target { refId: string, expr: string, datasource?: { type: string, uid: string }, legendFormat?: string }
 export interface Panel { id: number, type: string, title: string, datasource?: { type: string, uid: string }, gridPos: { x: number, y: number, w: number, h: number }, targets?: Target[] }

@@ -1,12 +1,12 @@
 /**
- * Renders the kustomize base in deploy/ the way kustomize does for the features it uses
- * (resources, namespace, configMapGenerator with files and options, images), so the manifests
- * can be checked on a machine without kustomize or kubectl. Where kubectl is installed, the
- * tests compare this rendering with `kubectl kustomize`.
+ * deploy/ as Kubernetes receives it: `kubectl kustomize` renders the default deployment and
+ * each overlay, and the tests read the objects it prints. The manifests need kustomize v5 or
+ * newer (kubectl 1.27 or newer, which prints its kustomize version); `kustomizeTool` says
+ * whether this machine's kubectl has it.
  */
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
-import { parseAllDocuments, parse } from 'yaml'
+import { parseAllDocuments } from 'yaml'
 
 export interface KubeObject {
   apiVersion: string
@@ -15,26 +15,33 @@ export interface KubeObject {
   [key: string]: unknown
 }
 
-interface Generator {
-  name: string
-  files: string[]
-  options?: { labels?: Record<string, string>, annotations?: Record<string, string>, disableNameSuffixHash?: boolean }
+/** The oldest kustomize the manifests are written for (per-generator options, `patches`, deletes in patches). */
+export const KUSTOMIZE_MIN_MAJOR = 5
+
+/** Whether `kubectl kustomize` is here and new enough, and what was found. */
+export function kustomizeTool (): { ok: boolean, detail: string } {
+  const r = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8', timeout: 20_000 })
+  if (r.error !== undefined || r.status !== 0) return { ok: false, detail: 'kubectl is not installed' }
+  let v: { clientVersion?: { gitVersion?: string }, kustomizeVersion?: string }
+  try {
+    v = JSON.parse(r.stdout) as typeof v
+  } catch {
+    return { ok: false, detail: `kubectl version --client -o json printed no JSON: ${r.stdout.slice(0, 200)}` }
+  }
+  const kubectl = v.clientVersion?.gitVersion ?? 'unknown'
+  // kubectl prints kustomizeVersion since 1.24; an older one bundles kustomize v2 to v4.
+  const major = Number(/^v(\d+)\./.exec(v.kustomizeVersion ?? '')?.[1] ?? 0)
+  if (major < KUSTOMIZE_MIN_MAJOR) {
+    return { ok: false, detail: `kubectl ${kubectl} bundles kustomize ${v.kustomizeVersion ?? 'older than v4.5'}; deploy/ needs kustomize v${KUSTOMIZE_MIN_MAJOR} or newer (kubectl 1.27 or newer)` }
+  }
+  return { ok: true, detail: `kubectl ${kubectl}, kustomize ${String(v.kustomizeVersion)}` }
 }
 
-export interface Kustomization {
-  apiVersion: string
-  kind: string
-  namespace?: string
-  resources: string[]
-  configMapGenerator?: Generator[]
-  images?: { name: string, newName?: string, newTag?: string }[]
-}
-
-/** Cluster-scoped kinds among the ones the base ships; every other kind gets the namespace. */
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'ClusterAnalysisTemplate'])
-
-export function readKustomization (dir: string): Kustomization {
-  return parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as Kustomization
+/** The objects `kubectl apply -k dir` would create, as `kubectl kustomize dir` prints them. */
+export function kustomize (dir: string): KubeObject[] {
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', timeout: 60_000 })
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${r.stderr || r.error?.message || `exit ${String(r.status)}`}`)
+  return parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject).filter((o) => o !== null)
 }
 
 export function readObjects (file: string): KubeObject[] {
@@ -44,41 +51,10 @@ export function readObjects (file: string): KubeObject[] {
   }).filter((o) => o !== null)
 }
 
-/** `key=path` or `path`: the ConfigMap key and the file it comes from. */
-export function generatorFile (entry: string): { key: string, path: string } {
-  const eq = entry.indexOf('=')
-  return eq === -1 ? { key: basename(entry), path: entry } : { key: entry.slice(0, eq), path: entry.slice(eq + 1) }
-}
-
-/**
- * The objects `kubectl apply -k dir` would create. Generated ConfigMaps keep their base name
- * here (kustomize appends a content hash unless disableNameSuffixHash); `hashed` lists
- * the names that kustomize would suffix, so references can be matched either way.
- */
-export function render (dir: string): { objects: KubeObject[], hashed: Set<string> } {
-  const k = readKustomization(dir)
-  const objects: KubeObject[] = k.resources.flatMap((r) => readObjects(join(dir, r)))
-  const hashed = new Set<string>()
-  for (const g of k.configMapGenerator ?? []) {
-    const data: Record<string, string> = {}
-    for (const entry of g.files) {
-      const { key, path } = generatorFile(entry)
-      data[key] = readFileSync(join(dir, path), 'utf8')
-    }
-    const metadata: KubeObject['metadata'] = { name: g.name }
-    if (g.options?.labels !== undefined) metadata.labels = { ...g.options.labels }
-    if (g.options?.annotations !== undefined) metadata.annotations = { ...g.options.annotations }
-    if (g.options?.disableNameSuffixHash !== true) hashed.add(g.name)
-    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata, data })
-  }
-  for (const o of objects) {
-    if (k.namespace !== undefined && !CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace
-    for (const c of containersOf(o)) {
-      const image = k.images?.find((i) => i.name === c.image)
-      if (image !== undefined) c.image = `${image.newName ?? image.name}${image.newTag === undefined ? '' : `:${image.newTag}`}`
-    }
-  }
-  return { objects, hashed }
+export interface EnvVar {
+  name: string
+  value?: string
+  valueFrom?: { secretKeyRef?: { name: string, key: string, optional?: boolean }, configMapKeyRef?: { name: string, key: string } }
 }
 
 export interface Container {
@@ -86,7 +62,7 @@ export interface Container {
   image: string
   args?: string[]
   ports?: { name?: string, containerPort: number, protocol?: string }[]
-  env?: { name: string, value?: string, valueFrom?: { secretKeyRef?: { name: string, key: string, optional?: boolean }, configMapKeyRef?: { name: string, key: string } } }[]
+  env?: EnvVar[]
   envFrom?: { configMapRef?: { name: string }, secretRef?: { name: string } }[]
   startupProbe?: Probe
   livenessProbe?: Probe
@@ -98,10 +74,17 @@ export interface Container {
 
 export interface Probe { httpGet?: { path: string, port: string | number } }
 
+export interface Volume {
+  name: string
+  emptyDir?: object
+  configMap?: { name: string }
+  persistentVolumeClaim?: { claimName: string }
+}
+
 export interface PodSpec {
   containers: Container[]
   securityContext?: Record<string, unknown>
-  volumes?: { name: string, emptyDir?: object, configMap?: { name: string } }[]
+  volumes?: Volume[]
 }
 
 export function podSpecOf (o: KubeObject): PodSpec | undefined {
