@@ -9,6 +9,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { GateMetrics } from '../metrics/gate-metrics.js'
 import type { EvidenceStore } from '../evidence/store.js'
+import type { PermissionCheck } from '../service/permissions.js'
 import type { ScoreService } from '../service/score.js'
 import { authenticate, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
@@ -37,6 +38,8 @@ export interface AppOptions {
   metrics?: GateMetrics
   /** The evidence store: serves /api/v1/decisions when present. */
   evidence?: EvidenceStore
+  /** What the Cordum key may read: /readyz lists the refused reads as `degraded`. */
+  permissions?: Pick<PermissionCheck, 'degraded'>
 }
 
 /** Routes that never need a key: probes, the API description and the metrics Prometheus scrapes. */
@@ -59,7 +62,7 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
 
   if (opts.metrics !== undefined) registerMetrics(app, opts.metrics)
   registerOpenApiRoute(app)
-  await app.register(healthRoutes, { service: opts.service })
+  await app.register(healthRoutes, { service: opts.service, ...(opts.permissions === undefined ? {} : { permissions: opts.permissions }) })
   await app.register(stagesRoutes, { service: opts.service })
   await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0) })
   if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })

@@ -170,6 +170,16 @@ export const HealthSchema = Type.Object({ status: Type.Literal('ok') })
 
 export const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  degraded: Type.Optional(Type.Array(Type.Object({
+    source: Type.String(),
+    endpoint: Type.String({ description: 'the read Cordum refuses the gate\'s key, e.g. GET /api/v1/approvals' }),
+    role: Type.String({ description: 'the Cordum role it needs' }),
+    permission: Type.String(),
+    signals: Type.Array(Type.String(), { description: 'signals unavailable without it' }),
+    blockedStages: Type.Array(Type.String(), { description: 'stages that cannot pass without it (inconclusive at best)' }),
+    weakenedStages: Type.Array(Type.String(), { description: 'stages that score without an optional signal' }),
+    reason: Type.String({ description: 'what Cordum answered' }),
+  }), { description: 'reads the gates policy needs that Cordum refuses the gate\'s key: the gate stays ready, these signals are unavailable' })),
   gates: Type.Object({ ok: Type.Boolean(), file: Type.String(), sha256: Type.String() }),
   sources: Type.Array(Type.Object({ source: Type.String(), ok: Type.Boolean(), error: Type.Optional(Type.String()) })),
 })

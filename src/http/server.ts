@@ -28,6 +28,7 @@ import { CordumSource } from '../sources/cordum/source.js'
 import { LokiSource } from '../sources/loki/source.js'
 import { PrometheusSource } from '../sources/prometheus/source.js'
 import { SourceRegistry } from '../sources/registry.js'
+import { PermissionCheck } from '../service/permissions.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
@@ -65,6 +66,8 @@ export interface GateServer {
   metrics: GateMetrics
   /** Where decision records go (absent with EVIDENCE_URL=none). */
   evidence?: EvidenceStore
+  /** What the Cordum key may read (absent without Cordum); `runServer` runs it before listening. */
+  permissions?: PermissionCheck
 }
 
 /** Opens the configured evidence store; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
@@ -175,13 +178,16 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
   const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, answerTtlMs: config.scoreReuseSeconds * 1000, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
   const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
+  const source = cordumSource
+  const permissions = source === undefined ? undefined : new PermissionCheck({ policy: policy.policy, log: app.log, probe: async (signals, abort) => await source.refusedReads(signals, abort) })
   app.addHook('onClose', async () => {
+    permissions?.stop()
     retention?.stop()
     await sources.close()
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
@@ -197,6 +203,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const result: GateServer = { app, service, policy, metrics }
   if (sandbox !== undefined) result.sandbox = sandbox
   if (evidence !== undefined) result.evidence = evidence
+  if (permissions !== undefined) result.permissions = permissions
   return result
 }
 
@@ -208,7 +215,9 @@ function readsCordum ({ policy }: LoadedPolicy): boolean {
 
 /** Builds, listens, and closes gracefully on SIGTERM/SIGINT. Resolves when the server has closed. */
 export async function runServer (config: ServiceConfig): Promise<void> {
-  const { app } = await buildServer(config)
+  const { app, permissions } = await buildServer(config)
+  // Before listening, so its warnings come before the address, and its reads before any score's.
+  await permissions?.run()
   const closed = new Promise<void>((resolve) => app.addHook('onClose', async () => resolve()))
   const grace = closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')

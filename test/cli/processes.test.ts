@@ -51,6 +51,7 @@ t.test('serve against a separately started sandbox, with keys on both sides', as
   t.teardown(() => { gate.child.kill('SIGKILL') })
   const [, gateUrl] = await waitFor(gate, /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/) as [string, string]
   t.notMatch(gate.lines[0], /demo mode/, 'not demo mode when CORDUM_URL is set')
+  t.ok(gate.lines.some((l) => l.includes('the Cordum key may read everything the gates policy needs')), 'an admin key: said once, no warning')
   const res = await request(`${gateUrl}/api/v1/score?stage=canary-1&canary=support-agent-failing&baseline=support-agent-stable`, { headers: { 'x-api-key': 'process-test-key-0123456789' } })
   const body = await res.body.json() as { verdict: string, triggers: { name: string, fired: boolean }[] }
   t.equal(res.statusCode, 200)
@@ -60,6 +61,26 @@ t.test('serve against a separately started sandbox, with keys on both sides', as
   t.ok(gate.lines.some((l) => /"msg":"closing"/.test(l)), 'and says it is closing')
   t.notOk(gate.lines.join('\n').includes('process-test-key-0123456789') || gate.lines.join('\n').includes('sandbox-admin-key'), 'no key in the logs')
   t.equal(await stop(sandbox), 0, 'sandbox exits 0 on SIGTERM')
+})
+
+t.test('serve with a Cordum viewer key, as the README shows: one warning per refused read before it listens, /readyz degraded', async (t) => {
+  const sandbox = run(['sandbox', '--port', '0'], {})
+  t.teardown(() => { sandbox.child.kill('SIGKILL') })
+  const [, sandboxUrl] = await waitFor(sandbox, /Cordum sandbox listening at (http:\/\/\S+)/) as [string, string]
+  const gate = run(['serve'], { PORT: '0', HOST: '127.0.0.1', CORDUM_URL: sandboxUrl, CORDUM_API_KEY: 'sandbox-viewer-key', LOG_LEVEL: 'info', EVIDENCE_URL: 'none' })
+  t.teardown(() => { gate.child.kill('SIGKILL') })
+  const [, gateUrl] = await waitFor(gate, /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/) as [string, string]
+  const listening = gate.lines.findIndex((l) => l.includes('Server listening'))
+  const warnings = gate.lines.slice(0, listening).map((l) => JSON.parse(l) as { level: number, endpoint?: string, msg: string }).filter((l) => l.level === 40)
+  t.same(warnings.map((w) => w.endpoint), ['GET /api/v1/approvals', 'GET /api/v1/dlq/page'], 'one warning per refused read, before the address')
+  t.match(warnings[0]?.msg, /needs role admin .*approval_backlog is unavailable, so stages canary-1, canary-2 and full cannot pass/)
+  const ready = await request(`${gateUrl}/readyz`)
+  const body = await ready.body.json() as { status: string, degraded: { endpoint: string }[] }
+  t.equal(ready.statusCode, 200)
+  t.same([body.status, body.degraded.map((d) => d.endpoint)], ['ready', ['GET /api/v1/approvals', 'GET /api/v1/dlq/page']], 'ready, and degraded naming them')
+  t.notOk(gate.lines.join('\n').includes('sandbox-viewer-key'), 'no key in the logs')
+  t.equal(await stop(gate), 0)
+  t.equal(await stop(sandbox), 0)
 })
 
 t.test('npm start without CORDUM_URL: demo mode, said on the first log line', async (t) => {

@@ -15,6 +15,7 @@ import type { ObservationRequest, SignalSource } from '../source.js'
 import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
 import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { readsFor, refusedReads, type Refusal } from './permissions.js'
 import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
@@ -79,6 +80,16 @@ export class CordumSource implements SignalSource {
     const ctx = this.#context(abort)
     try {
       await this.client.getJson('/api/v1/status', {}, this.#tenant, ctx.call)
+    } finally {
+      ctx.done()
+    }
+  }
+
+  /** The reads these signals need that Cordum refuses the gate's key (permissions.ts). */
+  async refusedReads (signals: Iterable<string>, abort: AbortSignal): Promise<Refusal[]> {
+    const ctx = this.#context(abort)
+    try {
+      return await refusedReads(this.client, this.#tenant, readsFor(signals), ctx.call)
     } finally {
       ctx.done()
     }
