@@ -31,7 +31,7 @@ export interface VerifyReport {
 
 export interface Head { seq: number, hash: string }
 
-const COLUMNS: (keyof RecordRow)[] = ['id', 'tenant', 'seq', 'kind', 'time_ms', 'namespace', 'rollout', 'revision', 'stage', 'verdict', 'score', 'window_since_ms', 'prev_hash']
+const COLUMNS: (keyof RecordRow)[] = ['id', 'tenant', 'seq', 'kind', 'time_ms', 'namespace', 'rollout', 'revision', 'stage', 'verdict', 'canary', 'score', 'window_since_ms', 'prev_hash']
 
 export class ChainVerifier {
   readonly #tenant: string

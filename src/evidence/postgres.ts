@@ -20,7 +20,7 @@ import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } fr
 const LOCK_CHAIN = 0x61636731
 const LOCK_MIGRATE = 0x61636732
 
-const COLUMNS = 'id, tenant, seq, kind, time_ms, namespace, rollout, revision, stage, verdict, score, window_since_ms, prev_hash, hash, body'
+const COLUMNS = 'id, tenant, seq, kind, time_ms, namespace, rollout, revision, stage, verdict, canary, score, window_since_ms, prev_hash, hash, body'
 
 /** int8 columns (seq, time_ms) as numbers: they stay far below 2^53. */
 const types = { getTypeParser: (oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) }
@@ -114,8 +114,8 @@ export class PostgresStore implements EvidenceStore {
 
   async #insert (client: pg.PoolClient, record: ChainRecord): Promise<void> {
     const r = toRow(record)
-    await client.query(`INSERT INTO decisions (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [r.id, r.tenant, r.seq, r.kind, r.time_ms, r.namespace, r.rollout, r.revision, r.stage, r.verdict, r.score, r.window_since_ms, r.prev_hash, r.hash, r.body])
+    await client.query(`INSERT INTO decisions (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+      [r.id, r.tenant, r.seq, r.kind, r.time_ms, r.namespace, r.rollout, r.revision, r.stage, r.verdict, r.canary, r.score, r.window_since_ms, r.prev_hash, r.hash, r.body])
     await client.query('INSERT INTO chain_heads (tenant, seq, hash) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash', [record.tenant, record.seq, record.hash])
   }
 

@@ -95,6 +95,7 @@ export interface RecordRow {
   revision: string
   stage: string
   verdict: string
+  canary: string
   score: number | null
   window_since_ms: number | null
   prev_hash: string
@@ -126,6 +127,7 @@ export function toRow (record: ChainRecord): RecordRow {
     revision: d?.revision ?? '',
     stage: d?.stage ?? '',
     verdict: d?.verdict ?? '',
+    canary: d?.canary ?? '',
     score: d?.score ?? null,
     window_since_ms: d === undefined ? null : Date.parse(d.request.since),
     prev_hash: record.prevHash,

@@ -37,6 +37,17 @@ CREATE TABLE chain_heads (tenant TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEX
     postgres: `CREATE TABLE decisions (${COLUMNS});${INDEXES}
 CREATE TABLE chain_heads (tenant TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL);`,
   },
+  {
+    // The canary's agent_id as a column, for the `canary` and `agent` filters; filled in from
+    // the hashed body of the records already kept (the body itself is not touched).
+    version: 2,
+    sqlite: `ALTER TABLE decisions ADD COLUMN canary TEXT NOT NULL DEFAULT '';
+UPDATE decisions SET canary = COALESCE(json_extract(body, '$.canary'), '') WHERE kind = 'decision';
+CREATE INDEX decisions_canary ON decisions (canary, id);`,
+    postgres: `ALTER TABLE decisions ADD COLUMN canary TEXT NOT NULL DEFAULT '';
+UPDATE decisions SET canary = COALESCE(body::jsonb ->> 'canary', '') WHERE kind = 'decision';
+CREATE INDEX decisions_canary ON decisions (canary, id);`,
+  },
 ]
 
 /** The list query with placeholders from `p` (`?` for SQLite, `$n` for PostgreSQL); one row more than the limit tells whether a next page exists. */
@@ -51,9 +62,19 @@ export function listQuery (filter: DecisionFilter, opts: ListOptions, p: (n: num
     if (filter.tenants.length === 0) where.push('1 = 0')
     else where.push(`tenant IN (${filter.tenants.map((t) => { params.push(t); return p(params.length) }).join(', ')})`)
   }
-  for (const key of ['namespace', 'rollout', 'revision', 'stage', 'verdict'] as const) {
+  for (const key of ['namespace', 'rollout', 'revision', 'stage', 'verdict', 'canary'] as const) {
     const v = filter[key]
     if (v !== undefined) add((ph) => `${key} = ${ph}`, v)
+  }
+  // An agent's canaries are `<agent>-<pod template hash>` (a hash has no dash), or the bare
+  // name. substr compares exactly where LIKE would read _ and % as patterns (and SQLite's
+  // ignores case); the rest after the prefix may hold no dash, so `support` is not
+  // `support-agent`.
+  if (filter.agent !== undefined) {
+    const prefix = `${filter.agent}-`
+    // One parameter per placeholder, in order: SQLite's `?` are positional.
+    const ph = (value: unknown): string => { params.push(value); return p(params.length) }
+    where.push(`(canary = ${ph(filter.agent)} OR (substr(canary, 1, ${ph(prefix.length)}) = ${ph(prefix)} AND substr(canary, ${ph(prefix.length + 1)}) <> '' AND substr(canary, ${ph(prefix.length + 1)}) NOT LIKE '%-%'))`)
   }
   if (filter.sinceMs !== undefined) add((ph) => `time_ms >= ${ph}`, filter.sinceMs)
   if (filter.untilMs !== undefined) add((ph) => `time_ms <= ${ph}`, filter.untilMs)

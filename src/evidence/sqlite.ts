@@ -61,8 +61,8 @@ export class SqliteStore implements EvidenceStore {
 
   #insert (record: ChainRecord): void {
     const row = toRow(record)
-    this.#db.prepare(`INSERT INTO decisions (id, tenant, seq, kind, time_ms, namespace, rollout, revision, stage, verdict, score, window_since_ms, prev_hash, hash, body)
-      VALUES (@id, @tenant, @seq, @kind, @time_ms, @namespace, @rollout, @revision, @stage, @verdict, @score, @window_since_ms, @prev_hash, @hash, @body)`).run(row)
+    this.#db.prepare(`INSERT INTO decisions (id, tenant, seq, kind, time_ms, namespace, rollout, revision, stage, verdict, canary, score, window_since_ms, prev_hash, hash, body)
+      VALUES (@id, @tenant, @seq, @kind, @time_ms, @namespace, @rollout, @revision, @stage, @verdict, @canary, @score, @window_since_ms, @prev_hash, @hash, @body)`).run(row)
     this.#db.prepare('INSERT INTO chain_heads (tenant, seq, hash) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(record.tenant, record.seq, record.hash)
   }
 

@@ -18,6 +18,10 @@ export interface DecisionFilter {
   revision?: string
   stage?: string
   verdict?: string
+  /** The canary arm's agent_id, exactly. */
+  canary?: string
+  /** The agent whose canaries these are: agent_id `<agent>-<hash>` (a hash without a dash), or `<agent>` itself. */
+  agent?: string
   /** Record time bounds, epoch ms, inclusive. */
   sinceMs?: number
   untilMs?: number

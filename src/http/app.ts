@@ -20,7 +20,6 @@ import { decisionRoutes } from './routes/decisions.js'
 import { healthRoutes } from './routes/health.js'
 import { scoreRoutes } from './routes/score.js'
 import { stagesRoutes } from './routes/stages.js'
-import { ScoreQuerySchema } from './schemas.js'
 
 export interface AppOptions {
   service: ScoreService
@@ -47,7 +46,7 @@ const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics'])
 
 export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const keys = opts.apiKeys ?? []
-  registerErrorHandlers(app, Object.keys(ScoreQuerySchema.properties))
+  registerErrorHandlers(app)
   if (opts.underPressure !== false) await registerUnderPressure(app, opts.underPressure)
   await registerSwagger(app, opts.version ?? '0.0.0')
 

@@ -10,12 +10,14 @@ export const DecisionListQuerySchema = Type.Object({
   rollout: Filter('Rollout name'),
   revision: Filter('Rollout revision'),
   stage: Filter('gates policy stage'),
-  verdict: Type.Optional(Type.Union([Type.Literal('pass'), Type.Literal('inconclusive'), Type.Literal('fail')])),
+  agent: Filter('the agent whose canaries these are: canary agent_id <agent>-<pod template hash> (a hash has no dash), or <agent> itself'),
+  canary: Filter('the canary arm\'s agent_id, exactly'),
+  verdict: Type.Optional(Type.Enum(['pass', 'inconclusive', 'fail'], { description: 'pass, inconclusive or fail' })),
   since: Type.Optional(Type.String({ maxLength: 64, description: 'records at or after: RFC 3339 time, or a duration back from now such as 24h' })),
   until: Type.Optional(Type.String({ maxLength: 64, description: 'records at or before: RFC 3339 time' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, description: 'page size (default 50)' })),
   cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' })),
-  order: Type.Optional(Type.Union([Type.Literal('desc'), Type.Literal('asc')], { description: 'desc (newest first, the default) or asc (the story in order)' })),
+  order: Type.Optional(Type.Enum(['desc', 'asc'], { description: 'desc (newest first, the default) or asc (the story in order)' })),
 }, { additionalProperties: false })
 
 export const DecisionSummarySchema = Type.Object({

@@ -2,7 +2,7 @@
  * The one place GateErrors become HTTP responses. 400s name the field at fault; 503s carry the
  * code and the upstream that failed; 5xx bodies never carry stacks or internal messages.
  */
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
 import { closest } from '../config/names.js'
 import { ErrorCodes, GateError, isGateError } from '../errors.js'
 import { RETRY_AFTER_SECONDS } from './plugins/under-pressure.js'
@@ -12,34 +12,84 @@ export const BODY_LIMIT_BYTES = 16 * 1024
 
 interface AjvIssue { keyword: string, instancePath: string, params: Record<string, unknown>, message?: string }
 
-/** Fastify's schema-validation error as a GateError naming the field. */
-function validationError (err: FastifyError & { validation?: AjvIssue[], validationContext?: string }, known: string[]): GateError {
+type Context = 'querystring' | 'body' | 'params' | 'headers'
+
+const KIND: Record<string, string> = { integer: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', object: 'a JSON object', array: 'a list' }
+
+/** A request value as an error shows it: short, quoted when a string. */
+function shown (value: unknown): string {
+  const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value)
+  return text.length > 66 ? `${text.slice(0, 63)}...` : text
+}
+
+/** The value at an AJV instancePath (`/weight`) in the request part that was validated. */
+function valueAt (data: unknown, path: string): unknown {
+  let v = data
+  for (const key of path.split('/').slice(1)) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined
+  return v
+}
+
+/**
+ * Fastify's schema-validation error as a GateError naming the field, what it must be (the
+ * allowed values, the type, the bounds) and what it was. `known` are the fields of the route's
+ * own schema for that part of the request, `data` that part as received.
+ */
+function validationError (err: FastifyError & { validation?: AjvIssue[], validationContext?: string }, known: string[], data: unknown): GateError {
   const issue = (err.validation ?? [])[0]
   const where = err.validationContext ?? 'request'
   if (issue === undefined) return new GateError('GATE_ERR_BAD_REQUEST', `${where}: ${err.message}`)
   const field = issue.instancePath.replace(/^\//, '').replaceAll('/', '.')
+  const bad = (message: string, name = field === '' ? where : field): GateError => new GateError('GATE_ERR_BAD_REQUEST', `${name}: ${message}`, { details: { field: name, in: where } })
+  const value = valueAt(data, issue.instancePath)
+  const got = value === undefined ? '' : `, got ${shown(value)}`
   switch (issue.keyword) {
     case 'required': {
       const missing = String(issue.params.missingProperty)
-      return new GateError('GATE_ERR_BAD_REQUEST', `${missing}: is required`, { details: { field: missing, in: where } })
+      return bad('is required', missing)
     }
     case 'additionalProperties': {
       const name = String(issue.params.additionalProperty)
+      // `tenant[]=a` or `tenant[0]=a`: a known field in a notation this API does not take.
+      const base = /^([^[]+)\[[^\]]*\]$/.exec(name)?.[1]
+      if (base !== undefined && known.includes(base)) return bad(`give ${base} as ${base}=VALUE, once: lists and brackets are not accepted`, name)
       const hint = closest(name, known)
-      return new GateError('GATE_ERR_BAD_REQUEST', `${name}: unknown field${hint === undefined ? '' : `; did you mean '${hint}'?`} (known: ${known.join(', ')})`, { details: { field: name, in: where } })
+      return bad(`unknown field${hint === undefined ? '' : `; did you mean '${hint}'?`} (known: ${known.join(', ')})`, name)
     }
     case 'type':
-      if (field === '') return new GateError('GATE_ERR_BAD_REQUEST', `${where}: must be a JSON object`, { details: { field: where, in: where } })
-      return new GateError('GATE_ERR_BAD_REQUEST', `${field}: must be a ${String(issue.params.type)}`, { details: { field, in: where } })
+      if (field === '') return bad('must be a JSON object')
+      if (Array.isArray(value) && issue.params.type !== 'array') return bad(`given ${value.length} times; give it once`)
+      return bad(`must be ${KIND[String(issue.params.type)] ?? String(issue.params.type)}${got}`)
+    case 'enum':
+      return bad(`must be one of ${(issue.params.allowedValues as unknown[]).map(String).join(', ')}${got}`)
+    case 'minLength':
+      return bad(value === '' ? 'is empty: give a value or leave the field out' : `must be at least ${String(issue.params.limit)} characters${got}`)
+    case 'maxLength':
+      return bad(`must be at most ${String(issue.params.limit)} characters, got ${String((value as string | undefined)?.length)}`)
     default:
-      return new GateError('GATE_ERR_BAD_REQUEST', `${field === '' ? where : field}: ${issue.message ?? 'is invalid'}`, { details: { field: field === '' ? where : field, in: where } })
+      return bad(`${issue.message ?? 'is invalid'}${got}`)
   }
 }
 
-export function toGateError (err: unknown, knownFields: string[]): GateError {
+/** The fields the route's schema declares for a request part: what an unknown field is told. */
+function knownFields (request: FastifyRequest | undefined, context: string | undefined): string[] {
+  const schema = (request?.routeOptions.schema as Partial<Record<Context, { properties?: Record<string, unknown> }>> | undefined)?.[context as Context]
+  return Object.keys(schema?.properties ?? {})
+}
+
+function requestPart (request: FastifyRequest | undefined, context: string | undefined): unknown {
+  switch (context) {
+    case 'querystring': return request?.query
+    case 'body': return request?.body
+    case 'params': return request?.params
+    case 'headers': return request?.headers
+    default: return undefined
+  }
+}
+
+export function toGateError (err: unknown, request?: FastifyRequest): GateError {
   if (isGateError(err)) return err
-  const e = err as FastifyError & { validation?: AjvIssue[] }
-  if (e?.validation !== undefined) return validationError(e, knownFields)
+  const e = err as FastifyError & { validation?: AjvIssue[], validationContext?: string }
+  if (e?.validation !== undefined) return validationError(e, knownFields(request, e.validationContext), requestPart(request, e.validationContext))
   if (e?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new GateError('GATE_ERR_BAD_REQUEST', 'body: send application/json', { details: { field: 'body' } })
   if (e?.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || e?.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (e instanceof SyntaxError && e.statusCode === 400)) {
     return new GateError('GATE_ERR_BAD_REQUEST', 'body: is not valid JSON', { details: { field: 'body' } })
@@ -61,9 +111,9 @@ export function errorBody (err: GateError): Record<string, unknown> {
   return body
 }
 
-export function registerErrorHandlers (app: FastifyInstance, knownFields: string[]): void {
+export function registerErrorHandlers (app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
-    const gate = toGateError(err, knownFields)
+    const gate = toGateError(err, request)
     if (gate.statusCode >= 500) {
       // Shed requests are counted in /metrics (http_requests_total, 503); a warn line for each
       // would add to the very load being shed.

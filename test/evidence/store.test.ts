@@ -149,6 +149,32 @@ for (const backend of [sqlite, postgres]) {
       t.same((await store.list({ tenants: [] }, { limit: 10, order: 'asc' })).items, [], 'a key bound to no listed tenant sees nothing')
     })
 
+    t.test('canary and agent filters; a store from before the canary column gains it, and still verifies', async (t) => {
+      const { store, reopen, raw } = await backend.fresh(t)
+      const canaries = ['support-agent-7d9f8c6b5', 'support-agent-5c4b7d9f2', 'support-agent', 'support-agent-v2-6f8b9c7d4', 'support-7d9f8c6b5', 'support_agent-7d9f8c6b5', 'Support-agent-7d9f8c6b5']
+      const made = await fill(store, canaries.length, (i) => entry({ tenant: 'acme', canary: canaries[i] as string }))
+      const ids = async (filter: Parameters<EvidenceStore['list']>[0], on = store): Promise<string[]> => (await on.list(filter, { limit: 200, order: 'asc' })).items.map((r) => r.canary)
+      t.same(await ids({ canary: 'support-agent-7d9f8c6b5' }), ['support-agent-7d9f8c6b5'], 'canary: exactly that agent_id')
+      t.same(await ids({ agent: 'support-agent' }), ['support-agent-7d9f8c6b5', 'support-agent-5c4b7d9f2', 'support-agent'],
+        'agent: its <agent>-<hash> canaries and the bare name; not another agent (support-agent-v2), support_agent or another case')
+      t.same(await ids({ agent: 'support' }), ['support-agent', 'support-7d9f8c6b5'], 'support is not support-agent: a hash has no dash (the bare id support-agent reads as support with hash agent)')
+      t.same(await ids({ agent: 'support-agent-v2' }), ['support-agent-v2-6f8b9c7d4'])
+      t.same(await ids({ agent: 'support_agent' }), ['support_agent-7d9f8c6b5'], '_ is a character, not a pattern')
+      t.same(await ids({ agent: 'support%' }), [], '% too')
+
+      // The same records as a store before version 2 held them: no canary column, version 1 only.
+      const db = await raw()
+      await db.run('DROP INDEX decisions_canary')
+      await db.run('ALTER TABLE decisions DROP COLUMN canary')
+      await db.run('DELETE FROM schema_migrations WHERE version = ?', 2)
+      await db.close()
+      const upgraded = await reopen()
+      t.same(await ids({ agent: 'support-agent' }, upgraded), ['support-agent-7d9f8c6b5', 'support-agent-5c4b7d9f2', 'support-agent'], 'reopened: the column is filled from the records')
+      t.match(await upgraded.verify('acme'), { ok: true, records: made.length }, 'and the chain still verifies, column by column')
+      t.equal((await upgraded.append(entry({ tenant: 'acme', canary: 'support-agent-1a2b3c4d5' }))).seq, made.length + 1)
+      t.same(await ids({ canary: 'support-agent-1a2b3c4d5' }, upgraded), ['support-agent-1a2b3c4d5'])
+    })
+
     t.test('analysisStart: the window start of the first record of the same analysis', async (t) => {
       const { store } = await backend.fresh(t)
       await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T06:00:00.000Z' }))

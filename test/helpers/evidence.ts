@@ -14,6 +14,8 @@ export interface EntryOptions {
   stage?: string
   since?: string
   deny?: number
+  /** The canary's agent_id (default support-agent-healthy). */
+  canary?: string
 }
 
 export function entry (o: EntryOptions = {}): DecisionEntry {
@@ -26,14 +28,15 @@ export function entry (o: EntryOptions = {}): DecisionEntry {
   if (o.since !== undefined) observations.window = { ...observations.window, since: o.since }
   const judgement = judge(stage, observations)
   const tenant = o.tenant ?? 'default'
+  const canary = o.canary ?? 'support-agent-healthy'
   const e: DecisionEntry = {
     tenant,
     stage: stageName,
-    canary: 'support-agent-healthy',
+    canary,
     baseline: 'support-agent-stable',
     verdict: judgement.verdict,
     score: judgement.score,
-    request: { stage: stageName, canary: 'support-agent-healthy', baseline: 'support-agent-stable', tenant, since: observations.window.since, until: observations.window.until, windowRule: 'default' },
+    request: { stage: stageName, canary, baseline: 'support-agent-stable', tenant, since: observations.window.since, until: observations.window.until, windowRule: 'default' },
     observations,
     judgement,
     policy: { sha256: loaded.hash, file: loaded.file },

@@ -101,6 +101,41 @@ t.test('records, replay, growing window, list/get/verify, CLI', async (t) => {
   for (const path of ['/api/v1/decisions', '/api/v1/decisions/verify', '/api/v1/decisions/{id}']) t.ok(doc.body.paths[path]?.get?.responses['200'] !== undefined, `${path} documented`)
 })
 
+t.test('query errors name the right field, the allowed values and what came; filters by agent and canary', async (t) => {
+  const sandbox = await sandboxFor(t)
+  const { url } = await gateFor(t, sandbox, { now: () => T0 })
+  const asked: Record<string, string> = {}
+  for (const canary of ['support-agent-healthy', 'support-agent-deny-spike', 'support-agent-failing']) {
+    asked[canary] = (await getJson(scoreUrl(url, { stage: 'canary-1', canary, baseline: BASELINE_AGENT }))).body.decisionId
+  }
+  const ids = async (query: string): Promise<string[]> => (await getJson(`${url}/api/v1/decisions?${query}&order=asc`)).body.items.map((d: any) => d.id)
+  t.same(await ids('agent=support-agent'), [asked['support-agent-healthy'], asked['support-agent-failing']], 'agent: its canaries <agent>-<hash> (the sandbox\'s deny-spike "hash" has a dash: another agent by this rule)')
+  t.same(await ids('canary=support-agent-deny-spike'), [asked['support-agent-deny-spike']], 'canary: exactly one agent_id')
+  t.same(await ids('agent=support'), [], 'support is not support-agent')
+  t.same(await ids('agent=support-agent&verdict=fail'), [asked['support-agent-failing']], 'filters combine')
+
+  const cases: [string, string, string][] = [
+    ['verdict=failed', 'verdict', 'verdict: must be one of pass, inconclusive, fail, got \'failed\''],
+    ['order=newest', 'order', 'order: must be one of desc, asc, got \'newest\''],
+    ['limt=5', 'limt', 'limt: unknown field; did you mean \'limit\'? (known: tenant, namespace, rollout, revision, stage, agent, canary, verdict, since, until, limit, cursor, order)'],
+    ['canry=x', 'canry', 'canry: unknown field; did you mean \'canary\'? (known: tenant, namespace, rollout, revision, stage, agent, canary, verdict, since, until, limit, cursor, order)'],
+    ['tenant[]=a', 'tenant[]', 'tenant[]: give tenant as tenant=VALUE, once: lists and brackets are not accepted'],
+    ['tenant=a&tenant=b', 'tenant', 'tenant: given 2 times; give it once'],
+    ['limit=abc', 'limit', 'limit: must be an integer, got \'abc\''],
+    ['limit=0', 'limit', 'limit: must be >= 1, got 0'],
+    ['limit=500', 'limit', 'limit: must be <= 200, got 500'],
+    ['rollout=', 'rollout', 'rollout: is empty: give a value or leave the field out'],
+    ['since=yesterday', 'since', 'since: must be an RFC 3339 time such as 2026-11-26T09:00:00Z or a duration back from now such as 24h, got \'yesterday\''],
+  ]
+  for (const [query, field, error] of cases) {
+    const r = await getJson(`${url}/api/v1/decisions?${query}`)
+    t.equal(r.status, 400, `?${query}: 400`)
+    t.same([r.body.error, r.body.details?.field, r.body.code], [error, field, 'GATE_ERR_BAD_REQUEST'], `?${query}: ${error}`)
+  }
+  const verify = await getJson(`${url}/api/v1/decisions/verify?tenantt=x`)
+  t.equal(verify.body.error, 'tenantt: unknown field; did you mean \'tenant\'? (known: tenant)', 'verify names its own one field')
+})
+
 t.test('a store that cannot write fails the request with 503: no answer without its record', async (t) => {
   const sandbox = await sandboxFor(t)
   const { url, gate } = await gateFor(t, sandbox, { now: () => T0 })

@@ -68,7 +68,7 @@ export const decisionRoutes: FastifyPluginAsyncTypebox<{ store: EvidenceStore, n
     const filter: DecisionFilter = {}
     const tenants = tenantsFor(request, q.tenant)
     if (tenants !== undefined) filter.tenants = tenants
-    for (const k of ['namespace', 'rollout', 'revision', 'stage', 'verdict'] as const) if (q[k] !== undefined) filter[k] = q[k]
+    for (const k of ['namespace', 'rollout', 'revision', 'stage', 'verdict', 'agent', 'canary'] as const) if (q[k] !== undefined) filter[k] = q[k]
     const sinceMs = timeOf('since', q.since, now())
     const untilMs = timeOf('until', q.until, now())
     if (sinceMs !== undefined) filter.sinceMs = sinceMs
