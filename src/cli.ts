@@ -5,23 +5,38 @@
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { EXIT_OK, EXIT_USAGE, reportError, type Command, type Io } from './cli/command.js'
+import { EXIT_OK, EXIT_USAGE, EXIT_VERDICT, reportError, type Command, type Io } from './cli/command.js'
 import { decisions } from './cli/decisions.js'
 import { judge } from './cli/judge.js'
 import { sandbox } from './cli/sandbox.js'
 import { score } from './cli/score.js'
 import { serve } from './cli/serve.js'
 import { validate } from './cli/validate.js'
+import { VERSION } from './http/server.js'
 
 export const COMMANDS: Command[] = [serve, score, validate, judge, decisions, sandbox]
 
 function help (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
-  return `usage: agent-canary-gate <command> [options]\n\ncommands:\n${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n\nRun 'agent-canary-gate <command> --help' for a command's options.\n`
+  return `usage: agent-canary-gate <command> [options]
+       agent-canary-gate --version
+
+commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+score and decisions ask a running gate: --url (default $GATE_URL) and --api-key (default
+$GATE_API_KEY). Exit codes: 0 done, 1 an error (refused input, the gate's error, a broken
+chain), 2 a usage mistake, ${EXIT_VERDICT} a verdict at or past --fail-on.
+Run 'agent-canary-gate <command> --help' for a command's options.
+`
 }
 
 export async function main (argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`agent-canary-gate ${VERSION} (Node.js ${process.version})\n`)
+    return EXIT_OK
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(help())
     return name === undefined ? EXIT_USAGE : EXIT_OK

@@ -1,45 +1,12 @@
 import { writeFile } from 'node:fs/promises'
-import { request } from 'undici'
-import { GateError } from '../errors.js'
 import type { ChainRecord } from '../evidence/record.js'
 import type { DecisionSummary } from '../http/routes/decisions.js'
-import { EXIT_FAIL, EXIT_OK, parseOptions, UsageError, useColour, type Command, type Io } from './command.js'
+import { askGate } from './client.js'
+import { EXIT_FAIL, EXIT_OK, GATE_OPTIONS, GATE_OPTIONS_USAGE, gateKey, gateUrl, parseOptions, TABLE_OPTIONS_USAGE, tableWidth, UsageError, useColour, type Command } from './command.js'
 import { renderJudgement } from './render.js'
+import { layout, pack, paragraph, table, visible } from './table.js'
 
-const FILTERS = ['tenant', 'namespace', 'rollout', 'revision', 'stage', 'verdict', 'since', 'until', 'limit', 'order'] as const
-
-async function getJson (base: string, path: string, query: Record<string, string>, io: Io, apiKey: string | undefined): Promise<{ status: number, body: any }> {
-  let url: URL
-  try {
-    url = new URL(path, base)
-  } catch {
-    throw new UsageError(`--url must be a URL such as http://localhost:8080, got '${base}'`)
-  }
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v)
-  const headers: Record<string, string> = { accept: 'application/json' }
-  const key = apiKey ?? io.env.GATE_API_KEY
-  if (key !== undefined && key !== '') headers['x-api-key'] = key
-  let res
-  try {
-    res = await request(url, { headers, headersTimeout: 30_000, bodyTimeout: 30_000 })
-  } catch (err) {
-    throw new GateError('GATE_ERR_UPSTREAM_UNREACHABLE', `cannot reach the gate at ${url.origin}: ${(err as Error).message}`)
-  }
-  const text = await res.body.text()
-  let body: any
-  try {
-    body = JSON.parse(text)
-  } catch {
-    throw new GateError('GATE_ERR_UPSTREAM_RESPONSE', `the gate answered ${res.statusCode} with a body that is not JSON`)
-  }
-  if (res.statusCode !== 200) throw new GateError('GATE_ERR_UPSTREAM_STATUS', `the gate answered ${res.statusCode}: ${String(body?.error ?? text.slice(0, 200))}${body?.code === undefined ? '' : ` (${String(body.code)})`}`)
-  return { status: res.statusCode, body }
-}
-
-function table (rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n'
-}
+const FILTERS = ['tenant', 'namespace', 'rollout', 'revision', 'stage', 'agent', 'canary', 'verdict', 'since', 'until', 'limit', 'order'] as const
 
 function actionText (d: DecisionSummary): string {
   const parts: string[] = []
@@ -49,51 +16,72 @@ function actionText (d: DecisionSummary): string {
   return parts.join(', ') || '-'
 }
 
-export function renderDecisions (items: DecisionSummary[]): string {
+function rolloutText (d: DecisionSummary): string {
+  return [d.namespace, d.rollout].filter((x) => x !== undefined).join('/') || '-'
+}
+
+/**
+ * Decision summaries as a table. When every column fits `width`, one line per record; else a
+ * narrower table (time, rollout, stage, verdict, score, why) with the id, canary, revision and
+ * actions on an indented line below each record, so the id stays whole for `decisions get`.
+ */
+export function renderDecisions (items: DecisionSummary[], width: number): string {
   const rows = [['TIME', 'ID', 'TENANT', 'ROLLOUT', 'REVISION', 'STAGE', 'CANARY', 'VERDICT', 'SCORE', 'ACTIONS', 'WHY']]
   for (const d of items) {
-    rows.push([d.time, d.id, d.tenant, [d.namespace, d.rollout].filter((x) => x !== undefined).join('/') || '-', d.revision ?? '-', d.stage, d.canary, d.verdict.toUpperCase(), String(d.score), actionText(d), d.reasonCodes.join(',')])
+    rows.push([d.time, d.id, d.tenant, rolloutText(d), d.revision ?? '-', d.stage, d.canary, d.verdict.toUpperCase(), String(d.score), actionText(d), d.reasonCodes.join(',')])
   }
-  return table(rows)
+  const full = table(rows, Number.POSITIVE_INFINITY)
+  if (full.every((l) => visible(l) <= width)) return `${full.join('\n')}\n`
+  const narrow = [['TIME (UTC)', 'ROLLOUT', 'STAGE', 'VERDICT', 'SCORE', 'WHY']]
+  for (const d of items) narrow.push([d.time.slice(0, 19).replace('T', ' '), rolloutText(d), d.stage, d.verdict.toUpperCase(), String(d.score), d.reasonCodes.join(', ')])
+  const [header, ...records] = layout(narrow, width)
+  const lines = [...(header ?? [])]
+  records.forEach((record, i) => {
+    const d = items[i] as DecisionSummary
+    const detail = [`id ${d.id}`, `canary ${d.canary}`, d.revision === undefined ? '' : `revision ${d.revision}`, d.tenant === 'default' ? '' : `tenant ${d.tenant}`, actionText(d) === '-' ? '' : actionText(d)]
+    lines.push(...record, ...pack(detail.filter((x) => x !== ''), width - 4).map((l) => `    ${l}`))
+  })
+  return `${lines.join('\n')}\n`
 }
 
 export const decisions: Command = {
   name: 'decisions',
   summary: 'list, show and verify a gate\'s decision records',
-  usage: `usage: agent-canary-gate decisions list   --url URL [filters] [--all] [--json]
-       agent-canary-gate decisions get ID  --url URL [--observations FILE] [--json]
-       agent-canary-gate decisions verify  --url URL [--tenant T] [--json]
+  usage: `usage: agent-canary-gate decisions list [filters] [--all] [options]
+       agent-canary-gate decisions get ID [--observations FILE] [options]
+       agent-canary-gate decisions verify [--tenant T] [options]
 
-  --url URL            the gate, e.g. http://localhost:8080
   --tenant, --namespace, --rollout, --revision, --stage, --verdict
-                       filters (list); --tenant also for verify
-  --since S, --until U record time: RFC 3339, or a duration back from now for --since (24h)
-  --limit N            records per page (default 50, at most 200); --all follows every page
-  --order asc|desc     oldest or newest first (default desc)
-  --observations FILE  (get) write the record's observations to FILE, which
-                       'agent-canary-gate judge --observations FILE' replays
-  --api-key K          the gate's API key (default $GATE_API_KEY)
-  --json               print the gate's JSON
+                     filters (list); --tenant also for verify
+  --agent A          (list) the agent's canaries: agent_id A-<pod template hash>
+  --canary ID        (list) one canary agent_id exactly
+  --since S          (list) records at or after: RFC 3339, or a duration back from now (24h)
+  --until U          (list) records at or before: RFC 3339
+  --limit N          (list) records per page (default 50, at most 200); --all follows every page
+  --order asc|desc   (list) oldest or newest first (default desc)
+  --observations F   (get) write the record's observations to F, which
+                     'agent-canary-gate judge --observations F' replays
+${GATE_OPTIONS_USAGE}
+${TABLE_OPTIONS_USAGE}
 
-Exit 0 on success; 1 when the gate answers an error, or when verify finds a broken chain.`,
+Exit 0 on success; 1 when the gate answers an error, or when verify finds a broken chain;
+2 for a usage mistake.`,
   async run (argv, io) {
     const { values, positionals } = parseOptions({
       args: argv,
       allowPositionals: true,
       options: {
-        url: { type: 'string' },
         ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
         all: { type: 'boolean', default: false },
         observations: { type: 'string' },
-        'api-key': { type: 'string' },
-        json: { type: 'boolean', default: false },
+        ...GATE_OPTIONS,
       },
     }, decisions)
     const v = values as Record<string, string | boolean | undefined>
     const [action, id, ...extra] = positionals
-    if (typeof v.url !== 'string') throw new UsageError(`--url is required\n\n${decisions.usage}`)
-    const url = v.url
-    const key = v['api-key'] as string | undefined
+    const url = gateUrl(v, io, decisions)
+    const key = gateKey(v, io)
+    const width = tableWidth(io, v.wide === true)
     if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0] as string}'\n\n${decisions.usage}`)
     switch (action) {
       case 'list': {
@@ -102,18 +90,17 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
         for (const f of FILTERS) if (typeof v[f] === 'string') query[f] = v[f] as string
         const items: DecisionSummary[] = []
         for (;;) {
-          const { body } = await getJson(url, '/api/v1/decisions', query, io, key)
+          const body = await askGate(url, '/api/v1/decisions', query, key)
           items.push(...(body.items as DecisionSummary[]))
           if (v.all !== true || body.nextCursor === null) break
           query.cursor = body.nextCursor as string
         }
-        io.stdout.write(v.json === true ? `${JSON.stringify(items, null, 2)}\n` : items.length === 0 ? 'no decision records match\n' : renderDecisions(items))
+        io.stdout.write(v.json === true ? `${JSON.stringify(items, null, 2)}\n` : items.length === 0 ? 'no decision records match\n' : renderDecisions(items, width))
         return EXIT_OK
       }
       case 'get': {
         if (id === undefined) throw new UsageError(`get needs a decision id\n\n${decisions.usage}`)
-        const { body } = await getJson(url, `/api/v1/decisions/${encodeURIComponent(id)}`, {}, io, key)
-        const record = body as ChainRecord
+        const record = await askGate(url, `/api/v1/decisions/${encodeURIComponent(id)}`, {}, key) as ChainRecord
         if (typeof v.observations === 'string') {
           if (record.kind !== 'decision') throw new UsageError(`record ${id} is a retention anchor, not a decision: it has no observations`)
           await writeFile(v.observations, `${JSON.stringify(record.observations, null, 2)}\n`)
@@ -121,17 +108,21 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
         }
         if (v.json === true) io.stdout.write(`${JSON.stringify(record, null, 2)}\n`)
         else if (record.kind === 'decision') {
-          io.stdout.write(`DECISION ${record.id}  seq ${record.seq}  ${record.time}  tenant ${record.tenant}  ${[record.namespace, record.rollout].filter((x) => x !== undefined).join('/')}${record.revision === undefined ? '' : ` revision ${record.revision}`}\n` +
-            `policy ${record.policy.file} sha256 ${record.policy.sha256.slice(0, 12)}  sources ${Object.entries(record.sources).map(([n, s]) => `${n} ${s.version}`).join(', ')}  window rule ${record.request.windowRule}\n\n`)
-          io.stdout.write(renderJudgement({ ...record.judgement, decisionId: record.id }, { colour: useColour(io) }))
-          if (record.actions !== undefined) io.stdout.write(`\nACTIONS\n${Object.entries(record.actions).map(([k, a]) => `  ${k}: ${a.status} - ${a.reason}`).join('\n')}\n`)
+          const where = [record.namespace, record.rollout].filter((x) => x !== undefined).join('/')
+          const head = [
+            pack([`DECISION ${record.id}`, `seq ${record.seq}`, record.time, `tenant ${record.tenant}`, where, record.revision === undefined ? '' : `revision ${record.revision}`].filter((x) => x !== ''), width),
+            pack([`policy ${record.policy.file} sha256 ${record.policy.sha256.slice(0, 12)}`, `sources ${Object.entries(record.sources).map(([n, s]) => `${n} ${s.version}`).join(', ')}`, `window rule ${record.request.windowRule}`], width),
+          ]
+          io.stdout.write(`${head.flat().join('\n')}\n\n`)
+          io.stdout.write(renderJudgement({ ...record.judgement, decisionId: record.id }, { colour: useColour(io), width }))
+          if (record.actions !== undefined) io.stdout.write(`\nACTIONS\n${Object.entries(record.actions).flatMap(([k, a]) => paragraph(`  ${k}: ${a.status} - ${a.reason}`, width, 2)).join('\n')}\n`)
         } else {
-          io.stdout.write(`ANCHOR ${record.id}  seq ${record.seq}  ${record.time}: retention (${record.retentionDays} days) pruned records 1..${record.prunedThrough.seq} of tenant ${record.tenant}\n`)
+          io.stdout.write(`${paragraph(`ANCHOR ${record.id}  seq ${record.seq}  ${record.time}: retention (${record.retentionDays} days) pruned records 1..${record.prunedThrough.seq} of tenant ${record.tenant}`, width, 2).join('\n')}\n`)
         }
         return EXIT_OK
       }
       case 'verify': {
-        const { body } = await getJson(url, '/api/v1/decisions/verify', typeof v.tenant === 'string' ? { tenant: v.tenant } : {}, io, key)
+        const body = await askGate(url, '/api/v1/decisions/verify', typeof v.tenant === 'string' ? { tenant: v.tenant } : {}, key)
         if (v.json === true) io.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
         else {
           const rows = [['TENANT', 'RESULT', 'RECORDS', 'FIRST', 'LAST', 'DETAIL']]
@@ -139,7 +130,7 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
             rows.push([r.tenant, r.ok ? 'ok' : 'BROKEN', String(r.records), r.first === undefined ? '-' : `${String(r.first.seq)} ${String(r.first.time)}`, r.last === undefined ? '-' : `${String(r.last.seq)} ${String(r.last.time)}`,
               r.broken !== undefined ? `record ${String(r.broken.seq)} (${String(r.broken.id)}): ${String(r.broken.reason)}` : r.prunedThrough !== undefined ? `records 1..${String(r.prunedThrough.seq)} pruned behind anchor ${String(r.prunedThrough.anchorSeq)}` : ''])
           }
-          io.stdout.write(table(rows))
+          io.stdout.write(`${table(rows, width).join('\n')}\n`)
         }
         return body.ok === true ? EXIT_OK : EXIT_FAIL
       }

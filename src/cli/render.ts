@@ -1,13 +1,20 @@
 /**
  * The human view of a judgement: one table a person reads at a glance, then the triggers and
  * a verdict line. Shared by `judge` (recorded observations) and `score` (a live service), so
- * both print the same thing. Colour only when writing to a terminal.
+ * both print the same thing. Colour only when writing to a terminal. Within `width` columns:
+ * when the whole table does not fit, the bound and weight columns are left out (the reasons
+ * below still give each bound) and cells wrap; `--wide` prints everything on one line each.
  */
 import { pct, seconds } from '../gate/format.js'
 import type { ArmEvidence } from '../gate/signals.js'
 import type { Judgement } from '../gate/verdict.js'
+import { pack, paragraph, table, visible } from './table.js'
 
-export interface Style { colour: boolean }
+export interface Style {
+  colour: boolean
+  /** Columns the output may take (Infinity: as wide as its content). */
+  width: number
+}
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const
 
@@ -31,12 +38,8 @@ function boundText (arm: ArmEvidence | null): string {
   return arm !== null && 'lower' in arm ? `${pct(arm.lower)}-${pct(arm.upper)}` : '-'
 }
 
-/** Pads cells to column widths; widths ignore ANSI escapes so colour never breaks alignment. */
-function table (rows: string[][]): string[] {
-  const visible = (s: string): number => s.replace(/\x1b\[[0-9;]*m/g, '').length
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => visible(r[i] ?? '')))) ?? []
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - visible(cell)))).join('  ').trimEnd())
-}
+/** Columns of the full table that a narrow one leaves out. */
+const WIDE_ONLY = new Set(['BOUND', 'WEIGHT'])
 
 export function renderJudgement (j: Judgement & { decisionId?: string }, style: Style): string {
   const rows = [['SIGNAL', 'CANARY', 'BASELINE', 'BOUND', 'THRESHOLD', 'STATUS', 'WEIGHT']]
@@ -51,20 +54,26 @@ export function renderJudgement (j: Judgement & { decisionId?: string }, style: 
       String(s.weight),
     ])
   }
-  const lines = [...table(rows), '']
+  const full = table(rows, Number.POSITIVE_INFINITY)
+  const fits = full.every((l) => visible(l) <= style.width)
+  const keep = (rows[0] as string[]).map((h) => fits || !WIDE_ONLY.has(h))
+  const lines = [...(fits ? full : table(rows.map((r) => r.filter((_, i) => keep[i])), style.width)), '']
+  const text = (line: string): string[] => paragraph(line, style.width, 2)
   if (j.triggers.length > 0) {
     lines.push('TRIGGERS')
     for (const t of j.triggers) {
       const mark = t.fired ? paint(style, 'red', 'FIRED') : t.evaluated ? paint(style, 'green', 'clear') : paint(style, 'yellow', 'not evaluated')
-      lines.push(`  ${t.name}: ${mark} - ${t.evidence}`)
+      lines.push(...text(`  ${t.name}: ${mark} - ${t.evidence}`))
     }
     lines.push('')
   }
   if (j.trafficSplit.status !== 'not_checked') {
-    lines.push(`TRAFFIC SPLIT ${j.trafficSplit.status === 'ok' ? paint(style, 'green', 'ok') : paint(style, 'red', 'mismatch')}: ${j.trafficSplit.reason}`, '')
+    lines.push(...text(`TRAFFIC SPLIT ${j.trafficSplit.status === 'ok' ? paint(style, 'green', 'ok') : paint(style, 'red', 'mismatch')}: ${j.trafficSplit.reason}`), '')
   }
   const verdict = paint(style, STATUS_COLOUR[j.verdict] ?? 'bold', j.verdict.toUpperCase())
-  lines.push(`VERDICT ${verdict}  score ${j.score}  stage ${j.stage}  window ${j.window.since} .. ${j.window.until}  data points ${j.dataPoints.min}/${j.dataPoints.required}${j.decisionId === undefined ? '' : `  decision ${j.decisionId}`}`)
-  for (const r of j.reasons) lines.push(`  - ${r}`)
+  const parts = [`VERDICT ${verdict}`, `score ${j.score}`, `stage ${j.stage}`, `window ${j.window.since} .. ${j.window.until}`, `data points ${j.dataPoints.min}/${j.dataPoints.required}`]
+  if (j.decisionId !== undefined) parts.push(`decision ${j.decisionId}`)
+  lines.push(...pack(parts, style.width))
+  for (const r of j.reasons) lines.push(...text(`  - ${r}`))
   return lines.join('\n') + '\n'
 }

@@ -44,7 +44,7 @@ t.test('usage mistakes exit 2 with the usage text', async (t) => {
   t.match(await run(['judge', '--stage', 'canary-1']), { code: 2, stderr: /--stage and --observations are required/ })
   t.match(await run(['judge', '--stage', 'canary1', '--observations', 'examples/canary-1-healthy.json']), { code: 2, stderr: /unknown stage 'canary1'; did you mean 'canary-1'\?/ })
   t.match(await run(['judge', '--bogus']), { code: 2, stderr: /Unknown option '--bogus'/ })
-  t.match(await run(['judge', '--help']), { code: 0, stdout: /--observations FILE/ })
+  t.match(await run(['judge', '--help']), { code: 0, stdout: /--observations F/ })
 })
 
 const EXAMPLES: [string, string, string][] = [
@@ -55,18 +55,50 @@ const EXAMPLES: [string, string, string][] = [
   ['examples/canary-2-sustained-overload.yaml', 'canary-2', 'FAIL'],
 ]
 
-t.test('judge prints the verdict each example promises', async (t) => {
+t.test('judge prints the verdict each example promises, within 80 columns; --wide every column', async (t) => {
   for (const [file, stage, verdict] of EXAMPLES) {
     const r = await run(['judge', '--stage', stage, '--observations', file])
     t.equal(r.code, 0, file)
-    t.match(r.stdout, /^SIGNAL\s+CANARY\s+BASELINE\s+BOUND\s+THRESHOLD\s+STATUS\s+WEIGHT\n/, `${file}: table header`)
+    t.match(r.stdout, /^SIGNAL\s+CANARY\s+BASELINE\s+THRESHOLD\s+STATUS\n/, `${file}: the narrow table's header`)
+    const longest = Math.max(...r.stdout.split('\n').map((l) => l.length))
+    t.ok(longest <= 80, `${file}: every line within 80 columns (the longest is ${longest})`)
     t.match(r.stdout, new RegExp(`\\nVERDICT ${verdict}  score `), `${file}: ${verdict}`)
     t.notMatch(r.stdout, /\x1b\[/, 'no colour when not a terminal')
+    const wide = await run(['judge', '--stage', stage, '--observations', file, '--wide'])
+    t.match(wide.stdout, /^SIGNAL\s+CANARY\s+BASELINE\s+BOUND\s+THRESHOLD\s+STATUS\s+WEIGHT\n/, `${file}: --wide: every column`)
+    t.ok(wide.stdout.split('\n').some((l) => l.length > 80), 'on lines as long as they need')
+    const terminal = await run(['judge', '--stage', stage, '--observations', file], { COLUMNS: '200' })
+    t.equal(terminal.stdout.split('\n\n')[0], wide.stdout.split('\n\n')[0], 'COLUMNS=200: the whole table fits, so it is printed whole')
   }
   const tty = await run(['judge', '--stage', 'canary-1', '--observations', EXAMPLES[0]?.[0] as string], {}, true)
   t.match(tty.stdout, /\x1b\[32mPASS\x1b\[0m/, 'colour on a terminal')
   const noColour = await run(['judge', '--stage', 'canary-1', '--observations', EXAMPLES[0]?.[0] as string], { NO_COLOR: '1' }, true)
   t.notMatch(noColour.stdout, /\x1b\[/, 'NO_COLOR wins')
+})
+
+t.test('judge --fail-on: exit 3 at or past the level, 0 below it, for CI pipelines', async (t) => {
+  const cases: [string, string, number][] = [
+    ['examples/canary-1-healthy.json', 'fail', 0],
+    ['examples/canary-1-healthy.json', 'inconclusive', 0],
+    ['examples/canary-1-too-little-data.json', 'fail', 0],
+    ['examples/canary-1-too-little-data.json', 'inconclusive', 3],
+    ['examples/canary-1-deny-spike.json', 'fail', 3],
+    ['examples/canary-1-deny-spike.json', 'inconclusive', 3],
+  ]
+  for (const [file, level, code] of cases) {
+    const r = await run(['judge', '--stage', 'canary-1', '--observations', file, '--fail-on', level])
+    t.equal(r.code, code, `${file} --fail-on ${level}: exit ${code}`)
+    if (code === 3) t.match(r.stderr, new RegExp(`^verdict (fail|inconclusive) with --fail-on ${level}: exit 3\\n$`), 'and says why on stderr')
+    t.match(r.stdout, /\nVERDICT /, 'the verdict is printed either way')
+  }
+  t.equal((await run(['judge', '--stage', 'canary-1', '--observations', 'examples/canary-1-deny-spike.json'])).code, 0, 'without --fail-on: exit 0 whatever the verdict')
+  t.match(await run(['judge', '--stage', 'canary-1', '--observations', 'examples/canary-1-deny-spike.json', '--fail-on', 'failed']), { code: 2, stderr: /--fail-on must be fail or inconclusive, got 'failed'/ })
+})
+
+t.test('--version: the package version and Node.js', async (t) => {
+  const version = (JSON.parse(await (await import('node:fs/promises')).readFile('package.json', 'utf8')) as { version: string }).version
+  t.match(await run(['--version']), { code: 0, stdout: `agent-canary-gate ${version} (Node.js ${process.version})\n` })
+  t.match(await run(['--help']), { code: 0, stdout: /--version[\s\S]*--url \(default \$GATE_URL\) and --api-key \(default\n\$GATE_API_KEY\)/ })
 })
 
 t.test('judge --json prints the ScoreResponse', async (t) => {

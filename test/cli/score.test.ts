@@ -37,7 +37,36 @@ t.test('score prints the judge table from a live gate; --json the ScoreResponse'
   t.match(bad.err.join(''), /400: stage: unknown stage 'canary-7'/)
 
   const usage = io()
-  t.equal(await main(['score', '--stage', 'canary-1'], usage.io), 2, 'missing --url is a usage error')
+  t.equal(await main(['score', '--stage', 'canary-1', '--canary', 'x'], usage.io), 2, 'no --url and no GATE_URL: a usage error')
+  t.match(usage.err.join(''), /--url \(or GATE_URL\) is required/)
+})
+
+t.test('score in a pipeline: GATE_URL and GATE_API_KEY from the environment, --fail-on exit codes, 80 columns', async (t) => {
+  const gate = await buildServer(readConfig({ LOG_LEVEL: 'silent', GATE_API_KEYS: 'cli-test-key-0123456789', EVIDENCE_URL: 'none' }), { now: () => T0, underPressure: false })
+  await gate.app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => await gate.app.close())
+  const env = { GATE_URL: `http://127.0.0.1:${(gate.app.server.address() as { port: number }).port}`, GATE_API_KEY: 'cli-test-key-0123456789' }
+  const cases: [string, string, string, number][] = [
+    ['canary-1', 'support-agent-healthy', 'fail', 0],
+    ['canary-1', 'support-agent-too-new', 'fail', 0],
+    ['canary-1', 'support-agent-too-new', 'inconclusive', 3],
+    ['canary-1', 'support-agent-failing', 'fail', 3],
+    ['canary-1', 'support-agent-failing', 'inconclusive', 3],
+  ]
+  for (const [stage, canary, level, code] of cases) {
+    const r = io(env)
+    t.equal(await main(['score', '--stage', stage, '--canary', canary, '--baseline', BASELINE_AGENT, '--fail-on', level], r.io), code, `${canary} --fail-on ${level}: exit ${code}`)
+    const lines = r.out.join('').split('\n')
+    t.ok(lines.every((l) => l.length <= 80), `within 80 columns (longest ${Math.max(...lines.map((l) => l.length))})`)
+    if (code === 3) t.match(r.err.join(''), new RegExp(`with --fail-on ${level}: exit 3`))
+  }
+  const wide = io(env)
+  t.equal(await main(['score', '--stage', 'canary-1', '--canary', 'support-agent-failing', '--baseline', BASELINE_AGENT, '--wide'], wide.io), 0, 'no --fail-on: exit 0 whatever the verdict')
+  t.match(wide.out.join(''), /^SIGNAL\s+CANARY\s+BASELINE\s+BOUND\s+THRESHOLD\s+STATUS\s+WEIGHT\n/)
+  const flagWins = io({ ...env, GATE_URL: 'http://127.0.0.1:1' })
+  t.equal(await main(['score', '--url', env.GATE_URL, '--stage', 'canary-1', '--canary', 'support-agent-healthy', '--json'], flagWins.io), 0, '--url wins over GATE_URL')
+  const unreachable = io({ ...env, GATE_URL: 'http://127.0.0.1:1' })
+  t.equal(await main(['score', '--stage', 'canary-1', '--canary', 'support-agent-healthy', '--fail-on', 'fail'], unreachable.io), 1, 'a gate that cannot be asked is exit 1, never a pass')
 })
 
 t.test('score reports an unreachable gate', async (t) => {
