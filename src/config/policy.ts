@@ -186,7 +186,7 @@ function builtinSignals (seed: SeedValues): Record<string, RawSignal> {
       description: 'share of the agent\'s Cordum policy decisions that deny',
       max_rate: seed.rollbackTriggers.maxPolicyDenyRate,
       max_ratio: 1.5,
-      // Under 2% the brief's absolute 3% limit is what matters; a ratio to a tiny baseline
+      // Under 2% the absolute 3% limit of Cordum's guide is what matters; a ratio to a tiny baseline
       // would demand thousands of events to show practical equivalence.
       floor: 0.02,
     },
@@ -232,7 +232,7 @@ function builtinTriggers (seed: SeedValues): Record<string, RawTrigger> {
   }
 }
 
-/** The seed's rollback triggers: they apply to every live stage. */
+/** The rollback triggers of Cordum's guide ("AI Agent Canary Deployment and Shadow Traffic"): they apply to every live stage. */
 const ROLLBACK_TRIGGERS = ['policy_deny_rate', 'error_rate_ratio']
 
 interface StageDefault {

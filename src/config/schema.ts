@@ -117,7 +117,7 @@ export const PolicySimulationSchema = Type.Object({
 
 export const GatesFileSchema = Type.Object({
   rollout_gates: Type.Object({
-    // The seed's keys (the brief's rollout-gates.yaml).
+    // The keys of rollout-gates.yaml in Cordum's guide "AI Agent Canary Deployment and Shadow Traffic".
     min_data_points_per_metric: Type.Optional(Type.Integer({ minimum: 1, description: 'events the canary arm of a required signal needs before it can pass' })),
     canary_lifetime_hours: Type.Optional(Positive('default analysis window when a request gives no start')),
     metric_interval_hours: Type.Optional(Positive('how often Argo measures (used by the templates and the overload sub-intervals)')),
