@@ -3,7 +3,7 @@
 # Why a custom image: the stock controller image is FROM gcr.io/distroless/static-debian12 (no
 # shell, no libc, no Node.js), and Argo executes a metric plugin inside the controller's own
 # container. This image keeps the official controller binary unchanged and adds what the
-# plugin needs: Node.js 20 (distroless, still no shell or package manager), /usr/bin/env for
+# plugin needs: Node.js 22 LTS (distroless, still no shell or package manager), /usr/bin/env for
 # the plugin's `#!/usr/bin/env node` line, and the bundled plugin at the path the ConfigMap in
 # plugin-manifests/argo-rollouts-config.yaml names.
 #
@@ -20,7 +20,7 @@
 ARG ARGO_ROLLOUTS_VERSION=v1.9.1
 
 # 1. Bundle the plugin (npm run build:plugin does the same into dist-plugin/).
-FROM node:20-bookworm-slim AS plugin
+FROM node:22-bookworm-slim AS plugin
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: skips `prepare` (the service build, not needed here); esbuild's binary
@@ -40,8 +40,8 @@ FROM quay.io/argoproj/argo-rollouts:${ARGO_ROLLOUTS_VERSION} AS controller
 # 3. /usr/bin/env (coreutils; needs only libc, which the nodejs distroless image has).
 FROM debian:bookworm-slim AS env
 
-# 4. Distroless Node.js 20 as the base; the controller is a static Go binary and runs anywhere.
-FROM gcr.io/distroless/nodejs20-debian12:nonroot
+# 4. Distroless Node.js 22 as the base; the controller is a static Go binary and runs anywhere.
+FROM gcr.io/distroless/nodejs22-debian12:nonroot
 COPY --from=controller /bin/rollouts-controller /bin/rollouts-controller
 COPY --from=env /usr/bin/env /usr/bin/env
 # The controller's home: Argo copies plugins into plugin-bin/ here, so it must be writable by
