@@ -5,12 +5,13 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { layout, pack, paragraph, table } from '../../src/cli/table.js'
+import { assertProperty } from '../helpers/property.js'
 
 const word = fc.stringMatching(/^[a-z0-9.%()/<=-]{1,14}$/)
 const cell = fc.array(word, { minLength: 1, maxLength: 6 }).map((ws) => ws.join(' '))
 
 t.test('a laid-out table is never wider than asked, and keeps every word of every cell in order', async (t) => {
-  t.doesNotThrow(() => fc.assert(fc.property(fc.integer({ min: 3, max: 7 }), fc.integer({ min: 60, max: 120 }), fc.integer({ min: 1, max: 6 }), fc.infiniteStream(cell), (columns, width, count, cells) => {
+  t.doesNotThrow(() => assertProperty(fc.property(fc.integer({ min: 3, max: 7 }), fc.integer({ min: 60, max: 120 }), fc.integer({ min: 1, max: 6 }), fc.infiniteStream(cell), (columns, width, count, cells) => {
     const header = Array.from({ length: columns }, (_, i) => `H${i}`)
     const rows = [header, ...Array.from({ length: count }, () => Array.from({ length: columns }, () => cells.next().value as string))]
     const laid = layout(rows, width)
@@ -24,7 +25,7 @@ t.test('a laid-out table is never wider than asked, and keeps every word of ever
       const read = (laid[r + 1] ?? []).map((l) => l.slice(from, to).trim()).filter((x) => x !== '').join(' ')
       return read.replaceAll(' ', '') === text.replaceAll(' ', '')
     }))
-  }), { numRuns: 300, seed: 18 }))
+  }), { numRuns: 300 }))
 })
 
 t.test('a table that fits is laid out whole; colour is not width and never wraps', async (t) => {
