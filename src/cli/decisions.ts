@@ -16,6 +16,11 @@ function actionText (d: DecisionSummary): string {
   return parts.join(', ') || '-'
 }
 
+/** An RFC 3339 time as `2026-11-27 11:46:00`, UTC to the second: what a narrow table shows. */
+function shortTime (time: string): string {
+  return time.slice(0, 19).replace('T', ' ')
+}
+
 function rolloutText (d: DecisionSummary): string {
   return [d.namespace, d.rollout].filter((x) => x !== undefined).join('/') || '-'
 }
@@ -33,7 +38,7 @@ export function renderDecisions (items: DecisionSummary[], width: number): strin
   const full = table(rows, Number.POSITIVE_INFINITY)
   if (full.every((l) => visible(l) <= width)) return `${full.join('\n')}\n`
   const narrow = [['TIME (UTC)', 'ROLLOUT', 'STAGE', 'VERDICT', 'SCORE', 'WHY']]
-  for (const d of items) narrow.push([d.time.slice(0, 19).replace('T', ' '), rolloutText(d), d.stage, d.verdict.toUpperCase(), String(d.score), d.reasonCodes.join(', ')])
+  for (const d of items) narrow.push([shortTime(d.time), rolloutText(d), d.stage, d.verdict.toUpperCase(), String(d.score), d.reasonCodes.join(', ')])
   const [header, ...records] = layout(narrow, width)
   const lines = [...(header ?? [])]
   records.forEach((record, i) => {
@@ -125,11 +130,13 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
         const body = await askGate(url, '/api/v1/decisions/verify', typeof v.tenant === 'string' ? { tenant: v.tenant } : {}, key)
         if (v.json === true) io.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
         else {
-          const rows = [['TENANT', 'RESULT', 'RECORDS', 'FIRST', 'LAST', 'DETAIL']]
-          for (const r of body.tenants as any[]) {
-            rows.push([r.tenant, r.ok ? 'ok' : 'BROKEN', String(r.records), r.first === undefined ? '-' : `${String(r.first.seq)} ${String(r.first.time)}`, r.last === undefined ? '-' : `${String(r.last.seq)} ${String(r.last.time)}`,
-              r.broken !== undefined ? `record ${String(r.broken.seq)} (${String(r.broken.id)}): ${String(r.broken.reason)}` : r.prunedThrough !== undefined ? `records 1..${String(r.prunedThrough.seq)} pruned behind anchor ${String(r.prunedThrough.anchorSeq)}` : ''])
-          }
+          const verifyRows = (time: (t: string) => string): string[][] => [['TENANT', 'RESULT', 'RECORDS', 'FIRST', 'LAST', 'DETAIL'], ...(body.tenants as any[]).map((r) => [
+            r.tenant, r.ok ? 'ok' : 'BROKEN', String(r.records), r.first === undefined ? '-' : `${String(r.first.seq)} ${time(String(r.first.time))}`, r.last === undefined ? '-' : `${String(r.last.seq)} ${time(String(r.last.time))}`,
+            r.broken !== undefined ? `record ${String(r.broken.seq)} (${String(r.broken.id)}): ${String(r.broken.reason)}` : r.prunedThrough !== undefined ? `records 1..${String(r.prunedThrough.seq)} pruned behind anchor ${String(r.prunedThrough.anchorSeq)}` : '',
+          ])]
+          const full = table(verifyRows((t) => t), Number.POSITIVE_INFINITY)
+          // Narrow: times to the second (UTC), which wrap at their space rather than mid-number.
+          const rows = full.every((l) => visible(l) <= width) ? verifyRows((t) => t) : verifyRows(shortTime)
           io.stdout.write(`${table(rows, width).join('\n')}\n`)
         }
         return body.ok === true ? EXIT_OK : EXIT_FAIL

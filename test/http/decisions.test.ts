@@ -86,6 +86,8 @@ t.test('records, replay, growing window, list/get/verify, CLI', async (t) => {
   const cliVerify = io()
   t.equal(await main(['decisions', 'verify', '--url', url, '--api-key', 'acme-prod-key-0123456789'], cliVerify.io), 0)
   t.match(cliVerify.out.join(''), /TENANT\s+RESULT\s+RECORDS[\s\S]*default\s+ok\s+3/)
+  t.ok(cliVerify.out.join('').split('\n').every((l) => l.length <= 80), 'verify: within 80 columns')
+  t.match(cliVerify.out.join(''), /1 2026-11-26 09:17:23 /, 'times to the second, whole')
   const cliList = io()
   t.equal(await main(['decisions', 'list', '--url', url, '--rollout', 'support-agent', '--order', 'asc', '--api-key', 'acme-prod-key-0123456789', '--wide'], cliList.io), 0)
   const lines = cliList.out.join('').trim().split('\n')
