@@ -24,6 +24,8 @@ Configured by environment variables:
                     closed and its counts are cached (default 120)
   CORDUM_SLICE_CACHE_ENTRIES, CORDUM_SLICE_CACHE_MB  bounds of that cache (default 100000
                     entries, 32 MB; 0 entries: no cache)
+  PUBLIC_URL        the address people open the gate at (report links in answers, e.g.
+                    https://canary-gate.example.com); unset: the address each request used
   GATE_API_KEYS     keys for the gate itself: KEY or KEY:tenant1|tenant2, comma-separated
                     (unset: no auth)
   PROMETHEUS_URL    Prometheus for signals with source: prometheus (docs/sources.md)

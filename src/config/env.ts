@@ -38,6 +38,11 @@ export interface ServiceConfig {
    * decision record of one evaluation (SCORE_REUSE_SECONDS; 0: every request is evaluated).
    */
   scoreReuseSeconds: number
+  /**
+   * The address people reach the gate at (PUBLIC_URL, e.g. https://canary-gate.example.com), for
+   * the decision pages' links in answers; absent: the address each request was sent to.
+   */
+  publicUrl?: string
 }
 
 /** When the gate answers 503 + Retry-After instead of taking on more work. */
@@ -128,6 +133,8 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     },
     scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS', 10, 0, 60),
   }
+  const publicUrl = publicUrlOf(env.PUBLIC_URL)
+  if (publicUrl !== undefined) config.publicUrl = publicUrl
   const gates = env.GATES_FILE?.trim()
   if (gates !== undefined && gates !== '') config.gatesFile = gates
   const url = env.CORDUM_URL?.trim()
@@ -193,6 +200,22 @@ function queryUpstream (env: Record<string, string | undefined>, prefix: string,
     upstream.bearerToken = read
   }
   return upstream
+}
+
+/** PUBLIC_URL: an http(s) base URL, possibly with a path prefix, without credentials, query or trailing slash. */
+function publicUrlOf (raw: string | undefined): string | undefined {
+  const url = raw?.trim()
+  if (url === undefined || url === '') return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw refuse('PUBLIC_URL', `must be the http(s) address people open the gate at, such as https://canary-gate.example.com, got '${url.slice(0, 80)}'`)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw refuse('PUBLIC_URL', `must use http or https, got ${parsed.protocol}`)
+  if (parsed.username !== '' || parsed.password !== '') throw refuse('PUBLIC_URL', 'must not carry credentials')
+  if (parsed.search !== '' || parsed.hash !== '') throw refuse('PUBLIC_URL', 'must not have a query string or fragment')
+  return parsed.toString().replace(/\/+$/, '')
 }
 
 function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['evidence'] {

@@ -35,10 +35,12 @@ export interface AppOptions {
   version?: string
   /** Prometheus metrics: serves GET /metrics and counts HTTP requests; absent: no /metrics route. */
   metrics?: GateMetrics
-  /** The evidence store: serves /api/v1/decisions when present. */
+  /** The evidence store: serves /api/v1/decisions and the decision pages when present. */
   evidence?: EvidenceStore
   /** What the Cordum key may read: /readyz lists the refused reads as `degraded`. */
   permissions?: Pick<PermissionCheck, 'degraded'>
+  /** PUBLIC_URL: where people open the gate (report links); absent: the address each request used. */
+  publicUrl?: string
 }
 
 /** Routes that never need a key: probes, the API description and the metrics Prometheus scrapes. */
@@ -63,6 +65,6 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   registerOpenApiRoute(app)
   await app.register(healthRoutes, { service: opts.service, ...(opts.permissions === undefined ? {} : { permissions: opts.permissions }) })
   await app.register(stagesRoutes, { service: opts.service })
-  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0) })
+  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0), ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }) })
   if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })
 }

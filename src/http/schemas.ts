@@ -128,6 +128,7 @@ export const ScoreResponseSchema = Type.Object({
   window: Type.Object({ since: Type.String({ format: 'date-time' }), until: Type.String({ format: 'date-time' }) }),
   dataPoints: Type.Object({ required: Type.Integer(), min: Type.Integer() }),
   decisionId: Type.Optional(Type.String({ description: 'id of the decision record (when an evidence store is configured)' })),
+  reportUrl: Type.Optional(Type.String({ description: 'the decision\'s page for people: PUBLIC_URL (or the address the request was sent to) + /decisions/{decisionId}' })),
   approval: Type.Optional(ApprovalSchema),
   actions: Type.Optional(ActionsSchema),
 })

@@ -187,7 +187,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
@@ -198,6 +198,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
     evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
     maxScoresInFlight: config.overload.maxScoresInFlight,
+    publicUrl: config.publicUrl ?? 'unset: report links name the address each request used',
   }, 'gate configured')
   if (retention !== undefined) await retention.run()
   const result: GateServer = { app, service, policy, metrics }

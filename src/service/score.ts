@@ -52,8 +52,11 @@ export interface NormalizedQuery {
   windowRule?: 'request' | 'analysis' | 'default'
 }
 
-/** The ScoreResponse: the judgement, the id of its decision record, and what the gate did in Cordum. */
-export type ScoreResponse = Judgement & { decisionId?: string, actions?: ActionsTaken }
+/**
+ * The ScoreResponse: the judgement, the id of its decision record, and what the gate did in
+ * Cordum. `reportUrl` (the decision's page) is added by the HTTP route, which knows the address.
+ */
+export type ScoreResponse = Judgement & { decisionId?: string, reportUrl?: string, actions?: ActionsTaken }
 
 /**
  * Where the evidence store plugs in (src/evidence): called with every judgement before the

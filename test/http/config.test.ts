@@ -22,6 +22,11 @@ t.test('environment: defaults, demo mode, refusals naming the variable without s
   const creds = refusal(() => readConfig({ CORDUM_URL: 'https://user:s3cret@cordum.example' }))
   t.match(creds.message, /must not carry credentials/)
   t.notMatch(creds.message, /s3cret/)
+  t.equal(d.publicUrl, undefined, 'no PUBLIC_URL: report links name the address asked')
+  t.equal(readConfig({ PUBLIC_URL: ' https://gate.example.com/canary/ ' }).publicUrl, 'https://gate.example.com/canary')
+  t.match(refusal(() => readConfig({ PUBLIC_URL: 'gate.example.com' })).message, /^PUBLIC_URL: must be the http\(s\) address/)
+  t.match(refusal(() => readConfig({ PUBLIC_URL: 'https://gate.example.com/?a=1' })).message, /^PUBLIC_URL: must not have a query string/)
+  t.notMatch(refusal(() => readConfig({ PUBLIC_URL: 'https://u:pw-s3cret@gate.example.com' })).message, /s3cret/)
 })
 
 t.test('GATE_API_KEYS: format, tenant binding, errors that never echo a key', async (t) => {

@@ -38,7 +38,7 @@ t.test('records, replay, growing window, list/get/verify, CLI', async (t) => {
   const rec1 = (await getJson(`${url}/api/v1/decisions/${first.body.decisionId as string}`, admin)).body
   const rec2 = (await getJson(`${url}/api/v1/decisions/${second.body.decisionId as string}`, admin)).body
   t.match(rec1, { kind: 'decision', seq: 1, tenant: 'default', namespace: 'prod', rollout: 'support-agent', revision: 'rev-1', stage: 'canary-1', verdict: 'fail', request: { windowRule: 'default' }, sources: { cordum: { version: 'sandbox' } } })
-  t.same(rec1.judgement, (({ decisionId: _d, ...j }) => j)(first.body), 'the record holds the whole answer')
+  t.same(rec1.judgement, (({ decisionId: _d, reportUrl: _u, ...j }) => j)(first.body), 'the record holds the whole answer (its id and page link are the record\'s own)')
   t.equal(rec2.prevHash, rec1.hash, 'the second record links to the first')
   t.equal(rec2.request.windowRule, 'analysis', 'the second look of the same analysis keeps its start')
   t.equal(rec2.request.since, rec1.request.since, 'window start = the first record\'s start')

@@ -17,7 +17,7 @@ import { sandboxFor, T0 } from '../helpers/sandbox.js'
 interface Running { gate: GateServer, url: string, logs: string[] }
 
 function withoutId (body: Record<string, unknown>): Record<string, unknown> {
-  const { decisionId: _id, ...rest } = body
+  const { decisionId: _id, reportUrl: _url, ...rest } = body
   return rest
 }
 
@@ -60,6 +60,7 @@ t.test('every scenario gives its documented verdict through GET and POST', async
       t.ok(why.includes(e.because), `${s.agentId} at ${e.stage}: because ${e.because}`)
       // The same question through GET and POST within SCORE_REUSE_SECONDS: one evaluation, one record.
       t.match(viaGet.body.decisionId, /^[0-9a-f-]{36}$/, 'the answer names its decision record')
+      t.equal(viaGet.body.reportUrl, `${url}/decisions/${viaGet.body.decisionId as string}`, 'and links its page (PUBLIC_URL unset: the address asked)')
       t.equal(viaPost.body.decisionId, viaGet.body.decisionId, 'the same question is one decision, whichever way it is asked')
       t.same(withoutId(viaPost.body), withoutId(viaGet.body), 'POST answers the same as GET')
       // The response schema drops nothing the judge said.
@@ -83,6 +84,8 @@ t.test('a repeated GET gets its answer before its query is parsed again: the sam
   t.equal(first.status, 200)
   t.equal(normalized, 1)
   t.equal(scored(), 1, 'an evaluation logs one scored line')
+  const line = JSON.parse(logs.find((l) => JSON.parse(l).msg === 'scored') as string)
+  t.match(line, { level: 30, tenant: 'default', canary: 'support-agent-healthy', stage: 'canary-1', verdict: 'pass', reasonCodes: ['score_pass'], decisionId: JSON.parse(first.text).decisionId }, 'the scored line says which decision, why, and its record')
   const again = await text(u)
   t.equal(again.text, first.text, 'the same answer, byte for byte (decisionId included)')
   t.equal(normalized, 1, 'not normalized again: answered from the URL')
@@ -101,6 +104,18 @@ t.test('a repeated GET gets its answer before its query is parsed again: the sam
   const bad = await text(`${url}/api/v1/score?stage=canary-1&canary=a%20b`)
   t.equal(bad.status, 400)
   t.equal((await text(`${url}/api/v1/score?stage=canary-1&canary=a%20b`)).status, 400, 'a refused URL is refused again (errors are never remembered)')
+})
+
+t.test('reportUrl names PUBLIC_URL; the scored line names the rollout, its namespace and the reason codes', async (t) => {
+  const { url, logs } = await gateOnSandbox(t, { PUBLIC_URL: 'https://canary-gate.example.com/gate/' })
+  const q = { stage: 'canary-1', canary: 'support-agent-deny-spike', baseline: BASELINE_AGENT, namespace: 'shop', rollout: 'support-agent', revision: '3' }
+  const viaGet = await call(`${url}/api/v1/score?${new URLSearchParams(q).toString()}`)
+  t.equal(viaGet.body.reportUrl, `https://canary-gate.example.com/gate/decisions/${viaGet.body.decisionId as string}`, 'PUBLIC_URL (trailing slash dropped) + /decisions/{id}')
+  const again = await call(`${url}/api/v1/score`, { method: 'POST', body: q, headers: { host: 'elsewhere.example:9999' } })
+  t.equal(again.body.reportUrl, viaGet.body.reportUrl, 'whatever Host the request names')
+  const lines = logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'scored')
+  t.equal(lines.length, 1, 'one evaluation, one scored line at info')
+  t.match(lines[0], { tenant: 'default', namespace: 'shop', rollout: 'support-agent', canary: 'support-agent-deny-spike', stage: 'canary-1', verdict: 'fail', score: 0, reasonCodes: ['trigger_fired'], decisionId: viaGet.body.decisionId })
 })
 
 t.test('empty optional fields mean "not given" (Argo args cannot be absent, only empty)', async (t) => {

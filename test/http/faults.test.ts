@@ -64,7 +64,7 @@ async function score (gate: string, stage: string, canary: string): Promise<Answ
 }
 
 function judgement (body: Record<string, unknown>): Record<string, unknown> {
-  const { decisionId: _id, ...rest } = body
+  const { decisionId: _id, reportUrl: _url, ...rest } = body
   return rest
 }
 

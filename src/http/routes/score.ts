@@ -9,6 +9,7 @@ import type { ScoreQuery, ScoreResponse, ScoreService } from '../../service/scor
 import { authorizeTenant, type ApiKey } from '../auth.js'
 import type { InFlightLimit } from '../plugins/under-pressure.js'
 import { ScoreBodySchema, ScoreQuerySchema, scoreResponses } from '../schemas.js'
+import { decisionPath } from './pages.js'
 
 export interface ScoreRoutesOptions {
   service: ScoreService
@@ -16,6 +17,8 @@ export interface ScoreRoutesOptions {
   defaultTenant: string
   /** Sheds score requests past MAX_SCORES_IN_FLIGHT; absent: no cap. */
   limit?: InFlightLimit
+  /** PUBLIC_URL: the base of `reportUrl`; absent: the address the request was sent to. */
+  publicUrl?: string
 }
 
 /**
@@ -42,20 +45,49 @@ export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { beare
 
 type HookDone = (err?: Error) => void
 
+/** Who asked about what: the fields of a `scored` line that come from the request. */
+interface Subject { tenant: string, namespace?: string, rollout?: string, canary: string }
+
+/** The `scored` log line: where the decision belongs, what it said, and its record. */
+function scoredLine (response: ScoreResponse, subject: Subject | undefined): Record<string, unknown> {
+  return {
+    ...subject,
+    stage: response.stage,
+    verdict: response.verdict,
+    score: response.score,
+    reasonCodes: response.reasonCodes,
+    decisionId: response.decisionId,
+  }
+}
+
+/** An answer's bodies (one per address its report link names) and its `scored` fields. */
+interface Sent { bodies: Map<string, Buffer>, line: Record<string, unknown> }
+
+/** Bodies kept per answer when the address comes from each request's Host: a few, never a Host per request. */
+const MAX_BODIES = 4
+
 export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async (app, opts) => {
   // An answer reused for identical questions is the same object: it is serialized (and encoded)
-  // once, and logged as `scored` once, by the first request it answers. The requests it answers
-  // after that (retries, AnalysisRun replicas, a burst) log it at debug: each is in the
-  // `request completed` line anyway, and at info a repeat would cost more than its answer.
-  const encoded = new WeakMap<ScoreResponse, Buffer>()
-  const send = (request: FastifyRequest, reply: FastifyReply, response: ScoreResponse, canary?: string): FastifyReply => {
-    let body = encoded.get(response)
-    if (body === undefined) {
-      request.log.info({ stage: response.stage, canary, verdict: response.verdict, score: response.score }, 'scored')
-      body = Buffer.from(reply.serialize(response) as string)
-      encoded.set(response, body)
+  // once per address, and logged as `scored` once, by the first request it answers. The
+  // requests it answers after that (retries, AnalysisRun replicas, a burst) log it at debug:
+  // each is in the `request completed` line anyway, and at info a repeat would cost more than
+  // its answer.
+  const sent = new WeakMap<ScoreResponse, Sent>()
+  const send = (request: FastifyRequest, reply: FastifyReply, response: ScoreResponse, subject?: Subject): FastifyReply => {
+    let entry = sent.get(response)
+    if (entry === undefined) {
+      entry = { bodies: new Map(), line: scoredLine(response, subject) }
+      sent.set(response, entry)
+      request.log.info(entry.line, 'scored')
     } else {
-      request.log.debug({ stage: response.stage, canary, verdict: response.verdict, score: response.score, shared: true }, 'scored')
+      request.log.debug({ ...entry.line, shared: true }, 'scored')
+    }
+    const base = opts.publicUrl ?? `${request.protocol}://${request.host}`
+    let body = entry.bodies.get(base)
+    if (body === undefined) {
+      const withReport = response.decisionId === undefined ? response : { ...response, reportUrl: `${base}${decisionPath(response.decisionId)}` }
+      body = Buffer.from(reply.serialize(withReport) as string)
+      if (entry.bodies.size < MAX_BODIES) entry.bodies.set(base, body)
     }
     return reply.type('application/json; charset=utf-8').send(body)
   }
@@ -63,7 +95,11 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
     const response = await opts.service.score(query, () => clientGone(reply), opts.limit, text)
     // Returning the reply after send() tells Fastify the answer is on its way.
-    return send(request, reply, response, query.canary)
+    const given = (v: string | undefined): v is string => v !== undefined && v !== ''
+    const subject: Subject = { tenant: given(query.tenant) ? query.tenant : opts.defaultTenant, canary: query.canary }
+    if (given(query.namespace)) subject.namespace = query.namespace
+    if (given(query.rollout)) subject.rollout = query.rollout
+    return send(request, reply, response, subject)
   }
   // A GET whose exact URL was answered while that answer is still reused gets it here, before
   // its query string is parsed and validated (the URL was, when it was first answered): the
