@@ -18,6 +18,7 @@ import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
 import { InFlightLimit, registerUnderPressure, type PressureOptions } from './plugins/under-pressure.js'
 import { decisionRoutes } from './routes/decisions.js'
 import { healthRoutes } from './routes/health.js'
+import { pageRoutes } from './routes/pages.js'
 import { scoreRoutes } from './routes/score.js'
 import { stagesRoutes } from './routes/stages.js'
 
@@ -66,5 +67,8 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(healthRoutes, { service: opts.service, ...(opts.permissions === undefined ? {} : { permissions: opts.permissions }) })
   await app.register(stagesRoutes, { service: opts.service })
   await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0), ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }) })
-  if (opts.evidence !== undefined) await app.register(decisionRoutes, { store: opts.evidence })
+  if (opts.evidence !== undefined) {
+    await app.register(decisionRoutes, { store: opts.evidence })
+    await app.register(pageRoutes, { store: opts.evidence, policy: opts.service.policy })
+  }
 }

@@ -2,7 +2,8 @@
  * Optional API keys for the gate itself (GATE_API_KEYS). Empty: no auth. Otherwise a
  * comma-separated list of entries, each `KEY` (any tenant) or `KEY:tenant1|tenant2` (only
  * those tenants). Keys are at least 16 characters of [A-Za-z0-9._~+/=-]. A request carries its
- * key in `X-API-Key` or `Authorization: Bearer KEY`; missing or unknown -> 401, a key not
+ * key in `X-API-Key`, `Authorization: Bearer KEY` or Basic with the key as the password (for
+ * browsers on the decision pages); missing or unknown -> 401, a key not
  * allowed the request's tenant -> 403. Keys are compared in constant time (sha256 digests,
  * timingSafeEqual, every key checked) and never logged or echoed.
  */
@@ -45,7 +46,10 @@ export function parseApiKeys (text: string | undefined): ApiKey[] {
   })
 }
 
-/** The key a request presents, from X-API-Key or Authorization: Bearer. */
+/**
+ * The key a request presents, from X-API-Key, Authorization: Bearer, or Authorization: Basic
+ * with the key as the password (a browser opening a decision page can send only that).
+ */
 export function presentedKey (headers: Record<string, string | string[] | undefined>): string | undefined {
   const header = headers['x-api-key']
   if (typeof header === 'string' && header !== '') return header
@@ -53,6 +57,12 @@ export function presentedKey (headers: Record<string, string | string[] | undefi
   if (typeof auth === 'string') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (m !== null) return m[1]
+    const basic = /^Basic\s+([A-Za-z0-9+/]+={0,2})\s*$/i.exec(auth)
+    if (basic !== null) {
+      const pair = Buffer.from(basic[1] as string, 'base64').toString('utf8')
+      const password = pair.slice(pair.indexOf(':') + 1)
+      if (pair.includes(':') && password !== '') return password
+    }
   }
   return undefined
 }

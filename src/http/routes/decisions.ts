@@ -27,7 +27,7 @@ function timeOf (field: string, text: string | undefined, now: number): number |
 }
 
 /** The tenants a request may read: the key's, narrowed to `tenant` when given (403 if not allowed). */
-function tenantsFor (request: FastifyRequest, tenant: string | undefined): string[] | undefined {
+export function tenantsFor (request: FastifyRequest, tenant: string | undefined): string[] | undefined {
   const key = request.gateKey
   if (tenant !== undefined) {
     if (key !== null) authorizeTenant(key, tenant)

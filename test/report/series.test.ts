@@ -1,0 +1,115 @@
+/**
+ * What the report draws must be what the judge decided on. For records without the judge's
+ * own rule fields, the margin and harm levels worked out from the arm bounds must reproduce
+ * every status the judge gave, and a trigger's level every firing; the rule fields win where a
+ * record has them; the time to a decision is exactly where the bound clears.
+ */
+import fc from 'fast-check'
+import t from 'tap'
+import type { DecisionRecord } from '../../src/evidence/record.js'
+import { classify, evaluateTrigger, measure } from '../../src/gate/signals.js'
+import { rateBound } from '../../src/gate/stats.js'
+import { rateLevels, rateTriggerLevel, signalCharts, timeToDecide, triggerSpecs } from '../../src/report/series.js'
+import { stage } from '../helpers/policy.js'
+import { analysis, POLICY } from '../helpers/records.js'
+
+const canary1 = stage('canary-1')
+const specs = triggerSpecs({ hash: POLICY.hash, stages: POLICY.policy.stages })
+const arm = fc.integer({ min: 0, max: 3000 }).chain((n) => fc.record({ n: fc.constant(n), k: fc.integer({ min: 0, max: Math.min(n, 400) }) }))
+
+t.test('margin and harm from the arm bounds reproduce every status the judge gives', async (t) => {
+  let checked = 0
+  fc.assert(fc.property(arm, arm, fc.constantFrom('policy_deny_rate', 'job_failure_rate'), (c, b, name) => {
+    const spec = canary1.signals.find((s) => s.name === name)
+    if (spec === undefined || c.n < canary1.minDataPoints) return
+    const s = classify(spec, measure({ canary: c, baseline: b }, canary1.alpha), canary1)
+    const levels = rateLevels(s)
+    if (levels === undefined || s.canary === null || !('lower' in s.canary)) throw new Error('a rate signal has levels')
+    checked++
+    if ((s.status === 'fail') !== (s.canary.lower > levels.harm)) throw new Error(`${name} ${JSON.stringify({ c, b })}: status ${s.status}, lower ${s.canary.lower}, harm ${levels.harm}`)
+    if ((s.status === 'pass') !== (s.canary.upper <= levels.margin)) throw new Error(`${name} ${JSON.stringify({ c, b })}: status ${s.status}, upper ${s.canary.upper}, margin ${levels.margin}`)
+  }), { seed: 1717, numRuns: 400 })
+  t.ok(checked > 200, `${checked} judged signals compared`)
+})
+
+t.test('a rate trigger fires exactly when the canary\'s lower bound is over its level', async (t) => {
+  fc.assert(fc.property(arm, arm, fc.constantFrom('policy_deny_rate', 'error_rate_ratio'), (c, b, name) => {
+    const trigger = canary1.triggers.find((x) => x.name === name)
+    if (trigger === undefined || c.n === 0) return
+    const m = measure({ canary: c, baseline: b }, canary1.alpha)
+    const result = evaluateTrigger(trigger, m, canary1.subIntervalMinutes)
+    const signal = canary1.signals.find((s) => s.name === trigger.signal)
+    const s = signal === undefined ? undefined : classify(signal, m, canary1)
+    const level = rateTriggerLevel(result, trigger, s)
+    if (level === undefined || m.canary === undefined) throw new Error('a rate trigger has a level')
+    if (result.fired !== (m.canary.lower > level)) throw new Error(`${name} ${JSON.stringify({ c, b })}: fired ${String(result.fired)}, lower ${m.canary.lower}, level ${level}`)
+  }), { seed: 1718, numRuns: 400 })
+  t.pass('compared')
+})
+
+const healthy = (deny: number, jobs: number): Record<string, any> => ({
+  policy_deny_rate: { canary: { n: 400, k: deny }, baseline: { n: 3600, k: 20 } },
+  job_failure_rate: { canary: { n: jobs, k: 0 }, baseline: { n: 3000, k: 30 } },
+  approval_backlog: { canary: { pending: 0, oldestAgeSeconds: 0 }, baseline: { pending: 2, oldestAgeSeconds: 60 } },
+})
+
+t.test('charts: canary and baseline per look, levels per look, the look where a trigger first fired', async (t) => {
+  const looks = analysis([
+    { until: '2026-11-26T10:00:00.000Z', signals: healthy(2, 0) },
+    { until: '2026-11-26T10:05:00.000Z', signals: healthy(60, 10) },
+    { until: '2026-11-26T10:10:00.000Z', signals: healthy(90, 40) },
+  ])
+  t.same(looks.map((r) => r.verdict), ['inconclusive', 'fail', 'fail'])
+  const [deny] = signalCharts('policy_deny_rate', looks, 2, specs)
+  t.equal(deny?.unit, 'rate')
+  t.same(deny?.series.map((s) => s.id), ['canary', 'baseline'])
+  t.same(deny?.series[0]?.points.map((p) => p?.y), [2 / 400, 60 / 400, 90 / 400], 'the canary\'s estimate at each look')
+  t.ok(deny?.series[0]?.points.every((p) => p !== null && (p.lo as number) <= p.y && p.y <= (p.hi as number)), 'each with its bound around it')
+  t.same(deny?.levels.map((l) => l.id), ['margin', 'harm', 'trigger:policy_deny_rate'])
+  t.same(deny?.levels.find((l) => l.id === 'trigger:policy_deny_rate')?.values, [0.03, 0.03, 0.03], 'the deny trigger fires over 3%')
+  t.same(deny?.markers, [{ id: 'fired:policy_deny_rate', look: 1, label: 'policy_deny_rate fired' }], 'fired first at the second look, marked once')
+  const jobs = signalCharts('job_failure_rate', looks, 2, specs)[0]
+  t.same(jobs?.series[0]?.points[0], null, 'a look with no canary events has no estimate')
+  const backlog = signalCharts('approval_backlog', looks, 2, specs)
+  t.same(backlog.map((c) => c.unit), ['count', 'seconds'], 'a backlog: pending and oldest age')
+  t.same(backlog[0]?.levels.map((l) => [l.label, l.values[0]]), [['signal limit: fails over', 10], ['trigger approval_backlog: fires over', 25]], 'the signal\'s limit and the trigger\'s, told apart')
+  const other = signalCharts('policy_deny_rate', looks, 2, () => undefined)[0]
+  t.same(other?.levels.find((l) => l.kind === 'trigger')?.values, [null, null, null], 'a record of another policy: no trigger level guessed')
+})
+
+t.test('the judge\'s own rule and trigger level win where a record has them', async (t) => {
+  const looks = analysis([{ until: '2026-11-26T10:00:00.000Z', signals: healthy(60, 100) }])
+  const record = looks[0] as DecisionRecord
+  const s = record.judgement.signals.find((x) => x.name === 'job_failure_rate') as any
+  s.rule = { scale: 'ratio', estimate: 1.8, lower: 0.9, upper: 3.1, margin: 1.2, harm: 2, decided: null, toDecide: { side: 'harm', events: 321, minutes: 12 } }
+  const trig = record.judgement.triggers.find((x) => x.name === 'error_rate_ratio') as any
+  trig.level = 2.5
+  const charts = signalCharts('job_failure_rate', looks, 0, specs)
+  t.same(charts.map((c) => c.unit), ['rate', 'ratio'], 'a ratio rule gets its own chart')
+  t.same(charts[1]?.series[0]?.points, [{ y: 1.8, lo: 0.9, hi: 3.1 }])
+  t.same(charts[1]?.levels.map((l) => [l.id, l.values[0]]), [['margin', 1.2], ['harm', 2], ['trigger:error_rate_ratio', 2.5]])
+  t.same(charts[0]?.levels.map((l) => l.values[0]), [null, null, null], 'and no rate-scale levels are made up for it')
+  t.same(timeToDecide(s, record, 0.05), { side: 'harm', events: 321, minutes: 12 }, 'its time to decide is the judge\'s')
+  const deny = record.judgement.signals.find((x) => x.name === 'policy_deny_rate') as any
+  deny.rule = { scale: 'rate', estimate: 0.15, lower: 0.11, upper: 0.19, margin: 0.02, harm: 0.03 }
+  t.same(rateLevels(deny), { margin: 0.02, harm: 0.03 })
+  t.same(signalCharts('policy_deny_rate', looks, 0, specs)[0]?.series[0]?.points, [{ y: 0.15, lo: 0.11, hi: 0.19 }])
+})
+
+t.test('time to a decision: the events after which the bound clears, at the canary\'s rate', async (t) => {
+  const [record] = analysis([{ until: '2026-11-26T12:00:00.000Z', signals: { ...healthy(0, 20), policy_deny_rate: { canary: { n: 200, k: 2 }, baseline: { n: 3600, k: 20 } } } }])
+  const r = record as DecisionRecord
+  const deny = r.judgement.signals.find((x) => x.name === 'policy_deny_rate')
+  t.equal(deny?.status, 'marginal')
+  const d = timeToDecide(deny as any, r, canary1.alpha)
+  t.equal(d?.side, 'pass', '1% against a 3% margin: heading for a pass')
+  const margin = rateLevels(deny as any)?.margin as number
+  const upper = (m: number): number => rateBound(200 + m, Math.round(0.01 * (200 + m)), canary1.alpha / 2).upper
+  t.ok(upper(d?.events as number) <= margin, `after ${d?.events} more events the upper bound ${upper(d?.events as number)} is under the margin ${margin}`)
+  t.ok(upper((d?.events as number) - 1) > margin, 'and not one event sooner')
+  t.equal(d?.minutes, Math.ceil((d?.events as number) / (200 / 180)), 'minutes at the canary\'s rate over the 3h window')
+  const jobs = r.judgement.signals.find((x) => x.name === 'job_failure_rate')
+  t.equal(jobs?.status, 'insufficient')
+  t.same(timeToDecide(jobs as any, r, canary1.alpha)?.side, 'pass', 'no failures in 20 jobs: a pass once there is enough data')
+  t.equal(timeToDecide(deny as any, r, undefined), undefined, 'not projected for a record of another policy (alpha unknown)')
+})
