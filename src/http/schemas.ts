@@ -24,8 +24,12 @@ const scoreFields = {
   weight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary traffic weight in percent (traffic-split check)' })),
 }
 
-export const ScoreQuerySchema = Type.Object(scoreFields, { additionalProperties: false })
+/** `?view=argo`, on GET and POST alike: the answer as the one line Argo shows (src/report/argo-line.ts). */
+const view = Type.Optional(Type.String({ maxLength: 16, description: 'argo: answer with one JSON string, "<verdict>: score <n> at <stage> | <top reason> | <reportUrl>", for Argo\'s web provider (successCondition result startsWith "pass:", failureCondition result startsWith "fail:"); absent: the ScoreResponse' }))
+
+export const ScoreQuerySchema = Type.Object({ ...scoreFields, view }, { additionalProperties: false })
 export const ScoreBodySchema = Type.Object(scoreFields, { additionalProperties: false })
+export const ScoreViewSchema = Type.Object({ view }, { additionalProperties: false })
 export type ScoreRequest = Static<typeof ScoreQuerySchema>
 
 const RateBound = Type.Object({
@@ -109,7 +113,7 @@ export const ActionsSchema = Type.Object({
 }, { description: 'what the gate did in Cordum for this decision (stage on_fail, approval)' })
 
 export const ScoreResponseSchema = Type.Object({
-  verdict: Type.Union([Type.Literal('pass'), Type.Literal('inconclusive'), Type.Literal('fail')], { description: 'Argo: successCondition result.verdict == "pass", failureCondition result.verdict == "fail"' }),
+  verdict: Type.Union([Type.Literal('pass'), Type.Literal('inconclusive'), Type.Literal('fail')], { description: 'pass, inconclusive (a hold for a person) or fail; Argo reads it from ?view=argo\'s one line (successCondition result startsWith "pass:", failureCondition result startsWith "fail:")' }),
   score: Type.Number({ minimum: 0, maximum: 100 }),
   stage: Type.String(),
   summary: Type.String({ description: 'one human line' }),

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { metricTiming } from '../helpers/argo/timing.js'
 import { shippedManifests, templateCatalog } from '../helpers/argo/validate.js'
+import { argoLine } from '../../src/report/argo-line.js'
 import { buildHarness, needGoHarness, rolloutArgs, runHarness, type HarnessResult } from './harness.js'
 
 type Answer = { status?: number, body: unknown } | 'pass' | 'fail' | 'inconclusive' | 503
@@ -16,8 +17,14 @@ interface Recorded { method: string, url: string, headers: IncomingMessage['head
 const SECRET = 'test-key-7f3a9c'
 const TEMPLATES = 'analysis-templates/analysis-templates.yaml'
 
-function scoreBody (verdict: string): unknown {
-  return { verdict, score: verdict === 'pass' ? 97 : verdict === 'fail' ? 0 : 80, stage: 'canary-1', summary: `${verdict} (scripted)`, reasons: [] }
+function scoreBody (verdict: string): { verdict: string, score: number, stage: string, summary: string, reasons: string[], reportUrl: string } {
+  return { verdict, score: verdict === 'pass' ? 97 : verdict === 'fail' ? 0 : 80, stage: 'canary-1', summary: `${verdict} (scripted)`, reasons: [`${verdict} because the script says so`], reportUrl: 'http://gate.example/decisions/01a00000-0000-7000-8000-000000000001' }
+}
+
+/** The answer as the gate gives it: with ?view=argo (what the templates ask), its one line as a JSON string. */
+function answerFor (url: string, verdict: string): unknown {
+  // A string body is sent as it is (see standIn), so the line is JSON-encoded here, as the gate does.
+  return url.includes('view=argo') ? JSON.stringify(argoLine(scoreBody(verdict))) : scoreBody(verdict)
 }
 
 /** A gate that answers `script[i]` to the i-th request (the last answer repeats). */
@@ -30,7 +37,7 @@ async function standIn (script: Answer[]): Promise<{ url: string, requests: Reco
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
       const a = script[Math.min(requests.length - 1, script.length - 1)] as Answer
       const answer = a === 503 ? { status: 503, body: { error: 'cordum unreachable', code: 'GATE_ERR_UPSTREAM_UNREACHABLE', source: 'cordum' } }
-        : typeof a === 'string' ? { body: scoreBody(a) } : a
+        : typeof a === 'string' ? { body: answerFor(req.url ?? '', a) } : a
       res.statusCode = answer.status ?? 200
       res.setHeader('content-type', 'application/json')
       res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body))
@@ -73,7 +80,7 @@ if (needGoHarness(t)) {
     t.ok(req !== undefined)
     if (req === undefined) return
     t.equal(req.method, 'POST')
-    t.equal(req.url, '/api/v1/score')
+    t.equal(req.url, '/api/v1/score?view=argo', 'the one-line answer')
     t.equal(req.headers['content-type'], 'application/json')
     t.equal(req.headers['x-api-key'], SECRET)
     t.same(JSON.parse(req.body), {
@@ -121,17 +128,19 @@ if (needGoHarness(t)) {
     })
   }
 
-  t.test('the gate\'s whole response is the measurement value ({$})', async (t) => {
-    const { report } = await play(['pass'])
-    const value = report?.metrics[0]?.measurements[0]?.value ?? '{}'
-    t.same(JSON.parse(value), scoreBody('pass'))
+  t.test('the gate\'s one line is the measurement value: verdict, score, reason and link in a few hundred bytes', async (t) => {
+    const { report } = await play(['pass', 'pass', 'fail'])
+    const values = (report?.metrics[0]?.measurements ?? []).map((m) => m.value ?? '')
+    t.same(values.map((v) => JSON.parse(v)), ['pass', 'pass', 'fail'].map((v) => argoLine(scoreBody(v))))
+    t.match(JSON.parse(values[2] as string), /^fail: score 0 at canary-1 \| fail because the script says so \| http:\/\/gate\.example\/decisions\//)
+    t.ok(values.every((v) => Buffer.byteLength(v) < 400), 'each value under 400 bytes')
   })
 
   t.test('a response the conditions cannot read is an Error measurement', async (t) => {
     const { report } = await play([{ body: [1, 2] }])
     const first = report?.metrics[0]?.measurements[0]
     t.equal(first?.phase, 'Error')
-    t.match(first?.message, /verdict/, 'the expr error names the field')
+    t.match(first?.message, /startsWith/, 'the expr error names the operation')
     t.equal(report?.phase, 'Error')
   })
 

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import t from 'tap'
+import { request } from 'undici'
 import { buildHarness, needGoHarness, PROJECT_ROOT, rolloutArgs, runHarness, type RunReport } from './harness.js'
 
 const API_KEY = 'e2e-gate-key-5d1c'
@@ -36,10 +37,12 @@ async function startGate (): Promise<{ url: string, firstLine: string, stop: () 
   })
 }
 
-interface Verdict { verdict: string, reasonCodes?: string[], triggers?: Array<{ name: string, fired: boolean }> }
-function answers (report: RunReport | undefined): Verdict[] {
-  return (report?.metrics[0]?.measurements ?? []).map((m) => JSON.parse(m.value ?? '{}') as Verdict)
+/** The measurements' values: the gate's one-line answers (the templates ask for ?view=argo). */
+function lines (report: RunReport | undefined): string[] {
+  return (report?.metrics[0]?.measurements ?? []).map((m) => JSON.parse(m.value ?? '""') as string)
 }
+
+interface Verdict { verdict: string, reasonCodes: string[], triggers: Array<{ name: string, fired: boolean }>, trafficSplit: { status: string, expected: number | null } }
 
 if (needGoHarness(t)) {
   const binary = await buildHarness(t)
@@ -47,6 +50,14 @@ if (needGoHarness(t)) {
   t.teardown(gate.stop)
 
   t.match(gate.firstLine, /demo/i, 'the gate says on its first log line that it runs in demo mode')
+
+  /** The decision a line links to, read through the JSON API (so the link is checked too). */
+  const decision = async (line: string | undefined): Promise<Verdict> => {
+    const id = /\| (http:\/\/\S+\/decisions\/([0-9a-f-]{36}))$/.exec(line ?? '')?.[2]
+    if (id === undefined) throw new Error(`no link to a decision in ${String(line)}`)
+    const res = await request(`${gate.url}/api/v1/decisions/${id}`, { headers: { 'x-api-key': API_KEY } })
+    return ((await res.body.json()) as { judgement: Verdict }).judgement
+  }
 
   // The sandbox's job volumes are not a traffic split (src/sandbox/scenarios.ts), so the
   // live stages pass weight 100, at which the gate has no split to check; the split check
@@ -68,7 +79,7 @@ if (needGoHarness(t)) {
     for (const [name, scale] of [['agent-gate-canary-1', '0.0001'], ['agent-gate-canary-2', '0.0001'], ['agent-gate-full', '0.00002']] as const) {
       const report = await play(t, name, 'healthy', { scale })
       t.equal(report?.phase, 'Successful', `${name} ends Successful ${report?.message ?? ''}`)
-      t.ok(answers(report).every((a) => a.verdict === 'pass'), `${name}: every answer was pass`)
+      t.ok(lines(report).every((a) => a.startsWith('pass: score ')), `${name}: every answer was pass`)
     }
   })
 
@@ -84,9 +95,12 @@ if (needGoHarness(t)) {
       const report = await play(t, name, hash)
       t.equal(report?.phase, 'Failed')
       t.match(report?.message, /assessed Failed due to failed \(1\) > failureLimit \(0\)/)
-      const last = answers(report).at(-1)
-      t.equal(last?.verdict, 'fail')
-      t.ok(last?.triggers?.some((tr) => tr.name === trigger && tr.fired), `the ${trigger} trigger fired`)
+      const last = lines(report).at(-1)
+      t.match(last, new RegExp(`^fail: score 0 at ${name.replace('agent-gate-', '')} \\| rollback trigger ${trigger}: .+ \\| ${gate.url}/decisions/`), 'the line says fail, the trigger and the link')
+      t.ok(Buffer.byteLength(last ?? '') < 400, `a few hundred bytes: ${Buffer.byteLength(last ?? '')}`)
+      const judged = await decision(last)
+      t.equal(judged.verdict, 'fail')
+      t.ok(judged.triggers.some((tr) => tr.name === trigger && tr.fired), `the linked decision: the ${trigger} trigger fired`)
     })
   }
 
@@ -95,7 +109,8 @@ if (needGoHarness(t)) {
     t.equal(report?.phase, 'Inconclusive')
     t.equal(report?.metrics[0]?.count, 12, 'all 12 answers were taken')
     t.equal(report?.virtualSeconds, 55 * 60)
-    t.ok(answers(report).every((a) => a.verdict === 'inconclusive' && a.reasonCodes?.includes('insufficient_data')))
+    t.ok(lines(report).every((a) => a.startsWith('inconclusive: ')), 'every answer inconclusive')
+    t.ok((await decision(lines(report).at(-1))).reasonCodes.includes('insufficient_data'), 'for want of data')
   })
 
   t.test('the ClusterAnalysisTemplate judges the stage the Rollout names', async (t) => {
@@ -107,9 +122,9 @@ if (needGoHarness(t)) {
 
   t.test('the weight the templates send as a string reaches the gate\'s traffic-split check', async (t) => {
     const report = await play(t, 'agent-gate-canary-1', 'healthy', { args: { weight: '10' }, scale: '0' })
-    const first = JSON.parse(report?.metrics[0]?.measurements[0]?.value ?? '{}') as { trafficSplit?: { status: string, expected: number | null } }
-    t.not(first.trafficSplit?.status, 'not_checked')
-    t.equal(first.trafficSplit?.expected, 0.1)
+    const first = await decision(lines(report)[0])
+    t.not(first.trafficSplit.status, 'not_checked')
+    t.equal(first.trafficSplit.expected, 0.1)
   })
 
   t.test('a wrong API key is an Error measurement, never a pass', async (t) => {

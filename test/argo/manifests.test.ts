@@ -60,8 +60,9 @@ const stageTemplates: Array<[string, Any]> = [
 for (const [name, template] of stageTemplates) {
   t.test(`${name} turns the gate's verdicts into the documented run results`, async (t) => {
     const m = gateMetric(t, template)
-    t.equal(m.successCondition, 'result.verdict == "pass"')
-    t.equal(m.failureCondition, 'result.verdict == "fail"')
+    // ?view=argo answers one line that starts with the verdict (src/report/argo-line.ts).
+    t.equal(m.successCondition, 'result startsWith "pass:"')
+    t.equal(m.failureCondition, 'result startsWith "fail:"')
     t.equal(m.failureLimit, 0, 'the first fail ends the run Failed')
     t.type(m.count, 'number')
     t.equal(m.inconclusiveLimit, m.count, 'inconclusive answers alone never end the run before its count')
@@ -71,7 +72,7 @@ for (const [name, template] of stageTemplates) {
     const web = m.provider.web
     t.equal(web.method, 'POST')
     t.equal(web.jsonPath, '{$}')
-    t.equal(web.url, '{{args.gate-url}}/api/v1/score')
+    t.equal(web.url, '{{args.gate-url}}/api/v1/score?view=argo', 'the one-line answer Argo shows')
     t.same(web.headers, [{ key: 'X-API-Key', value: '{{args.gate-api-key}}' }])
     const apiKey = template.spec.args.find((a: Any) => a.name === 'gate-api-key')
     t.same(apiKey.valueFrom, { secretKeyRef: { name: 'agent-canary-gate-client', key: 'GATE_API_KEY' } }, 'the key comes from the Secret agent-canary-gate-client, under the name the CLI reads it by')
@@ -93,6 +94,7 @@ t.test('agent-gate-background is a tripwire: no count, no pass streak, the first
   t.ok(m.inconclusiveLimit > 0, 'early answers without data do not pause')
   t.equal(m.provider.web.jsonBody.stage, '{{args.stage}}')
   t.notOk('weight' in m.provider.web.jsonBody, 'a background run cannot follow the weight')
+  t.same([m.provider.web.url, m.provider.web.jsonPath, m.successCondition, m.failureCondition], ['{{args.gate-url}}/api/v1/score?view=argo', '{$}', 'result startsWith "pass:"', 'result startsWith "fail:"'], 'the same one-line answer and conditions as the stage templates')
 })
 
 t.test('the example Rollout walks the brief: shadow, 10% / pause / analysis, 25%, 50%, 100%', async (t) => {

@@ -118,6 +118,28 @@ t.test('reportUrl names PUBLIC_URL; the scored line names the rollout, its names
   t.match(lines[0], { tenant: 'default', namespace: 'shop', rollout: 'support-agent', canary: 'support-agent-deny-spike', stage: 'canary-1', verdict: 'fail', score: 0, reasonCodes: ['trigger_fired'], decisionId: viaGet.body.decisionId })
 })
 
+t.test('?view=argo: the answer in one line Argo shows, the same decision as the full answer', async (t) => {
+  const { url } = await gateOnSandbox(t)
+  for (const s of SCENARIOS) {
+    for (const e of s.expect) {
+      const q = { stage: e.stage, canary: s.agentId, baseline: BASELINE_AGENT }
+      const full = await call(`${url}/api/v1/score?${new URLSearchParams(q).toString()}`)
+      const res = await request(`${url}/api/v1/score?view=argo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(q) })
+      const text = await res.body.text()
+      t.match(res.headers['content-type'], /^application\/json/, 'JSON, so Argo v1.9.1 evaluates the conditions (#4535)')
+      const line = JSON.parse(text)
+      t.equal(line, `${e.verdict}: score ${full.body.score as number} at ${e.stage} | ${(full.body.reasons[0] as string).slice(0, 239)}${(full.body.reasons[0] as string).length > 240 ? '…' : ''} | ${full.body.reportUrl as string}`, `${s.agentId} at ${e.stage}: verdict, score, top reason, link`)
+      t.ok(Buffer.byteLength(text) < 400, `${Buffer.byteLength(text)} bytes`)
+    }
+  }
+  const get = `${url}/api/v1/score?stage=canary-1&canary=support-agent-deny-spike&baseline=${BASELINE_AGENT}&view=argo`
+  const first = await (await request(get)).body.text()
+  t.equal(await (await request(get)).body.text(), first, 'a repeated GET of the view gets the same line')
+  t.match(JSON.parse(first), /^fail: score 0 at canary-1 \| rollback trigger policy_deny_rate: /)
+  t.match(await call(`${url}/api/v1/score?stage=canary-1&canary=x&view=short`), { status: 400, body: { details: { field: 'view' }, error: /^view: must be argo/ } })
+  t.match(await call(`${url}/api/v1/score?view=full`, { method: 'POST', body: { stage: 'canary-1', canary: 'x' } }), { status: 400, body: { details: { field: 'view' } } })
+})
+
 t.test('empty optional fields mean "not given" (Argo args cannot be absent, only empty)', async (t) => {
   const { url } = await gateOnSandbox(t)
   const q = { stage: 'canary-1', canary: 'support-agent-healthy', baseline: BASELINE_AGENT }

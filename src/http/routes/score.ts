@@ -8,7 +8,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ScoreQuery, ScoreResponse, ScoreService } from '../../service/score.js'
 import { authorizeTenant, type ApiKey } from '../auth.js'
 import type { InFlightLimit } from '../plugins/under-pressure.js'
-import { ScoreBodySchema, ScoreQuerySchema, scoreResponses } from '../schemas.js'
+import { argoLine } from '../../report/argo-line.js'
+import { badField } from '../../service/window.js'
+import { ScoreBodySchema, ScoreQuerySchema, ScoreViewSchema, scoreResponses } from '../schemas.js'
 import { decisionPath } from './pages.js'
 
 export interface ScoreRoutesOptions {
@@ -45,6 +47,8 @@ export const SECURITY: { [name: string]: string[] }[] = [{ apiKey: [] }, { beare
 
 type HookDone = (err?: Error) => void
 
+const ARGO = 'With ?view=argo the 200 answer is one JSON string, "<verdict>: score <n> at <stage> | <top reason> | <reportUrl>": what the shipped AnalysisTemplates ask for (jsonPath "{$}", successCondition result startsWith "pass:", failureCondition result startsWith "fail:"), so Argo shows the verdict, the reason and the link. Without it, the ScoreResponse.'
+
 /** Who asked about what: the fields of a `scored` line that come from the request. */
 interface Subject { tenant: string, namespace?: string, rollout?: string, canary: string }
 
@@ -60,7 +64,22 @@ function scoredLine (response: ScoreResponse, subject: Subject | undefined): Rec
   }
 }
 
-/** An answer's bodies (one per address its report link names) and its `scored` fields. */
+type View = 'full' | 'argo'
+
+/** The answer's form: the ScoreResponse, or `?view=argo`'s one line. */
+function viewOf (view: string | undefined): View {
+  if (view === undefined || view === '') return 'full'
+  if (view === 'argo') return 'argo'
+  throw badField('view', `must be argo (the one-line answer Argo's web provider shows) or absent, got '${view.slice(0, 16)}'`, view.slice(0, 16))
+}
+
+/** The view a URL asks for; only a URL that was answered (so validated) is ever read here. */
+function viewOfUrl (url: string): View {
+  const q = url.indexOf('?')
+  return q !== -1 && new URLSearchParams(url.slice(q + 1)).get('view') === 'argo' ? 'argo' : 'full'
+}
+
+/** An answer's bodies (one per view and address its report link names) and its `scored` fields. */
 interface Sent { bodies: Map<string, Buffer>, line: Record<string, unknown> }
 
 /** Bodies kept per answer when the address comes from each request's Host: a few, never a Host per request. */
@@ -73,7 +92,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
   // each is in the `request completed` line anyway, and at info a repeat would cost more than
   // its answer.
   const sent = new WeakMap<ScoreResponse, Sent>()
-  const send = (request: FastifyRequest, reply: FastifyReply, response: ScoreResponse, subject?: Subject): FastifyReply => {
+  const send = (request: FastifyRequest, reply: FastifyReply, response: ScoreResponse, view: View, subject?: Subject): FastifyReply => {
     let entry = sent.get(response)
     if (entry === undefined) {
       entry = { bodies: new Map(), line: scoredLine(response, subject) }
@@ -83,15 +102,16 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
       request.log.debug({ ...entry.line, shared: true }, 'scored')
     }
     const base = opts.publicUrl ?? `${request.protocol}://${request.host}`
-    let body = entry.bodies.get(base)
+    let body = entry.bodies.get(`${view} ${base}`)
     if (body === undefined) {
       const withReport = response.decisionId === undefined ? response : { ...response, reportUrl: `${base}${decisionPath(response.decisionId)}` }
-      body = Buffer.from(reply.serialize(withReport) as string)
-      if (entry.bodies.size < MAX_BODIES) entry.bodies.set(base, body)
+      body = Buffer.from(view === 'argo' ? JSON.stringify(argoLine(withReport)) : reply.serialize(withReport) as string)
+      if (entry.bodies.size < MAX_BODIES) entry.bodies.set(`${view} ${base}`, body)
     }
     return reply.type('application/json; charset=utf-8').send(body)
   }
-  const answer = async (query: ScoreQuery, request: FastifyRequest, reply: FastifyReply, text?: string): Promise<FastifyReply> => {
+  const answer = async (query: ScoreQuery, view: string | undefined, request: FastifyRequest, reply: FastifyReply, text?: string): Promise<FastifyReply> => {
+    const form = viewOf(view)
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
     const response = await opts.service.score(query, () => clientGone(reply), opts.limit, text)
     // Returning the reply after send() tells Fastify the answer is on its way.
@@ -99,7 +119,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
     const subject: Subject = { tenant: given(query.tenant) ? query.tenant : opts.defaultTenant, canary: query.canary }
     if (given(query.namespace)) subject.namespace = query.namespace
     if (given(query.rollout)) subject.rollout = query.rollout
-    return send(request, reply, response, subject)
+    return send(request, reply, response, form, subject)
   }
   // A GET whose exact URL was answered while that answer is still reused gets it here, before
   // its query string is parsed and validated (the URL was, when it was first answered): the
@@ -115,7 +135,7 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
       return
     }
     // Replying from a callback hook: send, and do not call done.
-    send(request, reply, reused.response)
+    send(request, reply, reused.response, viewOfUrl(request.url))
   }
   const limit = opts.limit
   // A full gate refuses before the body is parsed or validated: shedding must stay cheap.
@@ -127,10 +147,13 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
   }
   app.get('/api/v1/score', {
     onRequest: [reuse, ...shed],
-    schema: { ...common, summary: 'Score a canary (query string)', description: 'Argo web provider: jsonPath "{$}", successCondition result.verdict == "pass", failureCondition result.verdict == "fail".', querystring: ScoreQuerySchema },
-  }, async (request, reply) => await answer(request.query, request, reply, request.url))
+    schema: { ...common, summary: 'Score a canary (query string)', description: ARGO, querystring: ScoreQuerySchema },
+  }, async (request, reply) => {
+    const { view, ...query } = request.query
+    return await answer(query, view, request, reply, request.url)
+  })
   app.post('/api/v1/score', {
     onRequest: shed,
-    schema: { ...common, summary: 'Score a canary (JSON body)', body: ScoreBodySchema },
-  }, async (request, reply) => await answer(request.body, request, reply))
+    schema: { ...common, summary: 'Score a canary (JSON body)', description: ARGO, querystring: ScoreViewSchema, body: ScoreBodySchema },
+  }, async (request, reply) => await answer(request.body, request.query.view, request, reply))
 }
