@@ -16,9 +16,13 @@ export type ScoreRequest = Omit<ScoreQuery, 'until'>
 export interface ScoreVerdict {
   verdict: Verdict
   score: number
+  /** The stage judged (absent from a gate older than this plugin: the plugin's config names it). */
+  stage?: string
   summary: string
   reasons: string[]
   decisionId?: string
+  /** The decision's page (PUBLIC_URL on the gate, or the address the plugin called). */
+  reportUrl?: string
 }
 
 export interface ScoreOptions {
@@ -127,6 +131,8 @@ function parseVerdict (url: URL, text: string): ScoreVerdict {
   if (typeof b.summary !== 'string') throw bad('summary is missing')
   const reasons = b.reasons === undefined ? [] : b.reasons
   if (!Array.isArray(reasons) || !reasons.every((r) => typeof r === 'string')) throw bad('reasons is not a list of strings')
-  if (b.decisionId !== undefined && typeof b.decisionId !== 'string') throw bad('decisionId is not a string')
-  return { verdict: b.verdict as Verdict, score: b.score, summary: b.summary, reasons: reasons as string[], decisionId: b.decisionId as string | undefined }
+  for (const key of ['decisionId', 'reportUrl', 'stage'] as const) if (b[key] !== undefined && typeof b[key] !== 'string') throw bad(`${key} is not a string`)
+  const v: ScoreVerdict = { verdict: b.verdict as Verdict, score: b.score, summary: b.summary, reasons: reasons as string[] }
+  for (const key of ['decisionId', 'reportUrl', 'stage'] as const) if (b[key] !== undefined) v[key] = b[key] as string
+  return v
 }

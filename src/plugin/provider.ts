@@ -1,7 +1,9 @@
 /**
  * The metric provider Argo drives (types.RpcMetricProvider plus InitPlugin):
  *
- * - Run asks the gate for a verdict and maps it to the measurement: pass -> Successful,
+ * - Run asks the gate for a verdict and maps it to the measurement (message: the decision in
+ *   one line with the link to its page; metadata: verdict, score, decision id and link, top
+ *   reasons): pass -> Successful,
  *   inconclusive -> Inconclusive (Argo pauses the rollout for a person), fail -> Failed;
  *   an unreachable or failing gate, a timeout, or a bad answer -> Error (Argo retries in 10 s
  *   and aborts after consecutiveErrorLimit). Run is synchronous and idempotent: each call is a
@@ -18,6 +20,7 @@ import { configError, parsePluginConfig, scoreUrl, type PluginConfig } from './c
 import type { GateClient, ScoreRequest, ScoreVerdict } from './gate-client.js'
 import { encodeGoTime } from './gob/time.js'
 import type { PluginLogger } from './log.js'
+import { argoLine } from '../report/argo-line.js'
 
 export const PROVIDER_TYPE = 'RPCPlugin'
 
@@ -84,11 +87,15 @@ export class GateMetricProvider {
     const finishedAt = this.now()
     const metadata: Record<string, string> = { verdict: verdict.verdict, score: String(verdict.score), ...context }
     if (verdict.decisionId !== undefined) metadata.decisionId = verdict.decisionId
+    if (verdict.reportUrl !== undefined) metadata.reportUrl = verdict.reportUrl
     if (verdict.reasons.length > 0) metadata.reasons = verdict.reasons.slice(0, TOP_REASONS).join('; ')
     this.deps.log.info('measured', { run: run.name, namespace: run.namespace, metric: metric.name, ...context, verdict: verdict.verdict, score: verdict.score, decisionId: verdict.decisionId, ms: finishedAt - startedAt })
     return {
       Phase: PHASE[verdict.verdict],
-      Message: verdict.summary,
+      // The line the web provider's ?view=argo answers: Argo copies the message of the
+      // measurement that ends a metric into the Rollout's message, so `kubectl argo rollouts
+      // get rollout` shows the verdict, the reason and the link to the decision's page.
+      Message: argoLine({ ...verdict, stage: verdict.stage ?? body.stage }),
       Value: String(verdict.score),
       Metadata: metadata,
       StartedAt: encodeGoTime(startedAt),

@@ -30,7 +30,7 @@ t.test('a 200 ScoreResponse is parsed; the request is JSON with the API key head
   const client = new GateClient()
   t.teardown(() => client.close())
   const v = await client.score(s.url, { stage: 'canary-1', canary: 'c' }, { apiKey: KEY, timeoutMs: 2000 })
-  t.strictSame(v, { verdict: 'pass', score: 97, summary: 'PASS', reasons: ['a'], decisionId: 'd1' })
+  t.strictSame(v, { verdict: 'pass', score: 97, summary: 'PASS', reasons: ['a'], decisionId: 'd1', stage: 'canary-1' })
   t.strictSame(JSON.parse(seen?.body ?? ''), { stage: 'canary-1', canary: 'c' })
   t.equal(seen?.headers['x-api-key'], KEY)
   t.equal(seen?.headers['content-type'], 'application/json')

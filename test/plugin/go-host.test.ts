@@ -55,7 +55,7 @@ t.test('a go-plugin host drives the plugin through every method', async (t) => {
   t.strictSame(r.metadata, { stage: 'canary-1', gate: `${gate.url}/api/v1/score` }, 'GetMetadata: stage and score URL')
 
   const healthy = r.runs.healthy
-  t.match(healthy, { phase: 'Successful', value: '97', message: 'PASS score 97: all 3 signals within limits' }, 'pass -> Successful, Value = score, Message = summary')
+  t.match(healthy, { phase: 'Successful', value: '97', message: 'pass: score 97 at canary-1 | policy deny rate 0.4% within 3.0% | https://canary-gate.example/decisions/dec-healthy' }, 'pass -> Successful, Value = score, Message = the one line with the link')
   t.strictSame(healthy?.metadata, {
     verdict: 'pass',
     score: '97',
@@ -63,15 +63,16 @@ t.test('a go-plugin host drives the plugin through every method', async (t) => {
     canary: 'support-agent-healthy',
     baseline: 'support-agent-stable',
     decisionId: 'dec-healthy',
+    reportUrl: 'https://canary-gate.example/decisions/dec-healthy',
     reasons: 'policy deny rate 0.4% within 3.0%; job failure rate 1.1% within 2.0%; approval backlog 2 pending',
-  }, 'metadata: verdict, score, decision id, top three reasons')
+  }, 'metadata: verdict, score, decision id and page, top three reasons')
   t.ok(healthy?.startedAt !== undefined && healthy.finishedAt !== undefined, 'StartedAt and FinishedAt set')
   t.ok(Date.parse(healthy?.startedAt ?? '') <= Date.parse(healthy?.finishedAt ?? ''), 'StartedAt <= FinishedAt')
   const finished = Date.parse(healthy?.finishedAt ?? '')
   t.ok(before <= finished && finished <= after, `FinishedAt falls while the host ran (decoded by Go as metav1.Time): ${healthy?.finishedAt ?? ''}`)
 
   t.match(r.runs['too-new'], { phase: 'Inconclusive', value: '50', metadata: { verdict: 'inconclusive' } }, 'inconclusive -> Inconclusive')
-  t.match(r.runs['deny-spike'], { phase: 'Failed', value: '0', metadata: { verdict: 'fail', decisionId: 'dec-deny' } }, 'fail -> Failed')
+  t.match(r.runs['deny-spike'], { phase: 'Failed', value: '0', message: /^fail: score 0 at canary-1 \| policy deny rate 8\.1% .* \| https:\/\/canary-gate\.example\/decisions\/dec-deny$/, metadata: { verdict: 'fail', decisionId: 'dec-deny', reportUrl: 'https://canary-gate.example/decisions/dec-deny' } }, 'fail -> Failed')
   t.match(r.runs.broken, { phase: 'Error', value: '', message: /HTTP 500: cordum unreachable/ }, 'gate 500 -> Error, never Successful')
   t.match(r.runs.slow, { phase: 'Error', message: /did not answer within 1s/ }, 'slow gate -> Error after timeoutSeconds')
   t.match(r.runs.garbage, { phase: 'Error', message: /invalid body.*verdict is "maybe"/ }, 'invalid body -> Error')

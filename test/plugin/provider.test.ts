@@ -101,16 +101,16 @@ function provider (answer: (req: ScoreRequest) => Promise<ScoreVerdict>): { p: G
 }
 
 const metric = (o: Record<string, unknown> = base): MetricView => ({ name: 'agent-canary-gate', pluginConfig: cfg(o) })
-const verdict = (v: ScoreVerdict['verdict'], score: number): ScoreVerdict => ({ verdict: v, score, summary: `${v.toUpperCase()} ${score}`, reasons: ['r1', 'r2', 'r3', 'r4'], decisionId: 'dec-9' })
+const verdict = (v: ScoreVerdict['verdict'], score: number): ScoreVerdict => ({ verdict: v, score, stage: 'canary-1', summary: `${v.toUpperCase()} ${score}`, reasons: ['r1', 'r2', 'r3', 'r4'], decisionId: 'dec-9', reportUrl: 'https://gate.example/decisions/dec-9' })
 
-t.test('verdicts map to phases; the measurement carries score, summary, metadata and times', async (t) => {
+t.test('verdicts map to phases; the measurement carries score, the one line with its link, metadata and times', async (t) => {
   for (const [v, phase] of [['pass', 'Successful'], ['inconclusive', 'Inconclusive'], ['fail', 'Failed']] as const) {
     const { p, calls } = provider(async () => verdict(v, 88.5))
     const m = await p.run(run(), metric())
     t.equal(m.Phase, phase, `${v} -> ${phase}`)
     t.equal(m.Value, '88.5')
-    t.equal(m.Message, `${v.toUpperCase()} 88.5`)
-    t.strictSame(m.Metadata, { verdict: v, score: '88.5', stage: 'canary-1', canary: 'support-agent-6d4f8b7c9', baseline: 'support-agent-5c7b9d2f1', decisionId: 'dec-9', reasons: 'r1; r2; r3' })
+    t.equal(m.Message, `${v}: score 88.5 at canary-1 | r1 | https://gate.example/decisions/dec-9`, 'the line the web provider\'s ?view=argo gives: verdict, score, top reason, link')
+    t.strictSame(m.Metadata, { verdict: v, score: '88.5', stage: 'canary-1', canary: 'support-agent-6d4f8b7c9', baseline: 'support-agent-5c7b9d2f1', decisionId: 'dec-9', reportUrl: 'https://gate.example/decisions/dec-9', reasons: 'r1; r2; r3' })
     t.equal(decodeGoTime(m.StartedAt as Uint8Array).epochMs, Date.UTC(2026, 10, 26, 10, 0, 0))
     t.equal(decodeGoTime(m.FinishedAt as Uint8Array).epochMs, Date.UTC(2026, 10, 26, 10, 0, 0, 25))
     t.equal(calls[0]?.apiKey, SECRET)

@@ -14,7 +14,7 @@ export const STUB_API_KEY = 'test-key-not-logged'
 export const STUB_ANSWERS: Record<string, { status: number, body: unknown, delayMs?: number }> = {
   'support-agent-healthy': {
     status: 200,
-    body: { verdict: 'pass', score: 97, stage: 'canary-1', summary: 'PASS score 97: all 3 signals within limits', reasons: ['policy deny rate 0.4% within 3.0%', 'job failure rate 1.1% within 2.0%', 'approval backlog 2 pending', 'fourth reason not shown'], decisionId: 'dec-healthy' },
+    body: { verdict: 'pass', score: 97, stage: 'canary-1', summary: 'PASS score 97: all 3 signals within limits', reasons: ['policy deny rate 0.4% within 3.0%', 'job failure rate 1.1% within 2.0%', 'approval backlog 2 pending', 'fourth reason not shown'], decisionId: 'dec-healthy', reportUrl: 'https://canary-gate.example/decisions/dec-healthy' },
   },
   'support-agent-too-new': {
     status: 200,
@@ -22,7 +22,7 @@ export const STUB_ANSWERS: Record<string, { status: number, body: unknown, delay
   },
   'support-agent-deny-spike': {
     status: 200,
-    body: { verdict: 'fail', score: 0, stage: 'canary-1', summary: 'FAIL: policy deny rate trigger fired', reasons: ['policy deny rate 8.1% (27/333, bound 3.7%-14.8%) exceeds 3.0%'], decisionId: 'dec-deny' },
+    body: { verdict: 'fail', score: 0, stage: 'canary-1', summary: 'FAIL: policy deny rate trigger fired', reasons: ['policy deny rate 8.1% (27/333, bound 3.7%-14.8%) exceeds 3.0%'], decisionId: 'dec-deny', reportUrl: 'https://canary-gate.example/decisions/dec-deny' },
   },
   'support-agent-broken': { status: 500, body: { error: 'cordum unreachable', code: 'GATE_ERR_UPSTREAM_UNREACHABLE', source: 'cordum' } },
   'support-agent-slow': { status: 200, delayMs: 2500, body: { verdict: 'pass', score: 100, summary: 'too late', reasons: [] } },
