@@ -130,7 +130,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
 
   const metrics = new GateMetrics({
     version: VERSION,
-    stages: Object.values(policy.policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((t) => t.name) })),
+    stages: Object.values(policy.policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((t) => t.name), specs: s.triggers })),
     rolloutTtlSeconds: config.metrics.rolloutTtlSeconds,
     maxRolloutStages: config.metrics.maxRolloutStages,
   })

@@ -8,7 +8,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ErrorCode } from '../errors.js'
+import type { Trigger } from '../config/policy.js'
 import type { Judgement, Verdict } from '../gate/verdict.js'
+import { rateLevels, rateTriggerLevel, ruleOf } from '../report/series.js'
 import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../telemetry.js'
 import { RolloutSeries, type Labels, type SeriesValue } from './rollout-series.js'
 
@@ -22,8 +24,11 @@ export const DEFAULT_MAX_ROLLOUT_STAGES = 500
 
 export interface GateMetricsOptions {
   version: string
-  /** The policy's stages and their triggers: their counters start at 0, so rate() has data before the first verdict. */
-  stages: { name: string, triggers: string[] }[]
+  /**
+   * The policy's stages and their triggers: their counters start at 0, so rate() has data before
+   * the first verdict. With the triggers' rules (`specs`), their levels become series too.
+   */
+  stages: { name: string, triggers: string[], specs?: Trigger[] }[]
   /** A rollout/stage not evaluated for this long loses its series (default 3600). */
   rolloutTtlSeconds?: number
   /** At most this many rollout/stage pairs keep series; the least recently evaluated goes first (default 500). */
@@ -65,6 +70,12 @@ export class GateMetrics implements Telemetry {
   readonly #approvalsPending: Gauge<string>
   readonly #approvalAge: Gauge<string>
   readonly #triggerFired: Gauge<string>
+  readonly #signalBound: Gauge<string>
+  readonly #signalLevel: Gauge<string>
+  readonly #triggerLevel: Gauge<string>
+  readonly #pendingLevel: Gauge<string>
+  readonly #ageLevel: Gauge<string>
+  readonly #specs = new Map<string, Trigger[]>()
 
   constructor (opts: GateMetricsOptions) {
     this.#now = opts.now ?? Date.now
@@ -96,6 +107,13 @@ export class GateMetrics implements Telemetry {
     this.#approvalsPending = gauge('rollout_approvals_pending', 'Approvals pending at the end of the latest window, per rollout, stage and arm.', [...ROLLOUT, 'arm'])
     this.#approvalAge = gauge('rollout_approval_oldest_age_seconds', 'Age of the oldest pending approval at the end of the latest window, per rollout, stage and arm.', [...ROLLOUT, 'arm'])
     this.#triggerFired = gauge('rollout_trigger_fired', 'Whether a rollback trigger fired in the latest verdict (1) or not (0), per rollout, stage and trigger.', [...ROLLOUT, 'trigger'])
+    // What the gate decides on (docs/observability.md "What the gate decides on"): the canary's
+    // bound, and the levels the rule compares it with, on the rate scale.
+    this.#signalBound = gauge('rollout_signal_bound_ratio', 'The anytime-valid bound of the canary\'s rate a rate rule decides on (lower, upper), per rollout, stage and signal.', [...ROLLOUT, 'signal', 'bound'])
+    this.#signalLevel = gauge('rollout_signal_level_ratio', 'The levels a rate rule decides against: margin (passes when the upper bound is under it) and harm (fails when the lower bound is over it), per rollout, stage and signal.', [...ROLLOUT, 'signal', 'level'])
+    this.#triggerLevel = gauge('rollout_trigger_level_ratio', 'The rate over which a rate trigger fires (its canary lower bound compared), per rollout, stage, trigger and signal.', [...ROLLOUT, 'trigger', 'signal'])
+    this.#pendingLevel = gauge('rollout_approvals_pending_level', 'Approvals pending over which the approval backlog fails (level harm) or a trigger fires (level trigger), per rollout and stage.', [...ROLLOUT, 'level', 'trigger'])
+    this.#ageLevel = gauge('rollout_approval_oldest_age_level_seconds', 'Age of the oldest pending approval over which the approval backlog fails (level harm) or a trigger fires (level trigger), per rollout and stage.', [...ROLLOUT, 'level', 'trigger'])
 
     const evicted = counter('rollout_stage_evictions_total', 'Rollout/stage pairs whose series were removed: expired (not evaluated within the TTL) or capacity (over the cap).', ['reason'])
     this.#rollouts = new RolloutSeries({
@@ -110,6 +128,7 @@ export class GateMetrics implements Telemetry {
 
     // Series that exist from the start, so rate() and absence-based alerts work before traffic.
     for (const stage of opts.stages) {
+      if (stage.specs !== undefined) this.#specs.set(stage.name, stage.specs)
       for (const verdict of Object.keys(VERDICT_VALUE)) this.#verdicts.inc({ stage: stage.name, verdict }, 0)
       for (const trigger of stage.triggers) this.#triggersFired.inc({ stage: stage.name, trigger }, 0)
     }
@@ -159,7 +178,43 @@ export class GateMetrics implements Telemetry {
     for (const t of j.triggers) {
       if (t.evaluated) values.push({ gauge: this.#triggerFired, labels: { ...base, trigger: t.name }, value: t.fired ? 1 : 0 })
     }
+    values.push(...this.#decidedOn(base, j))
     this.#rollouts.update(JSON.stringify([base.rollout_namespace, base.rollout, base.stage]), values)
+  }
+
+  /** The canary's bounds and the levels each rule and trigger compares them with. */
+  #decidedOn (base: Labels, j: Judgement): SeriesValue[] {
+    const values: SeriesValue[] = []
+    const add = (gauge: Gauge<string>, labels: Labels, value: number | undefined): void => {
+      if (value !== undefined && Number.isFinite(value)) values.push({ gauge, labels: { ...base, ...labels }, value })
+    }
+    for (const s of j.signals) {
+      const c = s.canary
+      if (s.kind === 'rate' && c !== null && 'rate' in c && c.n > 0) {
+        const rule = ruleOf(s)
+        const rated = rule?.scale === 'rate' ? rule : c
+        add(this.#signalBound, { signal: s.name, bound: 'lower' }, rated.lower)
+        add(this.#signalBound, { signal: s.name, bound: 'upper' }, rated.upper)
+        const levels = rateLevels(s)
+        add(this.#signalLevel, { signal: s.name, level: 'margin' }, levels?.margin)
+        add(this.#signalLevel, { signal: s.name, level: 'harm' }, levels?.harm)
+      }
+      if (s.kind === 'backlog') {
+        add(this.#pendingLevel, { level: 'harm', trigger: '' }, s.threshold.maxPending)
+        add(this.#ageLevel, { level: 'harm', trigger: '' }, s.threshold.maxOldestAgeSeconds)
+      }
+    }
+    const specs = this.#specs.get(j.stage) ?? []
+    for (const t of j.triggers) {
+      const spec = specs.find((x) => x.name === t.name)
+      if (spec?.kind === 'backlog') {
+        add(this.#pendingLevel, { level: 'trigger', trigger: t.name }, spec.maxPending)
+        add(this.#ageLevel, { level: 'trigger', trigger: t.name }, spec.maxOldestAgeSeconds)
+      } else if (t.evaluated) {
+        add(this.#triggerLevel, { trigger: t.name, signal: t.signal }, rateTriggerLevel(t, spec, j.signals.find((s) => s.name === t.signal)))
+      }
+    }
+    return values
   }
 
   evaluationFailed (stage: string | undefined, code: ErrorCode, seconds: number): void {

@@ -207,10 +207,12 @@ function checkRendering (t: Test, variant: string, objects: KubeObject[], policy
     for (const a of addresses) t.equal(a.split(': ')[1], expected, `${a} is ${variant}'s Service`)
   })
 
-  t.test('the dashboard ConfigMap carries the dashboard file for the Grafana sidecar', async (t) => {
+  t.test('the dashboard ConfigMap carries the dashboard files for the Grafana sidecar', async (t) => {
     const cm = only(objects, 'ConfigMap', /^agent-canary-gate-dashboard$/) as ConfigMap
     t.equal(cm.metadata.labels?.grafana_dashboard, '1', 'labelled grafana_dashboard: "1", a fixed name (no stale copy with the same uid)')
-    t.equal(cm.data['agent-canary-gate.json'], readFileSync(join(DEPLOY, 'grafana/agent-canary-gate.json'), 'utf8'), 'the very dashboard file')
+    const files = readdirSync(join(DEPLOY, 'grafana')).filter((f) => f.endsWith('.json')).sort()
+    t.same(Object.keys(cm.data).sort(), files, 'every dashboard of deploy/grafana')
+    for (const f of files) t.equal(cm.data[f], readFileSync(join(DEPLOY, 'grafana', f), 'utf8'), `${f}: the very dashboard file`)
     t.ok(Buffer.byteLength(JSON.stringify(cm)) < 262_144, 'small enough for kubectl apply\'s last-applied annotation')
   })
 

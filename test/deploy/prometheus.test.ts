@@ -6,9 +6,9 @@
  *   B. after score requests for every scenario, it no longer does, and neither do the alerts
  *      about Cordum and failing decisions;
  *   C. with the demo sandbox answering 503, the Cordum and failing-decision alerts fire.
- * Then every query of the dashboard (variables at "All"), every variable's label_values and
+ * Then every query of both dashboards (variables at "All"), every variable's label_values and
  * every recording rule return data from Prometheus's HTTP API, so no misspelt metric or label
- * survives. `promtool check metrics` lints the live /metrics.
+ * survives, and a rollout panel's data link, filled from a real point, opens the decision. `promtool check metrics` lints the live /metrics.
  * Rule groups are evaluated every second here (30 s in deploy/); their expressions are unchanged.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -23,7 +23,7 @@ import { request } from 'undici'
 import { stringify } from 'yaml'
 import { SANDBOX_ADMIN_KEY } from '../../src/sandbox/gateway.js'
 import { BASELINE_AGENT, SCENARIOS } from '../../src/sandbox/scenarios.js'
-import { queryPanels, readDashboard, ruleGroups, substitute, type Rule } from '../helpers/dashboard.js'
+import { filterVariables, linkUrl, queryPanels, readDashboards, ruleGroups, substitute, type Dashboard, type Rule } from '../helpers/dashboard.js'
 import { hasCommand, needTool } from '../helpers/tools.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
@@ -175,21 +175,38 @@ t.test('a real Prometheus scraping the gate: every dashboard query and rule retu
   await waitFor('a scrape after the last request', async () => (await fires('agentcanary_evaluation_errors_total{code="GATE_ERR_UNKNOWN_STAGE"}')) ? true : undefined)
   await new Promise((r) => setTimeout(r, 2_500))
 
-  // Every dashboard query, every variable and every recording rule returns data.
-  const { dashboard } = readDashboard()
-  for (const p of queryPanels(dashboard)) {
-    for (const target of p.targets ?? []) {
-      const expr = substitute(target.expr)
-      t.ok((await query(expr)).length > 0, `dashboard "${p.title}" ${target.refId}: ${expr}`)
+  // Every dashboard query and every variable returns data, with every variable at "All".
+  for (const { file, dashboard } of readDashboards()) {
+    const name = file.split('/').pop() as string
+    for (const p of queryPanels(dashboard)) {
+      for (const target of p.targets ?? []) {
+        const expr = substitute(target.expr)
+        t.ok((await query(expr)).length > 0, `${name} "${p.title}" ${target.refId}: ${expr}`)
+      }
+    }
+    for (const v of filterVariables(dashboard)) {
+      const text = typeof v.query === 'string' ? v.query : v.query.query
+      const m = /^label_values\((.+),\s*(\w+)\)$/.exec(text)
+      t.ok(m !== null, `${name} variable ${v.name}: label_values(selector, label)`)
+      const values = (await query(substitute(m?.[1] ?? ''))).map((r) => r.metric[m?.[2] ?? '']).filter((x) => x !== undefined && x !== '')
+      t.ok(values.length > 0, `${name} variable ${v.name} has values: ${[...new Set(values)].join(', ')}`)
     }
   }
-  for (const v of dashboard.templating.list.filter((x) => x.type === 'query')) {
-    const text = typeof v.query === 'string' ? v.query : v.query.query
-    const m = /^label_values\((.+),\s*(\w+)\)$/.exec(text)
-    t.ok(m !== null, `variable ${v.name}: label_values(selector, label)`)
-    const values = (await query(substitute(m?.[1] ?? ''))).map((r) => r.metric[m?.[2] ?? '']).filter((x) => x !== undefined && x !== '')
-    t.ok(values.length > 0, `variable ${v.name} has values: ${[...new Set(values)].join(', ')}`)
-  }
+  // A rollout panel's data link, followed from a real point: the gate's decision at that moment.
+  const [rollouts] = readDashboards()
+  const scorePanel = queryPanels(rollouts?.dashboard as Dashboard).find((p) => p.title === 'Score')
+  const [point] = await query('agentcanary:rollout_score_ratio:latest{rollout_namespace="shop", rollout="support-failing", stage="canary-1"}')
+  const [decisionLink, rolloutLink] = scorePanel?.fieldConfig?.defaults.links ?? []
+  const at = linkUrl(decisionLink?.url ?? '', { gate_url: gateUrl }, point?.metric ?? {}, Math.round((point?.value[0] ?? 0) * 1000))
+  const redirect = await request(at)
+  await redirect.body.dump()
+  t.equal(redirect.statusCode, 302, `the data link ${at} finds the decision`)
+  const page = await request(new URL(String(redirect.headers.location), at))
+  const html = await page.body.text()
+  t.equal(page.statusCode, 200)
+  t.match(html, /<h1 data-verdict="fail">[\s\S]*canary-1[\s\S]*shop\/support-failing/, 'the page of the rollout\'s failed decision')
+  const rolloutPage = await request(linkUrl(rolloutLink?.url ?? '', { gate_url: gateUrl }, point?.metric ?? {}, 0))
+  t.match(await rolloutPage.body.text(), /<h1>Rollout shop\/support-failing<\/h1>/, 'and the rollout\'s page')
   for (const r of ruleGroups().flatMap((g) => g.rules).filter((x) => x.record !== undefined)) {
     t.ok((await query(r.record as string)).length > 0, `recording rule ${r.record} has data`)
   }

@@ -4,17 +4,36 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { readObjects } from './kustomize.js'
 
-export const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/agent-canary-gate.json', import.meta.url))
+/** The shipped dashboards: what the gate decides per rollout, and the gate's own health. */
+export const DASHBOARD_FILES = ['agent-canary-gate.json', 'agent-canary-gate-service.json'].map((f) => fileURLToPath(new URL(`../../deploy/grafana/${f}`, import.meta.url)))
 export const RULES_FILE = fileURLToPath(new URL('../../deploy/base/prometheusrule.yaml', import.meta.url))
 
 export interface Target { refId: string, expr: string, datasource?: { type: string, uid: string }, legendFormat?: string }
-export interface Panel { id: number, type: string, title: string, datasource?: { type: string, uid: string }, gridPos: { x: number, y: number, w: number, h: number }, targets?: Target[] }
-export interface Variable { name: string, type: string, query: string | { query: string }, datasource?: { type: string, uid: string }, allValue?: string }
+export interface DataLink { title: string, url: string, targetBlank?: boolean }
+export interface FieldOverride { matcher: { id: string, options: string }, properties: Array<{ id: string, value: unknown }> }
+export interface Panel {
+  id: number
+  type: string
+  title: string
+  description?: string
+  datasource?: { type: string, uid: string }
+  gridPos: { x: number, y: number, w: number, h: number }
+  targets?: Target[]
+  fieldConfig?: { defaults: { unit?: string, min?: number, max?: number, links?: DataLink[], mappings?: unknown[], thresholds?: { steps: Array<{ color: string, value: number | null }> }, custom?: Record<string, unknown> }, overrides: FieldOverride[] }
+}
+export interface Variable { name: string, type: string, query: string | { query: string }, datasource?: { type: string, uid: string }, allValue?: string, current?: { value: unknown } }
 export interface Dashboard { uid: string, title: string, id?: number | null, schemaVersion: number, panels: Panel[], templating: { list: Variable[] }, __inputs?: unknown }
 
-export function readDashboard (): { text: string, dashboard: Dashboard } {
-  const text = readFileSync(DASHBOARD_FILE, 'utf8')
-  return { text, dashboard: JSON.parse(text) as Dashboard }
+export function readDashboards (): Array<{ file: string, text: string, dashboard: Dashboard }> {
+  return DASHBOARD_FILES.map((file) => {
+    const text = readFileSync(file, 'utf8')
+    return { file, text, dashboard: JSON.parse(text) as Dashboard }
+  })
+}
+
+/** Variables that filter queries (label_values); a textbox (the gate's address) feeds data links instead. */
+export function filterVariables (d: Dashboard): Variable[] {
+  return d.templating.list.filter((v) => v.type === 'query')
 }
 
 export function queryPanels (d: Dashboard): Panel[] {
@@ -44,4 +63,12 @@ export function ruleGroups (): RuleGroup[] {
 /** The rule groups as a Prometheus rules file (what promtool and Prometheus read). */
 export function rulesFileText (): string {
   return stringify({ groups: ruleGroups() })
+}
+
+/** A data link's URL as Grafana fills it for one point of a series. */
+export function linkUrl (template: string, vars: Record<string, string>, labels: Record<string, string>, timeMs: number): string {
+  return template
+    .replace(/\$\{__field\.labels\.(\w+)\}/g, (_m, l: string) => encodeURIComponent(labels[l] ?? ''))
+    .replace('${__value.time}', String(timeMs))
+    .replace(/\$\{(\w+)\}/g, (m, v: string) => vars[v] ?? m)
 }

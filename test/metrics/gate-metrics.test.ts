@@ -8,7 +8,7 @@ import { GateMetrics, type GateMetricsOptions } from '../../src/metrics/gate-met
 import { find, parseExposition, value, type Sample } from '../helpers/exposition.js'
 
 const policy = defaultPolicy().policy
-const stages = Object.values(policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((x) => x.name) }))
+const stages = Object.values(policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((x) => x.name), specs: s.triggers }))
 
 async function judgementOf (example: string, stage = 'canary-1'): Promise<Judgement> {
   return judge(policy.stages[stage] as Stage, await loadObservationsFile(`examples/${example}`, policy))
@@ -77,6 +77,35 @@ t.test('a verdict: counters by stage, and the rollout\'s latest verdict, score, 
   t.equal(value(s, 'agentcanary_verdicts_total', { stage: 'canary-1', verdict: 'pass' }), 1)
   t.equal(find(s, 'agentcanary_rollout_verdict').length, 1, 'one rollout/stage, one series')
   t.equal(value(s, 'agentcanary_rollout_stages'), 1)
+})
+
+t.test('what the gate decides on: the canary\'s bound, the margin and harm levels, each trigger\'s level', async (t) => {
+  const { m, scrape } = metrics()
+  const j = await judgementOf('canary-1-backlog-breach.json')
+  m.judged({ namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, j, 0.2)
+  const s = await scrape()
+  const at = { rollout_namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }
+  for (const signal of j.signals.filter((x) => x.kind === 'rate')) {
+    const c = signal.canary as { lower: number, upper: number }
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'lower' }), c.lower, `${signal.name}: lower bound`)
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'upper' }), c.upper, `${signal.name}: upper bound`)
+    const margin = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'margin' }) as number
+    const harm = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'harm' }) as number
+    t.ok(margin <= harm, `${signal.name}: margin ${margin} <= harm ${harm}`)
+    t.equal(signal.status === 'fail', c.lower > harm, `${signal.name}: ${signal.status}, as the series show`)
+    t.equal(signal.status === 'pass', c.upper <= margin, `${signal.name}: ${signal.status}, as the series show`)
+  }
+  t.equal(value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: 'policy_deny_rate', level: 'harm' }), 0.03, 'the deny rule fails over 3%')
+  for (const trigger of j.triggers.filter((x) => x.name !== 'approval_backlog')) {
+    const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal }) as number
+    const lower = (j.signals.find((x) => x.name === trigger.signal)?.canary as { lower: number }).lower
+    t.equal(trigger.fired, lower > level, `${trigger.name} ${trigger.fired ? 'fired' : 'quiet'}: lower bound ${lower} against its level ${level}`)
+  }
+  t.equal(value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: 'policy_deny_rate', signal: 'policy_deny_rate' }), 0.03)
+  t.same(find(s, 'agentcanary_rollout_approvals_pending_level', at).map((x) => [x.labels.level, x.labels.trigger, x.value]).sort(), [['harm', '', 10], ['trigger', 'approval_backlog', 25]], 'the backlog\'s limit and its trigger\'s, told apart')
+  t.same(find(s, 'agentcanary_rollout_approval_oldest_age_level_seconds', at).map((x) => [x.labels.level, x.value]).sort(), [['harm', 600], ['trigger', 1800]])
+  const perPair = s.filter((x) => x.labels.rollout === 'support-agent').length
+  t.ok(perPair <= 40, `${perPair} series for one rollout and stage of the default policy (docs/observability.md bounds it at 40)`)
 })
 
 t.test('arms without events or without data leave no series (no 0% that was never measured)', async (t) => {
