@@ -133,6 +133,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     stages: Object.values(policy.policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((t) => t.name), specs: s.triggers })),
     rolloutTtlSeconds: config.metrics.rolloutTtlSeconds,
     maxRolloutStages: config.metrics.maxRolloutStages,
+    ...(opts.now === undefined ? {} : { now: opts.now }),
   })
   const sources = new SourceRegistry()
   let cordumSource: CordumSource | undefined

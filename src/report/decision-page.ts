@@ -2,8 +2,8 @@
  * The page of one decision: what a person needs after a canary stopped, in the order they need
  * it. The verdict, score and top reasons first; then each signal over the looks of its analysis
  * (chart, the counts behind every number, how far an undecided rule is from deciding); the
- * triggers; the traffic split, approval and actions; the policy, and where the record sits in
- * its tenant's hash chain. Links go to the previous and next look, the rollout, and the JSON.
+ * triggers; the look itself (window, arms), traffic split, approval and actions; the policy, and
+ * where the record sits in its tenant's hash chain. Links go to the previous and next look, the rollout, and the JSON.
  * Pure: records in, a document out.
  */
 import { pct, seconds } from '../gate/format.js'
@@ -173,7 +173,7 @@ function others (r: DecisionRecord): Html {
   const split = j.trafficSplit
   const rollback = r.actions?.rollback
   const approval = r.actions?.approval
-  return html`<h2>Traffic split, approval and actions</h2>
+  return html`<h3>Traffic split, approval and actions</h3>
 <dl class="facts">
 <dt>traffic split</dt><dd>${badge(split.status === 'mismatch' ? 'fail' : split.status === 'ok' ? 'pass' : 'insufficient', split.status.replace('_', ' '))} ${split.reason}</dd>
 ${j.approval === undefined ? '' : html`<dt>approval</dt><dd>${j.approval.status}${j.approval.ref === undefined ? '' : `, ref ${j.approval.ref}`}${j.approval.jobId === undefined ? '' : `, job ${j.approval.jobId}`}${j.approval.reason === undefined ? '' : `: ${j.approval.reason}`}</dd>`}
@@ -214,11 +214,12 @@ export function decisionPage (input: DecisionPageInput): string {
   const body = html`${heading(r)}
 ${nav(input, i)}
 ${reasons(r)}
-${facts(r, i, input.looks.length, input.earlier)}
 <h2>Signals</h2>
-<p class="muted">Each chart shows this analysis look by look: the canary's estimate with its anytime-valid bound as a hatched band, the baseline dashed, and the levels the rule decides against. A rule fails when the canary's lower bound is over its harm level, and passes when its upper bound is under its margin.</p>
+<p class="muted">Each signal over the looks of this analysis: the canary's estimate with its anytime-valid bound (hatched band), the baseline (dashed), and the levels its rule decides against. The rule fails when the canary's lower bound is over its harm level and passes when its upper bound is under its margin.</p>
 ${r.judgement.signals.map((s, k) => signalSection(s, input, i, k))}
 ${triggersTable(input)}
+<h2>This look</h2>
+${facts(r, i, input.looks.length, input.earlier)}
 ${others(r)}
 ${provenance(input)}
 <footer>agent-canary-gate ${r.gate.version} · decision ${r.id} · <a href="${links.json(r.id)}">JSON</a></footer>`

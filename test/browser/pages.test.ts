@@ -90,8 +90,9 @@ t.test('each demo scenario\'s decision page, its links and its rollout page, in 
     }
     if (s.verdict === 'inconclusive') t.match(await page.locator('[data-to-decide]').first().innerText(), /Time to a decision: about \d+ more canary events/, 'how far from a decision')
     t.match(await page.locator('[data-chain]').getAttribute('data-chain'), 'ok', 'the chain around the record verifies')
-    const file = join(SCREENSHOTS, `decision-${s.rollout}-${s.stage}.png`)
-    await page.screenshot({ path: file, fullPage: true })
+    await page.screenshot({ path: join(SCREENSHOTS, `decision-${s.rollout}-${s.stage}.png`), fullPage: true })
+    // The top of a failed decision's page, for the README: verdict, reasons, the first chart.
+    if (s.rollout === 'agent-deny-spike') await page.screenshot({ path: join(SCREENSHOTS, 'decision-failed.png'), fullPage: true, clip: { x: 0, y: 0, width: 1100, height: 1180 } })
 
     // Links, followed as a person clicks them.
     await page.click('a[data-link="previous"]')

@@ -44,12 +44,12 @@ export function queryPanels (d: Dashboard): Panel[] {
 export const BUILTINS: Record<string, string> = { __rate_interval: '5m', __interval: '30s', __range: '5m' }
 
 /**
- * A dashboard expression as Grafana would send it with every variable at "All": built-in
- * intervals become durations, and the dashboard's variables (only ever used in `=~"$var"`
- * matchers) become their allValue `.*`.
+ * A dashboard expression as Grafana would send it with every variable at "All" (or at the
+ * regex in `values`): built-in intervals become durations, and the dashboard's variables (only
+ * ever used in `=~"$var"` matchers) become their allValue `.*`.
  */
-export function substitute (expr: string): string {
-  return expr.replace(/\$\{?(\w+)\}?/g, (_m, name: string) => BUILTINS[name] ?? '.*')
+export function substitute (expr: string, values: Record<string, string> = {}): string {
+  return expr.replace(/\$\{?(\w+)\}?/g, (_m, name: string) => BUILTINS[name] ?? values[name] ?? '.*')
 }
 
 export interface Rule { record?: string, alert?: string, expr: string, for?: string, labels?: Record<string, string>, annotations?: Record<string, string> }
