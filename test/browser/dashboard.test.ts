@@ -12,10 +12,8 @@
  *      out, and Chromium takes the screenshot.
  * Every panel must draw at least one series.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
@@ -25,8 +23,9 @@ import { browserFor, SCREENSHOTS } from '../helpers/browser.js'
 import { readDashboards, ruleGroups, substitute, type Dashboard } from '../helpers/dashboard.js'
 import { gateFor, getJson, scoreUrl } from '../helpers/gate.js'
 import { renderDashboard, type Series } from '../helpers/grafana-render.js'
+import { backfill, havePrometheus, PROMTOOL, servePrometheus } from '../helpers/prometheus.js'
 import { sandboxFor, T0 } from '../helpers/sandbox.js'
-import { hasCommand, needTool } from '../helpers/tools.js'
+import { needTool } from '../helpers/tools.js'
 
 const MINUTE = 60_000
 const END = Math.floor(T0 / (5 * MINUTE)) * 5 * MINUTE
@@ -41,14 +40,6 @@ const STORY = [
   { namespace: 'shop', rollout: 'summary-agent', revision: '1', canary: 'support-agent-too-new', steps: [{ stage: 'canary-1', from: 130, to: 185, every: 5 }] },
   { namespace: 'qa', rollout: 'drafting-agent', revision: '4', canary: 'support-agent-schema-drift', steps: [{ stage: 'shadow', from: 170, to: 230, every: 5 }] },
 ]
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** One reading of /metrics per minute, as OpenMetrics with timestamps and the labels a scrape adds. */
 function openMetrics (readings: Array<{ ms: number, text: string }>): string {
@@ -73,17 +64,10 @@ function openMetrics (readings: Array<{ ms: number, text: string }>): string {
   return `${out.join('\n')}\n# EOF\n`
 }
 
-function run (cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000 })
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}${r.stdout}`)
-}
-
 t.test('the shipped dashboards, drawn from four hours of the demo scenarios in a real Prometheus', async (t) => {
-  if (!needTool(t, 'prometheus', hasCommand('/usr/bin/prometheus', ['--version']) && hasCommand('promtool'), 'Debian package prometheus (/usr/bin/prometheus, promtool)')) return
+  if (!needTool(t, 'prometheus', havePrometheus(), 'Debian package prometheus (/usr/bin/prometheus, promtool)')) return
   const context = await browserFor(t)
   if (context === undefined) return
-  const dir = mkdtempSync(join(tmpdir(), 'acg-dashboard-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
   // 1. Four hours of looks, /metrics read every minute.
   let now = START
@@ -108,44 +92,25 @@ t.test('the shipped dashboards, drawn from four hours of the demo scenarios in a
   t.same([...failed].sort(), ['drafting-agent', 'refund-agent', 'router-agent', 'triage-agent'], 'each regression is stopped; the healthy and the too-new rollouts are not')
 
   // 2. TSDB blocks from the readings, then the recording rules over them, layer by layer.
-  const data = join(dir, 'data')
-  writeFileSync(join(dir, 'metrics.om'), openMetrics(readings))
-  run('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'metrics.om'), data])
-  const port = await freePort()
-  const api = `http://127.0.0.1:${port}`
-  let prom: ChildProcess | undefined
-  const startPrometheus = async (): Promise<void> => {
-    writeFileSync(join(dir, 'prometheus.yml'), stringify({ global: { scrape_interval: '1m' } }))
-    prom = spawn('/usr/bin/prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${data}`, '--storage.tsdb.retention.time=100y', `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: 'ignore' })
-    for (let i = 0; i < 120; i++) {
-      const ok = await request(`${api}/-/ready`).then(async (r) => { await r.body.dump(); return r.statusCode === 200 }, () => false)
-      if (ok) return
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-    throw new Error('Prometheus did not become ready')
-  }
-  const stopPrometheus = async (): Promise<void> => {
-    if (prom === undefined || prom.exitCode !== null) return
-    const exited = new Promise((resolve) => prom?.once('exit', resolve))
-    prom.kill('SIGTERM')
-    await exited
-  }
-  t.teardown(stopPrometheus)
+  const dir = backfill(openMetrics(readings))
   const groups = ruleGroups()
   const layers = [
     groups.map((g) => ({ ...g, interval: '1m', rules: g.rules.filter((r) => r.record !== undefined && !r.expr.includes('agentcanary:')) })),
     groups.map((g) => ({ ...g, interval: '1m', rules: g.rules.filter((r) => r.record !== undefined && r.expr.includes('agentcanary:')) })),
   ]
   for (const [i, layer] of layers.entries()) {
-    await startPrometheus()
+    const prom = await servePrometheus(dir, { keep: true })
     const file = join(dir, `rules-${i}.yaml`)
     writeFileSync(file, stringify({ groups: layer.filter((g) => g.rules.length > 0) }))
     const out = join(dir, `blocks-${i}`)
-    run('promtool', ['tsdb', 'create-blocks-from', 'rules', `--url=${api}`, `--start=${START / 1000}`, `--end=${END / 1000}`, '--eval-interval=60s', `--output-dir=${out}`, file])
-    await stopPrometheus()
-    for (const block of readdirSync(out)) renameSync(join(out, block), join(data, block))
+    const rules = spawnSync(PROMTOOL, ['tsdb', 'create-blocks-from', 'rules', `--url=${prom.url}`, `--start=${START / 1000}`, `--end=${END / 1000}`, '--eval-interval=60s', `--output-dir=${out}`, file], { encoding: 'utf8', timeout: 300_000 })
+    await prom.close()
+    t.equal(rules.status, 0, `recording rules, layer ${i + 1}: ${rules.stderr}`)
+    for (const block of readdirSync(out)) renameSync(join(out, block), join(dir, 'data', block))
   }
-  await startPrometheus()
+  const prom = await servePrometheus(dir)
+  t.teardown(prom.close)
+  const api = prom.url
 
   // 3 and 4. Every panel's query over the last three and a half hours, drawn, screenshot.
   const range: [number, number] = [START + 30 * MINUTE, END]

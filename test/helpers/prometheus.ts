@@ -33,15 +33,25 @@ export async function freePort (): Promise<number> {
 export interface RunningPrometheus { url: string, dir: string, close: () => Promise<void> }
 
 export async function startPrometheus (openMetricsText: string): Promise<RunningPrometheus> {
+  return await servePrometheus(backfill(openMetricsText))
+}
+
+/** A new directory whose `data` folder holds the history as TSDB blocks. */
+export function backfill (openMetricsText: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'acg-prometheus-'))
   const input = join(dir, 'history.om')
-  const data = join(dir, 'data')
   writeFileSync(input, openMetricsText)
-  const backfill = spawnSync(PROMTOOL, ['tsdb', 'create-blocks-from', 'openmetrics', input, data], { encoding: 'utf8', timeout: 120_000 })
-  if (backfill.status !== 0) {
+  const blocks = spawnSync(PROMTOOL, ['tsdb', 'create-blocks-from', 'openmetrics', input, join(dir, 'data')], { encoding: 'utf8', timeout: 120_000 })
+  if (blocks.status !== 0) {
     rmSync(dir, { recursive: true, force: true })
-    throw new Error(`promtool create-blocks-from failed (${backfill.status}): ${backfill.stderr.slice(-2000)}`)
+    throw new Error(`promtool create-blocks-from failed (${blocks.status}): ${blocks.stderr.slice(-2000)}`)
   }
+  return dir
+}
+
+/** Prometheus over the blocks in `dir/data`; close() stops it and removes `dir` unless `keep` (to add blocks and serve again). */
+export async function servePrometheus (dir: string, opts: { keep?: boolean } = {}): Promise<RunningPrometheus> {
+  const data = join(dir, 'data')
   const config = join(dir, 'prometheus.yml')
   writeFileSync(config, 'global:\n  scrape_interval: 1h\nscrape_configs: []\n')
   const port = await freePort()
@@ -60,7 +70,7 @@ export async function startPrometheus (openMetricsText: string): Promise<Running
       child.kill('SIGTERM')
       await new Promise((resolve) => child.once('exit', resolve))
     }
-    rmSync(dir, { recursive: true, force: true })
+    if (opts.keep !== true) rmSync(dir, { recursive: true, force: true })
   }
   const deadline = Date.now() + 60_000
   for (;;) {
