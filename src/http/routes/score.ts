@@ -73,11 +73,13 @@ function viewOf (view: string | undefined): View {
   throw badField('view', `must be argo (the one-line answer Argo's web provider shows) or absent, got '${view.slice(0, 16)}'`, view.slice(0, 16))
 }
 
-/** The view a URL asks for; only a URL that was answered (so validated) is ever read here. */
+/** The view a URL asks for; only a URL that was answered (so validated) is ever read here. On the warm path: parsed only when it may ask. */
 function viewOfUrl (url: string): View {
-  const q = url.indexOf('?')
-  return q !== -1 && new URLSearchParams(url.slice(q + 1)).get('view') === 'argo' ? 'argo' : 'full'
+  if (!url.includes('view=argo')) return 'full'
+  return new URLSearchParams(url.slice(url.indexOf('?') + 1)).get('view') === 'argo' ? 'argo' : 'full'
 }
+
+const given = (v: string | undefined): v is string => v !== undefined && v !== ''
 
 /** An answer's bodies (one per view and address its report link names) and its `scored` fields. */
 interface Sent { bodies: Map<string, Buffer>, line: Record<string, unknown> }
@@ -115,7 +117,6 @@ export const scoreRoutes: FastifyPluginAsyncTypebox<ScoreRoutesOptions> = async 
     if (request.gateKey !== null) authorizeTenant(request.gateKey, query.tenant ?? opts.defaultTenant)
     const response = await opts.service.score(query, () => clientGone(reply), opts.limit, text)
     // Returning the reply after send() tells Fastify the answer is on its way.
-    const given = (v: string | undefined): v is string => v !== undefined && v !== ''
     const subject: Subject = { tenant: given(query.tenant) ? query.tenant : opts.defaultTenant, canary: query.canary }
     if (given(query.namespace)) subject.namespace = query.namespace
     if (given(query.rollout)) subject.rollout = query.rollout
