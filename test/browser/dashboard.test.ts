@@ -64,6 +64,9 @@ function openMetrics (readings: Array<{ ms: number, text: string }>): string {
   return `${out.join('\n')}\n# EOF\n`
 }
 
+// Chromium and (for the dashboard) Prometheus on a machine shared by the whole suite: time to spare.
+t.setTimeout(300_000)
+
 t.test('the shipped dashboards, drawn from four hours of the demo scenarios in a real Prometheus', async (t) => {
   if (!needTool(t, 'prometheus', havePrometheus(), 'Debian package prometheus (/usr/bin/prometheus, promtool)')) return
   const context = await browserFor(t)

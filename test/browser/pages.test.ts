@@ -35,6 +35,9 @@ async function visible (page: Page, selector: string): Promise<number> {
   }).length)
 }
 
+// Chromium and (for the dashboard) Prometheus on a machine shared by the whole suite: time to spare.
+t.setTimeout(300_000)
+
 t.test('each demo scenario\'s decision page, its links and its rollout page, in Chromium', async (t) => {
   const context = await browserFor(t)
   if (context === undefined) return
