@@ -62,6 +62,20 @@ t.test('a key is presented in X-API-Key or as Authorization: Bearer, in that ord
   t.equal(presentedKey({}), undefined)
 })
 
+t.test('a browser presents the key as a Basic password (the decision pages): any user name, the key after the first colon', async (t) => {
+  const basic = (pair: string, scheme = 'Basic'): Record<string, string> => ({ authorization: `${scheme} ${Buffer.from(pair).toString('base64')}` })
+  t.equal(presentedKey(basic(`me:${KEY}`)), KEY)
+  t.equal(presentedKey(basic(`:${KEY}`)), KEY, 'an empty user name')
+  t.equal(presentedKey(basic(`me:${KEY}:more`)), `${KEY}:more`, 'a password holding a colon: everything after the first')
+  t.equal(presentedKey(basic(`me:${KEY}`, 'basic')), KEY, 'the scheme in any case')
+  t.equal(presentedKey({ authorization: `${basic(`me:${KEY}`).authorization as string}  ` }), KEY, 'trailing spaces')
+  t.equal(presentedKey({ 'x-api-key': OTHER, ...basic(`me:${KEY}`) }), OTHER, 'X-API-Key wins')
+  t.equal(presentedKey(basic('me:')), undefined, 'no password: no key')
+  t.equal(presentedKey(basic(KEY)), undefined, 'no colon: no key (a user name alone)')
+  t.equal(presentedKey({ authorization: 'Basic ***' }), undefined, 'not base64: no key')
+  t.equal(authenticate(parseApiKeys(`${OTHER},${KEY}`), basic(`argo:${KEY}`)).index, 2, 'and it authenticates as that key')
+})
+
 t.test('the first entry matching the presented key is the one used', async (t) => {
   const [bound, any] = [...parseApiKeys(`${KEY}:team-a`), ...parseApiKeys(KEY)]
   const keys = [{ ...bound!, index: 1 }, { ...any!, index: 2 }]
