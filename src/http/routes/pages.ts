@@ -108,7 +108,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ store: EvidenceStore, polic
 
   // Errors as pages, with the JSON API's status and message (routes in this plugin only).
   app.setErrorHandler((err, request, reply) => {
-    const gate = toGateError(err, [])
+    const gate = toGateError(err, request)
     if (gate.statusCode >= 500) request.log.warn({ code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message, err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined }, 'page failed')
     if (gate.statusCode === 401) void reply.header('www-authenticate', 'Basic realm="agent-canary-gate", charset="UTF-8"')
     const body = errorBody(gate)
