@@ -291,7 +291,7 @@ t.test('docs/deploy.md: its overlay, written beside a copy of the clone, renders
 })
 
 t.test('no doc applies a gates policy with kubectl -f: the mounted one comes from deploy/gates/ through kustomize', async (t) => {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`), ...readdirSync(join(ROOT, 'analysis-templates')).filter((f) => f.endsWith('.yaml')).map((f) => `analysis-templates/${f}`)]
+  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`), ...readdirSync(join(ROOT, 'analysis-templates')).filter((f) => f.endsWith('.yaml')).map((f) => `analysis-templates/${f}`)]
   for (const f of files) {
     const lines = readFileSync(join(ROOT, f), 'utf8').split('\n')
     lines.forEach((line, i) => {
