@@ -35,18 +35,33 @@ export interface StageRun {
   window: 'analysis' | 'canary'
   /** With window 'canary': the canary's earlier stretches, oldest first. */
   before?: Stretch[]
+  /**
+   * Go on measuring after a run that ended held, as if the metric had no count, until Argo's
+   * rules would promote or roll back, for at most this many minutes from the analysis' start:
+   * the events the judge needs to decide, whatever the schedule allows. 0 (default): stop.
+   */
+  decideWithinMinutes?: number
 }
 
-export interface RolloutResult {
-  outcome: StageOutcome
-  /** Minutes from the start of the analysis to the measurement that ended it. */
+/** Where a rollout ended, or where the judge decided. */
+export interface RolloutEnd {
   minutes: number
   measurements: number
-  /** The canary's events in the window of the measurement that ended it. */
+  /** The canary's events in the window then. */
   canaryDecisions: number
   canaryJobs: number
-  /** The judgement of that measurement. */
+}
+
+export interface RolloutResult extends RolloutEnd {
+  /** What Argo did at the end of the run (minutes and events are the end's). */
+  outcome: StageOutcome
+  /** The judgement of the measurement that ended the run. */
   last: Judgement
+  /**
+   * When Argo's rules without a count would have promoted or rolled back: the end itself unless
+   * the run ended held and decideWithinMinutes let it go on; `undecided` when they never did.
+   */
+  decision: RolloutEnd & { outcome: 'promoted' | 'rolled_back' | 'undecided' }
 }
 
 /** T0: a whole hour, so sub-interval buckets start at T0 as they would for an aligned step. */
@@ -104,15 +119,26 @@ export function simulateRollout (run: StageRun, seed: number): RolloutResult {
   }
 
   let state = newMetricState()
+  let end: { outcome: StageOutcome, at: RolloutEnd, last: Judgement } | undefined
+  // After a held end, the same run without Argo's count (and its inconclusive limit).
+  const unlimited: MetricRules = { ...rules, count: null, inconclusiveLimit: Infinity }
+  const capMs = T0_MS + (run.decideWithinMinutes ?? 0) * 60_000
   for (let i = 1; ; i++) {
     const untilMs = T0_MS + measurementAt(rules, i) * 1000
+    if (end !== undefined && untilMs > capMs) return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...end.at, outcome: 'undecided' } }
     advance(untilMs)
     const last = judge(run.stage, observations(run, arms, needed, sinceMs, untilMs, bucketMs, random))
     // The measurement's value as the gate's ?view=argo answer starts: "<verdict>: score <n> at <stage>".
     state = record(state, measurementPhase(rules, `${last.verdict}: score ${last.score} at ${last.stage}`))
-    const phase = assess(rules, state)
-    if (phase !== 'Running') {
-      return { outcome: outcomeOf(phase), minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs, last }
+    const at: RolloutEnd = { minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs }
+    if (end === undefined) {
+      const phase = assess(rules, state)
+      if (phase === 'Running') continue
+      end = { outcome: outcomeOf(phase), at, last }
+      if (end.outcome !== 'held') return { ...at, outcome: end.outcome, last, decision: { ...at, outcome: end.outcome } }
+    } else {
+      const phase = assess(unlimited, state)
+      if (phase === 'Successful' || phase === 'Failed') return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...at, outcome: phase === 'Successful' ? 'promoted' : 'rolled_back' } }
     }
   }
 }
@@ -136,15 +162,21 @@ export interface StageSummary {
   stage: string
   weight: number
   rollouts: number
+  /** Argo's ends: promoted, held (paused for a person when the count ran out) or rolled back. */
   promoted: number
   held: number
   rolledBack: number
-  /** Minutes from the analysis' start to its end (a promotion, a rollback or the pause when the count runs out). */
+  /** Minutes from the analysis' start to its end. */
   minutes: { median: number, p90: number }
   /** Mean canary events in the window at the end. */
   meanEvents: { decisions: number, jobs: number }
   /** How many runs ended with each reason code of their last judgement, most frequent first. */
   lastReasons: Array<{ code: string, runs: number }>
+  /**
+   * The judge's decision (Argo's rules without the count, up to decideWithinMinutes): minutes and
+   * canary events to it; runs still undecided count with their last measurement's.
+   */
+  decision: { promoted: number, rolledBack: number, undecided: number, withinMinutes: number, minutes: { median: number, p90: number }, meanEvents: { decisions: number, jobs: number } }
 }
 
 /** `rollouts` seeded rollouts of a stage, summarized. `progress` is told after each rollout. */
@@ -163,11 +195,13 @@ export function quantile (sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number
 }
 
-export function summarize (run: Pick<StageRun, 'stage' | 'weight'>, results: RolloutResult[]): StageSummary {
-  const minutes = results.map((r) => r.minutes).sort((a, b) => a - b)
-  const mean = (f: (r: RolloutResult) => number): number => results.length === 0 ? NaN : results.reduce((s, r) => s + f(r), 0) / results.length
+export function summarize (run: Pick<StageRun, 'stage' | 'weight' | 'decideWithinMinutes'>, results: RolloutResult[]): StageSummary {
+  const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
+  const quantiles = (xs: number[]): { median: number, p90: number } => ({ median: quantile(sorted(xs), 0.5), p90: quantile(sorted(xs), 0.9) })
+  const mean = (xs: number[]): number => xs.length === 0 ? NaN : xs.reduce((s, x) => s + x, 0) / xs.length
   const reasons = new Map<string, number>()
   for (const r of results) for (const code of r.last.reasonCodes) reasons.set(code, (reasons.get(code) ?? 0) + 1)
+  const d = results.map((r) => r.decision)
   return {
     stage: run.stage.name,
     weight: run.weight,
@@ -175,8 +209,16 @@ export function summarize (run: Pick<StageRun, 'stage' | 'weight'>, results: Rol
     promoted: results.filter((r) => r.outcome === 'promoted').length,
     held: results.filter((r) => r.outcome === 'held').length,
     rolledBack: results.filter((r) => r.outcome === 'rolled_back').length,
-    minutes: { median: quantile(minutes, 0.5), p90: quantile(minutes, 0.9) },
-    meanEvents: { decisions: mean((r) => r.canaryDecisions), jobs: mean((r) => r.canaryJobs) },
+    minutes: quantiles(results.map((r) => r.minutes)),
+    meanEvents: { decisions: mean(results.map((r) => r.canaryDecisions)), jobs: mean(results.map((r) => r.canaryJobs)) },
     lastReasons: [...reasons].map(([code, runs]) => ({ code, runs })).sort((a, b) => b.runs - a.runs),
+    decision: {
+      promoted: d.filter((x) => x.outcome === 'promoted').length,
+      rolledBack: d.filter((x) => x.outcome === 'rolled_back').length,
+      undecided: d.filter((x) => x.outcome === 'undecided').length,
+      withinMinutes: run.decideWithinMinutes ?? 0,
+      minutes: quantiles(d.map((x) => x.minutes)),
+      meanEvents: { decisions: mean(d.map((x) => x.canaryDecisions)), jobs: mean(d.map((x) => x.canaryJobs)) },
+    },
   }
 }
