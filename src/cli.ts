@@ -11,10 +11,11 @@ import { judge } from './cli/judge.js'
 import { sandbox } from './cli/sandbox.js'
 import { score } from './cli/score.js'
 import { serve } from './cli/serve.js'
+import { simulate } from './cli/simulate.js'
 import { validate } from './cli/validate.js'
 import { VERSION } from './http/server.js'
 
-export const COMMANDS: Command[] = [serve, score, validate, judge, decisions, sandbox]
+export const COMMANDS: Command[] = [serve, score, validate, judge, simulate, decisions, sandbox]
 
 function help (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
