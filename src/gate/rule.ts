@@ -4,7 +4,7 @@
  * The decision pages (src/report/series.ts) draw these fields.
  */
 import type { Stage, Thresholds } from '../config/policy.js'
-import { HARM, invert, lnEvidence, lnMixture, lnRatioEvidence, PASS_RATE, PASS_RATIO, type Counts, type RateLimit } from './sequential.js'
+import { HARM, healthyMixture, invert, lnEvidence, lnMixture, lnRatioEvidence, PASS_RATE, type Counts, type RateLimit } from './sequential.js'
 
 export type RuleScale = 'rate' | 'ratio'
 
@@ -101,7 +101,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
     margin = limit.maxRatio as number
     // With no baseline hit the plain ratio is undefined; half a hit in each arm keeps it finite.
     estimate = c.kb > 0 ? (c.kc / c.nc) / (c.kb / c.nb) : ((c.kc + 0.5) / c.nc) / ((c.kb + 0.5) / c.nb)
-    upper = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, PASS_RATIO), lnCut, 1e-3, 1e3, 'upper')
+    upper = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, healthyMixture(x)), lnCut, 1e-3, 1e3, 'upper')
     lower = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, HARM), lnCut, 1e-3, 1e3, 'lower')
     if (lower <= 1e-3) lower = 0
   } else {
