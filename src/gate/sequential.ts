@@ -191,7 +191,7 @@ export function fixedHorizonEvents (p0: number, p1: number, alpha: number, power
   return Math.ceil((num * num) / ((p1 - p0) * (p1 - p0)))
 }
 
-/** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
+/** Acklam's rational approximation of the standard normal quantile (absolute error under 2e-5, without his refinement step: ample for sample sizes). */
 export function normalQuantile (p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`p must be in (0, 1), got ${p}`)
   const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239]
