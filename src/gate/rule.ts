@@ -34,9 +34,12 @@ export interface RateRule {
   evidence: { pass: number, harm: number }
   decided: 'pass' | 'harm' | null
   toDecide: ToDecide | null
-  /** ln e-values, for reasons and the score (not part of the response). */
-  lnEvidence: { pass: number, harm: number }
-  lnCut: number
+}
+
+/** A rule and the ln e-values behind it (for reasons; not part of the response). */
+export interface JudgedRule {
+  rule: RateRule
+  ln: { pass: number, harm: number, cut: number }
 }
 
 /** The limit a rate signal's thresholds define. */
@@ -86,11 +89,11 @@ export function projectDecision (c: Counts, limit: RateLimit, lnCut: number, min
 }
 
 /** The rule of a rate signal at cumulative counts: decision, bounds on its own scale, time to decide. */
-export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 'alpha' | 'minDataPoints'>, minutes: number | undefined): RateRule {
+export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 'alpha' | 'minDataPoints'>, minutes: number | undefined): JudgedRule {
   const limit = limitOf(t)
   const lnCut = Math.log(1 / stage.alpha)
   const d = decide(c, limit, lnCut)
-  const comparative = limit.maxRatio !== undefined && c.nb > 0
+  const comparative = limit.maxRatio !== undefined && c.nb > 0 && c.nc > 0
   let scale: RuleScale
   let estimate: number
   let lower: number
@@ -115,7 +118,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
   }
   const progress = (ln: number): number => Math.max(0, Math.min(1, ln / lnCut))
   const perMinute = minutes === undefined || minutes <= 0 ? undefined : c.nc / minutes
-  return {
+  const rule: RateRule = {
     scale,
     estimate,
     lower,
@@ -125,12 +128,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
     evidence: { pass: progress(d.pass), harm: progress(d.harm) },
     decided: d.decided,
     toDecide: d.decided === null || c.nc < stage.minDataPoints ? projectDecision(c, limit, lnCut, stage.minDataPoints, perMinute) : null,
-    lnEvidence: { pass: finite(d.pass), harm: finite(d.harm) },
-    lnCut,
   }
+  return { rule, ln: { pass: d.pass, harm: d.harm, cut: lnCut } }
 }
 
-/** ln e-values stay finite (a zero-rate limit makes one infinite) so records serialize. */
-function finite (ln: number): number {
-  return Math.max(-700, Math.min(700, ln))
-}

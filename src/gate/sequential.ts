@@ -55,6 +55,15 @@ export function healthyMixture (M: number): Mixture {
   return { points: [0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.2, 0.6, 0.2] }
 }
 /**
+ * Pass alternatives of the floor part (the canary against M x floor): a healthy canary sits at
+ * the floor or far under it (no overload at all, say), so a quarter of the floor joins the
+ * points of `healthyMixture`.
+ */
+export function floorMixture (M: number): Mixture {
+  const cap = M > 1 ? (1 + M) / 2 : 0.75 * M
+  return { points: [0.25, 0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.3, 0.15, 0.4, 0.15] }
+}
+/**
  * Pass alternatives of an absolute margin m (max_rate, e.g. the 3% deny limit): a healthy canary
  * sits well under it (the shipped deny margin is 3x the 1% healthy deny rate); m x {0.2, 1/3,
  * 0.5} covers that range.
@@ -141,8 +150,7 @@ export function lnEvidence (side: Side, c: Counts, limit: RateLimit): number {
     const hasBaseline = c.nb > 0
     const healthy = healthyMixture(M)
     const ratio = hasBaseline ? lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, M, side === 'pass' ? healthy : HARM) : undefined
-    // The floor part's healthy canary sits at or under the floor: the same multiples of the margin.
-    const floor = limit.floor > 0 ? absolute(M * limit.floor, healthy) : undefined
+    const floor = limit.floor > 0 ? absolute(M * limit.floor, floorMixture(M)) : undefined
     let part: number
     if (ratio === undefined) part = floor ?? 0 // no baseline: the floor stands in (or nothing to test)
     else if (floor === undefined) part = ratio
