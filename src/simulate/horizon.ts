@@ -109,7 +109,7 @@ export function fixedHorizon (stage: Stage, canary: ArmRates, baseline: ArmRates
     rules.push({ rule, signal, stream: model.stream, direction, rate: p, limit: l.limit, test: twoSample ? 'two-proportion' : 'one-sample', n: Math.ceil(n) })
   }
   for (const s of stage.signals) if (s.kind === 'rate') add(`signal ${s.name}`, s.name, s.thresholds, false)
-  for (const t of stage.triggers) if (t.kind === 'rate' && t.sustainedIntervals === undefined) add(`trigger ${t.name}`, t.signal, t, true)
+  for (const t of stage.triggers) if (t.kind === 'rate') add(`trigger ${t.name}`, t.signal, t, true)
   const fails = rules.filter((r) => r.direction === 'fail')
   if (fails.length > 0) {
     return { decision: 'roll back', rules, deciding: fails.reduce((a, b) => (b.n < a.n ? b : a)) }

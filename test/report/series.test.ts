@@ -38,7 +38,7 @@ t.test('a rate trigger fires exactly when the canary\'s lower bound is over its 
     const trigger = canary1.triggers.find((x) => x.name === name)
     if (trigger === undefined || c.n === 0) return
     const m = measure({ canary: c, baseline: b }, canary1.alpha)
-    const result = evaluateTrigger(trigger, m, canary1.subIntervalMinutes)
+    const result = evaluateTrigger(trigger, m, canary1.alpha)
     const signal = canary1.signals.find((s) => s.name === trigger.signal)
     const s = signal === undefined ? undefined : classify(signal, m, canary1)
     const level = rateTriggerLevel(result, trigger, s)
