@@ -62,6 +62,11 @@ export interface RolloutResult extends RolloutEnd {
    * the run ended held and decideWithinMinutes let it go on; `undecided` when they never did.
    */
   decision: RolloutEnd & { outcome: 'promoted' | 'rolled_back' | 'undecided' }
+  /**
+   * The judge's first decisive answer (pass or fail), the sequential test's stopping time: Argo's
+   * promotion then waits for more passes in a row. `none` when it never gave one in the run.
+   */
+  firstDecisive: RolloutEnd & { verdict: 'pass' | 'fail' | 'none' }
 }
 
 /** T0: a whole hour, so sub-interval buckets start at T0 as they would for an aligned step. */
@@ -120,25 +125,29 @@ export function simulateRollout (run: StageRun, seed: number): RolloutResult {
 
   let state = newMetricState()
   let end: { outcome: StageOutcome, at: RolloutEnd, last: Judgement } | undefined
+  let first: RolloutResult['firstDecisive'] | undefined
   // After a held end, the same run without Argo's count (and its inconclusive limit).
   const unlimited: MetricRules = { ...rules, count: null, inconclusiveLimit: Infinity }
   const capMs = T0_MS + (run.decideWithinMinutes ?? 0) * 60_000
+  const result = (e: NonNullable<typeof end>, decision: RolloutResult['decision']): RolloutResult =>
+    ({ ...e.at, outcome: e.outcome, last: e.last, decision, firstDecisive: first ?? { ...decision, verdict: 'none' } })
   for (let i = 1; ; i++) {
     const untilMs = T0_MS + measurementAt(rules, i) * 1000
-    if (end !== undefined && untilMs > capMs) return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...end.at, outcome: 'undecided' } }
+    if (end !== undefined && untilMs > capMs) return result(end, { ...end.at, outcome: 'undecided' })
     advance(untilMs)
     const last = judge(run.stage, observations(run, arms, needed, sinceMs, untilMs, bucketMs, random))
+    const at: RolloutEnd = { minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs }
+    if (first === undefined && last.verdict !== 'inconclusive') first = { ...at, verdict: last.verdict }
     // The measurement's value as the gate's ?view=argo answer starts: "<verdict>: score <n> at <stage>".
     state = record(state, measurementPhase(rules, `${last.verdict}: score ${last.score} at ${last.stage}`))
-    const at: RolloutEnd = { minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs }
     if (end === undefined) {
       const phase = assess(rules, state)
       if (phase === 'Running') continue
       end = { outcome: outcomeOf(phase), at, last }
-      if (end.outcome !== 'held') return { ...at, outcome: end.outcome, last, decision: { ...at, outcome: end.outcome } }
+      if (end.outcome !== 'held') return result(end, { ...at, outcome: end.outcome })
     } else {
       const phase = assess(unlimited, state)
-      if (phase === 'Successful' || phase === 'Failed') return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...at, outcome: phase === 'Successful' ? 'promoted' : 'rolled_back' } }
+      if (phase === 'Successful' || phase === 'Failed') return result(end, { ...at, outcome: phase === 'Successful' ? 'promoted' : 'rolled_back' })
     }
   }
 }
@@ -177,6 +186,8 @@ export interface StageSummary {
    * canary events to it; runs still undecided count with their last measurement's.
    */
   decision: { promoted: number, rolledBack: number, undecided: number, withinMinutes: number, minutes: { median: number, p90: number }, meanEvents: { decisions: number, jobs: number } }
+  /** The judge's first decisive answers: how many of each, and minutes and canary events to them (runs without one at their end). */
+  firstDecisive: { pass: number, fail: number, none: number, minutes: { median: number, p90: number }, meanEvents: { decisions: number, jobs: number } }
 }
 
 /** `rollouts` seeded rollouts of a stage, summarized. `progress` is told after each rollout. */
@@ -202,6 +213,7 @@ export function summarize (run: Pick<StageRun, 'stage' | 'weight' | 'decideWithi
   const reasons = new Map<string, number>()
   for (const r of results) for (const code of r.last.reasonCodes) reasons.set(code, (reasons.get(code) ?? 0) + 1)
   const d = results.map((r) => r.decision)
+  const f = results.map((r) => r.firstDecisive)
   return {
     stage: run.stage.name,
     weight: run.weight,
@@ -219,6 +231,13 @@ export function summarize (run: Pick<StageRun, 'stage' | 'weight' | 'decideWithi
       withinMinutes: run.decideWithinMinutes ?? 0,
       minutes: quantiles(d.map((x) => x.minutes)),
       meanEvents: { decisions: mean(d.map((x) => x.canaryDecisions)), jobs: mean(d.map((x) => x.canaryJobs)) },
+    },
+    firstDecisive: {
+      pass: f.filter((x) => x.verdict === 'pass').length,
+      fail: f.filter((x) => x.verdict === 'fail').length,
+      none: f.filter((x) => x.verdict === 'none').length,
+      minutes: quantiles(f.map((x) => x.minutes)),
+      meanEvents: { decisions: mean(f.map((x) => x.canaryDecisions)), jobs: mean(f.map((x) => x.canaryJobs)) },
     },
   }
 }
