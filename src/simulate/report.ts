@@ -7,8 +7,14 @@
 import type { GatesPolicy } from '../config/policy.js'
 import { measurementAt, type MetricRules } from './analysis.js'
 import { fixedHorizon, POWER, type Horizon } from './horizon.js'
-import { simulateStage, unsimulatable, type StageRun, type StageSummary, type Stretch } from './rollout.js'
+import { simulateStage, unsimulatable, type StageRun, type StageSummary, type Stretch, type WindowRule } from './rollout.js'
 import type { ArmRates, Traffic } from './traffic.js'
+
+const WINDOW_TEXT: Record<WindowRule, string> = {
+  analysis: "since the analysis' start",
+  canary: "since the canary's start",
+  lookback: 'from canary_lifetime_hours before the first measurement, as the service asks when Argo gives no since',
+}
 
 /** Canary weights of the default stages (percent), as issue 15's targets set them. */
 export const DEFAULT_WEIGHTS: Record<string, number> = { shadow: 100, 'canary-1': 10, 'canary-2': 25, full: 100 }
@@ -24,7 +30,7 @@ export interface SimulationSpec {
   baseline: ArmRates
   rollouts: number
   seed: number
-  window: 'analysis' | 'canary'
+  window: WindowRule
   /** Go on after a held end until the judge decides, up to this many minutes (RolloutRun.decideWithinMinutes). */
   decideWithinMinutes: number
 }
@@ -45,7 +51,7 @@ export interface SimulationReport {
   baseline: ArmRates
   rollouts: number
   seed: number
-  window: 'analysis' | 'canary'
+  window: WindowRule
   decideWithinMinutes: number
   alpha: number
   power: number
@@ -66,10 +72,24 @@ export function stageRuns (spec: Omit<SimulationSpec, 'rollouts' | 'seed'>): Sta
     if (why !== undefined) throw new Error(why)
     // Since the canary started: the stages before this one, each for its quickest promotion.
     if (spec.window === 'canary') run.before = [...earlier]
+    if (spec.window === 'lookback') run.before = lookback(earlier, spec.policy.canaryLifetimeHours * 60 - spec.rules.initialDelaySeconds / 60)
     earlier.push({ minutes: earliestPromotionSeconds(spec.rules) / 60, weight })
     runs.push(run)
   }
   return runs
+}
+
+/** The last `minutes` before T0: the latest of the earlier stretches, weight 0 (no canary) before them. */
+function lookback (earlier: Stretch[], minutes: number): Stretch[] {
+  const out: Stretch[] = []
+  let left = Math.max(0, minutes)
+  for (const s of [...earlier].reverse()) {
+    if (left <= 0) break
+    out.unshift({ minutes: Math.min(s.minutes, left), weight: s.weight })
+    left -= s.minutes
+  }
+  if (left > 0) out.unshift({ minutes: left, weight: 0 })
+  return out
 }
 
 function earliestPromotionSeconds (rules: MetricRules): number {
@@ -126,7 +146,7 @@ export function reportRows (r: SimulationReport): string[][] {
 export function reportNotes (r: SimulationReport): string[] {
   const rate = (a: ArmRates): string => `deny ${pct(a.deny, 1)}, job failures ${pct(a.jobFailures, 1)}, overload ${pct(a.overload, 1)}${a.approvals > 0 ? `, approvals ${pct(a.approvals, 1)} of jobs (mean wait ${a.approvalWaitSeconds}s)` : ''}`
   const lines = [
-    `${r.rollouts} rollouts per stage, seed ${r.seed}; ${r.traffic.decisionsPerMinute} decisions/min and ${r.traffic.jobsPerMinute} jobs/min in all; window since the ${r.window === 'analysis' ? "analysis' start" : "canary's start"}.`,
+    `${r.rollouts} rollouts per stage, seed ${r.seed}; ${r.traffic.decisionsPerMinute} decisions/min and ${r.traffic.jobsPerMinute} jobs/min in all; window ${WINDOW_TEXT[r.window]}.`,
     `Canary: ${rate(r.canary)}. Baseline: ${rate(r.baseline)}.`,
     'PROMOTED/HELD/ROLLBACK: how Argo ended the step; MINUTES: median/p90 from the analysis\' start to that end.',
     `EVENTS: mean canary events of the deciding rule's stream at the judge's first pass or fail (the run goes on after a held end, up to ${r.decideWithinMinutes} min; runs without one count with their last events).`,

@@ -6,10 +6,12 @@
  * Timeline of one rollout at a stage: the step's analysis starts at T0 (the canary already runs
  * at the stage's weight); measurement i comes at T0 + initialDelay + (i - 1) x interval and asks
  * about the window [since, measurement time]. `since` is, by `window`:
- *   - 'analysis': T0, the start of this analysis (the window grows from there; what the service
- *     does once its first record of the analysis exists);
+ *   - 'analysis': T0, the start of this analysis (the window grows from there);
  *   - 'canary': the start of the canary, `before` earlier (the canary's earlier stages, at
- *     their weights), for a gate that judges everything since the canary started.
+ *     their weights), for a gate that judges everything since the canary started;
+ *   - 'lookback': `before` earlier, however long it is: what the service does when Argo gives
+ *     no `since` (its first look asks for the last canary_lifetime_hours, and later looks keep
+ *     that start), the stretches before the canary at weight 0 (the baseline took everything).
  * Traffic is drawn piece by piece, split at sub-interval boundaries, so the overload buckets are
  * exact.
  */
@@ -20,7 +22,10 @@ import { assess, measurementAt, measurementPhase, newMetricState, outcomeOf, rec
 import { rng } from './random.js'
 import { addTraffic, drawBacklog, emptyCounts, observeSignal, unmodelled, type ArmCounts, type ArmRates, type Traffic } from './traffic.js'
 
-/** An earlier stretch of the canary's life, before this stage's analysis began. */
+/** Where the window of every measurement starts (see the file's comment). */
+export type WindowRule = 'analysis' | 'canary' | 'lookback'
+
+/** An earlier stretch of the canary's life, before this stage's analysis began (weight 0: no canary yet). */
 export interface Stretch { minutes: number, weight: number }
 
 export interface StageRun {
@@ -32,8 +37,8 @@ export interface StageRun {
   traffic: Traffic
   canary: ArmRates
   baseline: ArmRates
-  window: 'analysis' | 'canary'
-  /** With window 'canary': the canary's earlier stretches, oldest first. */
+  window: WindowRule
+  /** With window 'canary' or 'lookback': what came before T0 inside the window, oldest first. */
   before?: Stretch[]
   /**
    * Go on measuring after a run that ended held, as if the metric had no count, until Argo's
@@ -94,7 +99,7 @@ export function simulateRollout (run: StageRun, seed: number): RolloutResult {
   if (why !== undefined) throw new Error(why)
   const random = rng(seed)
   const bucketMs = run.stage.subIntervalMinutes * 60_000
-  const stretches = run.window === 'canary' ? run.before ?? [] : []
+  const stretches = run.window === 'analysis' ? [] : run.before ?? []
   const sinceMs = T0_MS - stretches.reduce((s, x) => s + x.minutes, 0) * 60_000
   const arms = { canary: emptyCounts(), baseline: emptyCounts() }
   const needed = signalsNeeded(run.stage)

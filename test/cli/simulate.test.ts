@@ -67,7 +67,7 @@ t.test('simulate: each bad option is named with its value (exit 2)', async (t) =
     [['--gates', 'analysis-templates/examples/gates-prometheus.yaml'], /stage canary-1 reads [a-z0-9_, ]+, which the simulator does not model/],
     [['--canary', 'deny=2'], /--canary: deny must be a rate from 0 to 1 \(or 0% to 100%\), got '2'/],
     [['--baseline', 'latency=1'], /--baseline: 'latency=1' is not KEY=VALUE with KEY one of deny, failures/],
-    [['--window', 'lifetime'], /--window must be analysis or canary, got 'lifetime'/],
+    [['--window', 'lifetime'], /--window must be analysis, canary or lookback, got 'lifetime'/],
     [['--template', '/nonexistent/t.yaml'], /--template: cannot read \/nonexistent\/t\.yaml: no such file/],
     [['--metric', 'nope'], /--template: .*no AnalysisTemplate or ClusterAnalysisTemplate with a metric named nope/],
     [['--decide-within', '1.5'], /--decide-within must be a whole number from 0 to 10080, got '1\.5'/],

@@ -128,3 +128,16 @@ t.test('stages the model cannot produce are refused, naming the signal', async (
   t.throws(() => simulateRollout(run({ stage: stage! }), 1), /reads .*which the simulator does not model/)
   t.throws(() => simulateRollout(run({ rules: { ...rules, count: null } }), 1), /has no count/)
 })
+
+t.test('stageRuns: the window rules place the earlier stages and the time before the canary', async (t) => {
+  const { stageRuns } = await import('../../src/simulate/report.js')
+  const spec = { policy, stages: ['canary-1', 'canary-2'], weights: { 'canary-1': 10, 'canary-2': 25 }, rules, traffic: BUSY, canary: BASELINE_RATES, baseline: BASELINE_RATES, decideWithinMinutes: 0 }
+  t.same(stageRuns({ ...spec, window: 'analysis' }).map((r) => r.before), [undefined, undefined])
+  // Earlier stages for their quickest promotion (3 passes: 15 minutes).
+  t.same(stageRuns({ ...spec, window: 'canary' }).map((r) => r.before), [[], [{ minutes: 15, weight: 10 }]])
+  // The service: canary_lifetime_hours (3 h) back from the first measurement (5 min in).
+  t.same(stageRuns({ ...spec, window: 'lookback' }).map((r) => r.before), [[{ minutes: 175, weight: 0 }], [{ minutes: 160, weight: 0 }, { minutes: 15, weight: 10 }]])
+  const looked = simulateRollout(stageRuns({ ...spec, window: 'lookback' })[0]!, 1)
+  t.match(looked.last.window, { since: '2026-11-26T06:05:00.000Z' })
+  t.ok(looked.last.reasonCodes.includes('traffic_split_mismatch'), 'three hours of baseline-only traffic put the canary\'s share far under its weight')
+})
