@@ -4,7 +4,7 @@
  * The decision pages (src/report/series.ts) draw these fields.
  */
 import type { Stage, Thresholds } from '../config/policy.js'
-import { HARM, invert, lnEvidence, lnMixture, lnRatioEvidence, PASS_RATE, PASS_RATIO, type Counts, type RateLimit } from './sequential.js'
+import { HARM, healthyMixture, invert, lnEvidence, lnMixture, lnRatioEvidence, PASS_RATE, type Counts, type RateLimit } from './sequential.js'
 
 export type RuleScale = 'rate' | 'ratio'
 
@@ -34,9 +34,12 @@ export interface RateRule {
   evidence: { pass: number, harm: number }
   decided: 'pass' | 'harm' | null
   toDecide: ToDecide | null
-  /** ln e-values, for reasons and the score (not part of the response). */
-  lnEvidence: { pass: number, harm: number }
-  lnCut: number
+}
+
+/** A rule and the ln e-values behind it (for reasons; not part of the response). */
+export interface JudgedRule {
+  rule: RateRule
+  ln: { pass: number, harm: number, cut: number }
 }
 
 /** The limit a rate signal's thresholds define. */
@@ -86,11 +89,11 @@ export function projectDecision (c: Counts, limit: RateLimit, lnCut: number, min
 }
 
 /** The rule of a rate signal at cumulative counts: decision, bounds on its own scale, time to decide. */
-export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 'alpha' | 'minDataPoints'>, minutes: number | undefined): RateRule {
+export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 'alpha' | 'minDataPoints'>, minutes: number | undefined): JudgedRule {
   const limit = limitOf(t)
   const lnCut = Math.log(1 / stage.alpha)
   const d = decide(c, limit, lnCut)
-  const comparative = limit.maxRatio !== undefined && c.nb > 0
+  const comparative = limit.maxRatio !== undefined && c.nb > 0 && c.nc > 0
   let scale: RuleScale
   let estimate: number
   let lower: number
@@ -101,7 +104,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
     margin = limit.maxRatio as number
     // With no baseline hit the plain ratio is undefined; half a hit in each arm keeps it finite.
     estimate = c.kb > 0 ? (c.kc / c.nc) / (c.kb / c.nb) : ((c.kc + 0.5) / c.nc) / ((c.kb + 0.5) / c.nb)
-    upper = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, PASS_RATIO), lnCut, 1e-3, 1e3, 'upper')
+    upper = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, healthyMixture(x)), lnCut, 1e-3, 1e3, 'upper')
     lower = invert((x) => lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, x, HARM), lnCut, 1e-3, 1e3, 'lower')
     if (lower <= 1e-3) lower = 0
   } else {
@@ -115,7 +118,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
   }
   const progress = (ln: number): number => Math.max(0, Math.min(1, ln / lnCut))
   const perMinute = minutes === undefined || minutes <= 0 ? undefined : c.nc / minutes
-  return {
+  const rule: RateRule = {
     scale,
     estimate,
     lower,
@@ -125,12 +128,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
     evidence: { pass: progress(d.pass), harm: progress(d.harm) },
     decided: d.decided,
     toDecide: d.decided === null || c.nc < stage.minDataPoints ? projectDecision(c, limit, lnCut, stage.minDataPoints, perMinute) : null,
-    lnEvidence: { pass: finite(d.pass), harm: finite(d.harm) },
-    lnCut,
   }
+  return { rule, ln: { pass: d.pass, harm: d.harm, cut: lnCut } }
 }
 
-/** ln e-values stay finite (a zero-rate limit makes one infinite) so records serialize. */
-function finite (ln: number): number {
-  return Math.max(-700, Math.min(700, ln))
-}

@@ -39,22 +39,41 @@
 export interface Mixture { points: readonly number[], weights: readonly number[] }
 
 /**
- * Pass boundaries: the alternatives are healthy canaries. For a ratio margin M the healthy
- * canary is rho = 1; with the shipped margins (1.5x-2x) the points M x {0.35, 0.5, 0.7} put
- * half the weight at or near 1 and the rest either side, so a canary equal to its baseline
- * earns nearly the full likelihood ratio of the best single alternative, less ln 2.
+ * Pass alternatives of a comparative margin M: healthy canaries. On the ratio part the healthy
+ * canary has rho = 1; on the floor part (the canary against M x floor) it sits at the floor. The
+ * points are rho = 0.8, 1 and 1.2 (never past half-way to M), as multiples of M, with most
+ * weight on 1: a canary equal to its baseline keeps 60% of the best single alternative's
+ * likelihood ratio (ln 0.6 = -0.5 of the ln 20 = 3.0 needed), and one a little better or worse
+ * still gets most of it. Tuned with `agent-canary-gate simulate` (docs/judging.md): spreading
+ * the weight evenly over 0.35-0.7 x M, as first tried, promoted 80% of healthy canary-1
+ * rollouts instead of 85%.
  */
-export const PASS_RATIO: Mixture = { points: [0.35, 0.5, 0.7], weights: [0.25, 0.5, 0.25] }
+export function healthyMixture (M: number): Mixture {
+  // Alternatives stay under the margin: half-way to it above 1, three quarters of it under 1
+  // (a margin under 1 asks the canary to be better than its baseline).
+  const cap = M > 1 ? (1 + M) / 2 : 0.75 * M
+  return { points: [0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.2, 0.6, 0.2] }
+}
 /**
- * For an absolute margin m (e.g. 3% denies, or M x floor) a healthy canary sits well under it:
- * the shipped deny margin is 3x the 1% healthy deny rate, the overload floor margin 2-3x its
- * healthy rate; m x {0.2, 1/3, 0.5} covers that range.
+ * Pass alternatives of the floor part (the canary against M x floor): a healthy canary sits at
+ * the floor or far under it (no overload at all, say), so a quarter of the floor joins the
+ * points of `healthyMixture`.
+ */
+export function floorMixture (M: number): Mixture {
+  const cap = M > 1 ? (1 + M) / 2 : 0.75 * M
+  return { points: [0.25, 0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.3, 0.15, 0.4, 0.15] }
+}
+/**
+ * Pass alternatives of an absolute margin m (max_rate, e.g. the 3% deny limit): a healthy canary
+ * sits well under it (the shipped deny margin is 3x the 1% healthy deny rate); m x {0.2, 1/3,
+ * 0.5} covers that range.
  */
 export const PASS_RATE: Mixture = { points: [0.2, 1 / 3, 0.5], weights: [0.25, 0.5, 0.25] }
 /**
- * Harm boundaries: the regressions a rollback must catch, 1.5x to 3x the level (a job failure
- * rate 4x the baseline is 2x the 2x level; a 5% deny rate is 1.67x the 3% level). Weight leans
- * to the nearer points, which need the most help; far ones are caught anyway.
+ * Harm alternatives: the regressions a rollback must catch, 1.5x to 3x the level (a job failure
+ * rate 4x the baseline is 2x the 2x level; a 5% deny rate is 1.67x the 3% level; canary-only
+ * overload at 5x is 3.3x the 1.5x level). Weight leans to the nearer points, which need the most
+ * help; far ones cross soon anyway.
  */
 export const HARM: Mixture = { points: [1.5, 2, 3], weights: [0.4, 0.4, 0.2] }
 
@@ -124,13 +143,14 @@ export type Side = 'pass' | 'harm'
  */
 export function lnEvidence (side: Side, c: Counts, limit: RateLimit): number {
   const parts: number[] = []
-  const absolute = (level: number): number => lnMixture(c.nc, c.kc, level, side === 'pass' ? PASS_RATE : HARM)
-  if (limit.maxRate !== undefined) parts.push(absolute(limit.maxRate))
+  const absolute = (level: number, pass: Mixture): number => lnMixture(c.nc, c.kc, level, side === 'pass' ? pass : HARM)
+  if (limit.maxRate !== undefined) parts.push(absolute(limit.maxRate, PASS_RATE))
   if (limit.maxRatio !== undefined) {
     const M = limit.maxRatio
     const hasBaseline = c.nb > 0
-    const ratio = hasBaseline ? lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, M, side === 'pass' ? PASS_RATIO : HARM) : undefined
-    const floor = limit.floor > 0 ? absolute(M * limit.floor) : undefined
+    const healthy = healthyMixture(M)
+    const ratio = hasBaseline ? lnRatioEvidence(c.nc, c.kc, c.nb, c.kb, M, side === 'pass' ? healthy : HARM) : undefined
+    const floor = limit.floor > 0 ? absolute(M * limit.floor, floorMixture(M)) : undefined
     let part: number
     if (ratio === undefined) part = floor ?? 0 // no baseline: the floor stands in (or nothing to test)
     else if (floor === undefined) part = ratio
@@ -179,7 +199,7 @@ export function fixedHorizonEvents (p0: number, p1: number, alpha: number, power
   return Math.ceil((num * num) / ((p1 - p0) * (p1 - p0)))
 }
 
-/** Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9). */
+/** Acklam's rational approximation of the standard normal quantile (absolute error under 2e-5, without his refinement step: ample for sample sizes). */
 export function normalQuantile (p: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`p must be in (0, 1), got ${p}`)
   const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239]

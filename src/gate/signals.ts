@@ -163,24 +163,25 @@ function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, stage:
   if (t.maxRatio !== undefined && (m.baseline === undefined || m.baseline.n === 0)) {
     r.notes.push(`${name}: no baseline events: ratios are judged against the floor ${pct(t.floor)}`)
   }
-  const rule = rateRule(countsOf(m), t, stage, windowMinutes(m))
+  const { rule, ln } = rateRule(countsOf(m), t, stage, windowMinutes(m))
   r.rule = rule
   if (c.n < stage.minDataPoints) {
     r.status = 'insufficient'
     r.reason = `${name} has ${c.n} canary events; at least ${stage.minDataPoints} are needed to judge it`
     return r
   }
-  const against = `${ruleText(rule)}; the margin is ${value(rule.scale, rule.margin)}`
+  const floor = rule.scale === 'ratio' && t.floor > 0 ? ` max(baseline, floor ${pct(t.floor)})` : ''
+  const against = `${ruleText(rule)}; the margin is ${value(rule.scale, rule.margin)}${floor}`
   const counts = `${pct(c.rate)} (${c.k}/${c.n})${baselineText(m)}`
   if (rule.decided === 'harm') {
     r.status = 'fail'
-    r.reason = `${name} ${counts} exceeds its margin: ${against} (harm evidence ${eValue(rule.lnEvidence.harm)} >= ${cutText(rule.lnCut)})`
+    r.reason = `${name} ${counts} exceeds its margin: ${against} (harm evidence ${eValue(ln.harm)} >= ${cutText(ln.cut)})`
   } else if (rule.decided === 'pass') {
     r.status = 'pass'
-    r.reason = `${name} ${counts} is within its margin: ${against} (pass evidence ${eValue(rule.lnEvidence.pass)} >= ${cutText(rule.lnCut)})`
+    r.reason = `${name} ${counts} is within its margin: ${against} (pass evidence ${eValue(ln.pass)} >= ${cutText(ln.cut)})`
   } else {
     r.status = 'marginal'
-    r.reason = `${name} ${counts} is not decided yet: ${against} (evidence toward pass ${eValue(rule.lnEvidence.pass)}, toward harm ${eValue(rule.lnEvidence.harm)}, either needs ${cutText(rule.lnCut)}); ${toDecideText(rule.toDecide)}`
+    r.reason = `${name} ${counts} is not decided yet: ${against} (evidence toward pass ${eValue(ln.pass)}, toward harm ${eValue(ln.harm)}, either needs ${cutText(ln.cut)}); ${toDecideText(rule.toDecide)}`
   }
   return r
 }
