@@ -61,7 +61,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
 // Run when executed (bin link, node dist/cli.js, tsx src/cli.ts), not when imported by tests.
 const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1])
 if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env })
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin })
   // exitCode, not exit(): a long-running command (serve) resolves only when it is done.
   process.exitCode = code
 }

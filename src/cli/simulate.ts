@@ -37,8 +37,10 @@ canary events it took and the fixed-horizon sample size of the same decision.
   --canary RATES     true rates of the canary over the scenario's, e.g. deny=0.05,failures=4%
                      (keys: deny, failures, overload, schema, approvals, approval-wait seconds)
   --baseline RATES   the same for the baseline
-  --window W         analysis (since the analysis' start, the default) or canary (since the
-                     canary started, its earlier stages included)
+  --window W         analysis (since the analysis' start, the default), canary (since the
+                     canary started, its earlier stages included) or lookback (from
+                     canary_lifetime_hours before the first measurement: what the service
+                     asks when Argo gives no since)
   --rollouts N       rollouts per stage (default 400)
   --seed S           seed (default 1): the same seed gives the same figures
   --decide-within M  after a run ends held, go on measuring (Argo's rules without the count)
@@ -77,7 +79,7 @@ or value, an unreadable template).`,
     const seed = wholeNumber('--seed', values.seed ?? '1', 0, 2 ** 32 - 1)
     const decideWithinMinutes = wholeNumber('--decide-within', values['decide-within'] ?? '1440', 0, 7 * 1440)
     const window = values.window ?? 'analysis'
-    if (window !== 'analysis' && window !== 'canary') throw new UsageError(`--window must be analysis or canary, got '${window}'`)
+    if (window !== 'analysis' && window !== 'canary' && window !== 'lookback') throw new UsageError(`--window must be analysis, canary or lookback, got '${window}'`)
     const traffic = values.traffic === undefined ? sc.traffic ?? BUSY : parseTraffic(values.traffic)
     const rates = (option: '--canary' | '--baseline', text: string | undefined, start: typeof sc.canary): typeof sc.canary => {
       if (text === undefined) return start

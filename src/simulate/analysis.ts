@@ -123,9 +123,8 @@ export function metricRules (metric: Record<string, unknown>): MetricRules {
 }
 
 /**
- * The metric of an (Cluster)AnalysisTemplate manifest: the one named `metricName`, else its only
- * metric. `text` is the YAML of the file (it may hold several documents: the first template
- * with such a metric is taken).
+ * The metric named `metricName` of an (Cluster)AnalysisTemplate manifest. `text` is the YAML of
+ * the file (it may hold several documents: the first template with such a metric is taken).
  */
 export function templateMetric (text: string, file: string, metricName = 'gate-verdict'): MetricRules {
   const docs: unknown[] = []
@@ -137,7 +136,7 @@ export function templateMetric (text: string, file: string, metricName = 'gate-v
     const d = doc as { kind?: unknown, spec?: { metrics?: unknown } }
     if (d.kind !== 'AnalysisTemplate' && d.kind !== 'ClusterAnalysisTemplate') continue
     const metrics = Array.isArray(d.spec?.metrics) ? d.spec.metrics as Record<string, unknown>[] : []
-    const metric = metrics.find((m) => m.name === metricName) ?? (metrics.length === 1 ? metrics[0] : undefined)
+    const metric = metrics.find((m) => m.name === metricName)
     if (metric !== undefined) return metricRules(metric)
   }
   throw new Error(`${file}: no AnalysisTemplate or ClusterAnalysisTemplate with a metric named ${metricName}`)

@@ -7,8 +7,14 @@
 import type { GatesPolicy } from '../config/policy.js'
 import { measurementAt, type MetricRules } from './analysis.js'
 import { fixedHorizon, POWER, type Horizon } from './horizon.js'
-import { simulateStage, unsimulatable, type StageRun, type StageSummary, type Stretch } from './rollout.js'
+import { simulateStage, unsimulatable, type StageRun, type StageSummary, type Stretch, type WindowRule } from './rollout.js'
 import type { ArmRates, Traffic } from './traffic.js'
+
+const WINDOW_TEXT: Record<WindowRule, string> = {
+  analysis: "since the analysis' start",
+  canary: "since the canary's start",
+  lookback: 'from canary_lifetime_hours before the first measurement, as the service asks when Argo gives no since',
+}
 
 /** Canary weights of the default stages (percent), as issue 15's targets set them. */
 export const DEFAULT_WEIGHTS: Record<string, number> = { shadow: 100, 'canary-1': 10, 'canary-2': 25, full: 100 }
@@ -24,15 +30,17 @@ export interface SimulationSpec {
   baseline: ArmRates
   rollouts: number
   seed: number
-  window: 'analysis' | 'canary'
+  window: WindowRule
   /** Go on after a held end until the judge decides, up to this many minutes (RolloutRun.decideWithinMinutes). */
   decideWithinMinutes: number
 }
 
 export interface StageReport extends StageSummary {
   horizon: Horizon
-  /** Mean canary events of the deciding rule's stream at the judge's decision, over its fixed-horizon n. */
+  /** Mean canary events of the deciding rule's stream at the judge's first decisive answer, over its fixed-horizon n. */
   eventsRatio?: number
+  /** The same at Argo's decision (its rules without the count: passes in a row, or a fail). */
+  argoEventsRatio?: number
   /** The schedule: measurements at most, minutes to the earliest promotion and to the last measurement. */
   schedule: { count: number, earliestPromotionMinutes: number, lastMeasurementMinutes: number }
 }
@@ -43,7 +51,7 @@ export interface SimulationReport {
   baseline: ArmRates
   rollouts: number
   seed: number
-  window: 'analysis' | 'canary'
+  window: WindowRule
   decideWithinMinutes: number
   alpha: number
   power: number
@@ -64,10 +72,24 @@ export function stageRuns (spec: Omit<SimulationSpec, 'rollouts' | 'seed'>): Sta
     if (why !== undefined) throw new Error(why)
     // Since the canary started: the stages before this one, each for its quickest promotion.
     if (spec.window === 'canary') run.before = [...earlier]
+    if (spec.window === 'lookback') run.before = lookback(earlier, spec.policy.canaryLifetimeHours * 60 - spec.rules.initialDelaySeconds / 60)
     earlier.push({ minutes: earliestPromotionSeconds(spec.rules) / 60, weight })
     runs.push(run)
   }
   return runs
+}
+
+/** The last `minutes` before T0: the latest of the earlier stretches, weight 0 (no canary) before them. */
+function lookback (earlier: Stretch[], minutes: number): Stretch[] {
+  const out: Stretch[] = []
+  let left = Math.max(0, minutes)
+  for (const s of [...earlier].reverse()) {
+    if (left <= 0) break
+    out.unshift({ minutes: Math.min(s.minutes, left), weight: s.weight })
+    left -= s.minutes
+  }
+  if (left > 0) out.unshift({ minutes: left, weight: 0 })
+  return out
 }
 
 function earliestPromotionSeconds (rules: MetricRules): number {
@@ -75,21 +97,25 @@ function earliestPromotionSeconds (rules: MetricRules): number {
   return measurementAt(rules, s)
 }
 
+/** The report of one stage from its rollouts. */
+export function stageReport (run: StageRun, summary: StageSummary, rules: MetricRules): StageReport {
+  const horizon = fixedHorizon(run.stage, run.canary, run.baseline, run.weight)
+  const d = horizon.deciding
+  const report: StageReport = {
+    ...summary,
+    horizon,
+    schedule: { count: rules.count ?? 0, earliestPromotionMinutes: earliestPromotionSeconds(rules) / 60, lastMeasurementMinutes: measurementAt(rules, rules.count ?? 1) / 60 },
+  }
+  if (d !== undefined && Number.isFinite(d.n)) {
+    report.eventsRatio = summary.firstDecisive.meanEvents[d.stream] / d.n
+    report.argoEventsRatio = summary.decision.meanEvents[d.stream] / d.n
+  }
+  return report
+}
+
 /** Runs the simulation; `progress` hears (stage, rollouts done) after each rollout. */
 export function simulatePolicy (spec: SimulationSpec, progress?: (stage: string, done: number) => void): SimulationReport {
-  const stages = stageRuns(spec).map((run): StageReport => {
-    const { summary } = simulateStage(run, spec.rollouts, spec.seed, (done) => progress?.(run.stage.name, done))
-    const horizon = fixedHorizon(run.stage, spec.canary, spec.baseline, run.weight)
-    const d = horizon.deciding
-    const events = d === undefined ? undefined : summary.decision.meanEvents[d.stream]
-    const report: StageReport = {
-      ...summary,
-      horizon,
-      schedule: { count: spec.rules.count ?? 0, earliestPromotionMinutes: earliestPromotionSeconds(spec.rules) / 60, lastMeasurementMinutes: measurementAt(spec.rules, spec.rules.count ?? 1) / 60 },
-    }
-    if (d !== undefined && events !== undefined && Number.isFinite(d.n)) report.eventsRatio = events / d.n
-    return report
-  })
+  const stages = stageRuns(spec).map((run) => stageReport(run, simulateStage(run, spec.rollouts, spec.seed, (done) => progress?.(run.stage.name, done)).summary, spec.rules))
   return { traffic: spec.traffic, canary: spec.canary, baseline: spec.baseline, rollouts: spec.rollouts, seed: spec.seed, window: spec.window, decideWithinMinutes: spec.decideWithinMinutes, alpha: spec.policy.alpha, power: POWER, stages }
 }
 
@@ -108,7 +134,7 @@ export function reportRows (r: SimulationReport): string[][] {
       pct(s.held, s.rollouts),
       pct(s.rolledBack, s.rollouts),
       `${s.minutes.median}/${s.minutes.p90}`,
-      d === undefined ? '-' : num(s.decision.meanEvents[d.stream]),
+      d === undefined ? '-' : num(s.firstDecisive.meanEvents[d.stream]),
       d === undefined ? '-' : `${num(d.n)} ${d.stream}`,
       s.eventsRatio === undefined ? '-' : s.eventsRatio.toFixed(2),
     ])
@@ -120,15 +146,17 @@ export function reportRows (r: SimulationReport): string[][] {
 export function reportNotes (r: SimulationReport): string[] {
   const rate = (a: ArmRates): string => `deny ${pct(a.deny, 1)}, job failures ${pct(a.jobFailures, 1)}, overload ${pct(a.overload, 1)}${a.approvals > 0 ? `, approvals ${pct(a.approvals, 1)} of jobs (mean wait ${a.approvalWaitSeconds}s)` : ''}`
   const lines = [
-    `${r.rollouts} rollouts per stage, seed ${r.seed}; ${r.traffic.decisionsPerMinute} decisions/min and ${r.traffic.jobsPerMinute} jobs/min in all; window since the ${r.window === 'analysis' ? "analysis' start" : "canary's start"}.`,
+    `${r.rollouts} rollouts per stage, seed ${r.seed}; ${r.traffic.decisionsPerMinute} decisions/min and ${r.traffic.jobsPerMinute} jobs/min in all; window ${WINDOW_TEXT[r.window]}.`,
     `Canary: ${rate(r.canary)}. Baseline: ${rate(r.baseline)}.`,
     'PROMOTED/HELD/ROLLBACK: how Argo ended the step; MINUTES: median/p90 from the analysis\' start to that end.',
-    `EVENTS: mean canary events of the deciding rule's stream when Argo's rules without the count would promote or roll back (up to ${r.decideWithinMinutes} min; undecided runs count with their last events).`,
+    `EVENTS: mean canary events of the deciding rule's stream at the judge's first pass or fail (the run goes on after a held end, up to ${r.decideWithinMinutes} min; runs without one count with their last events).`,
     `HORIZON: canary events of that stream one test read once needs for that decision at one-sided alpha ${r.alpha}, power ${r.power * 100}% (normal approximation, docs/judging.md); RATIO = EVENTS / HORIZON.`,
   ]
   for (const s of r.stages) {
     const d = s.horizon.deciding
-    const decided = `judge decided: promote ${pct(s.decision.promoted, s.rollouts)}, roll back ${pct(s.decision.rolledBack, s.rollouts)}, undecided ${pct(s.decision.undecided, s.rollouts)} (median/p90 ${s.decision.minutes.median}/${s.decision.minutes.p90} min)`
+    const first = `first decisive answer: pass ${pct(s.firstDecisive.pass, s.rollouts)}, fail ${pct(s.firstDecisive.fail, s.rollouts)}, none ${pct(s.firstDecisive.none, s.rollouts)} (median/p90 ${s.firstDecisive.minutes.median}/${s.firstDecisive.minutes.p90} min)`
+    const argo = `Argo's rules without the count: promote ${pct(s.decision.promoted, s.rollouts)}, roll back ${pct(s.decision.rolledBack, s.rollouts)}, undecided ${pct(s.decision.undecided, s.rollouts)} (median/p90 ${s.decision.minutes.median}/${s.decision.minutes.p90} min${s.argoEventsRatio === undefined ? '' : `, ${s.argoEventsRatio.toFixed(2)} x the fixed horizon`})`
+    const decided = `${first}; ${argo}`
     lines.push(`${s.stage}: ${s.schedule.count} measurements at most (promotion at ${s.schedule.earliestPromotionMinutes} min at the earliest, the last at ${s.schedule.lastMeasurementMinutes} min); last answers ${s.lastReasons.slice(0, 3).map((x) => `${x.code} ${pct(x.runs, s.rollouts)}`).join(', ')}; ${decided}${d === undefined ? '' : `; fixed horizon from ${d.rule} (${s.horizon.decision}: ${pct(d.rate, 1)} against ${pct(d.limit, 1)}, ${d.test})`}.`)
   }
   return lines

@@ -6,10 +6,12 @@
  * Timeline of one rollout at a stage: the step's analysis starts at T0 (the canary already runs
  * at the stage's weight); measurement i comes at T0 + initialDelay + (i - 1) x interval and asks
  * about the window [since, measurement time]. `since` is, by `window`:
- *   - 'analysis': T0, the start of this analysis (the window grows from there; what the service
- *     does once its first record of the analysis exists);
+ *   - 'analysis': T0, the start of this analysis (the window grows from there);
  *   - 'canary': the start of the canary, `before` earlier (the canary's earlier stages, at
- *     their weights), for a gate that judges everything since the canary started.
+ *     their weights), for a gate that judges everything since the canary started;
+ *   - 'lookback': `before` earlier, however long it is: what the service does when Argo gives
+ *     no `since` (its first look asks for the last canary_lifetime_hours, and later looks keep
+ *     that start), the stretches before the canary at weight 0 (the baseline took everything).
  * Traffic is drawn piece by piece, split at sub-interval boundaries, so the overload buckets are
  * exact.
  */
@@ -20,7 +22,10 @@ import { assess, measurementAt, measurementPhase, newMetricState, outcomeOf, rec
 import { rng } from './random.js'
 import { addTraffic, drawBacklog, emptyCounts, observeSignal, unmodelled, type ArmCounts, type ArmRates, type Traffic } from './traffic.js'
 
-/** An earlier stretch of the canary's life, before this stage's analysis began. */
+/** Where the window of every measurement starts (see the file's comment). */
+export type WindowRule = 'analysis' | 'canary' | 'lookback'
+
+/** An earlier stretch of the canary's life, before this stage's analysis began (weight 0: no canary yet). */
 export interface Stretch { minutes: number, weight: number }
 
 export interface StageRun {
@@ -32,8 +37,8 @@ export interface StageRun {
   traffic: Traffic
   canary: ArmRates
   baseline: ArmRates
-  window: 'analysis' | 'canary'
-  /** With window 'canary': the canary's earlier stretches, oldest first. */
+  window: WindowRule
+  /** With window 'canary' or 'lookback': what came before T0 inside the window, oldest first. */
   before?: Stretch[]
   /**
    * Go on measuring after a run that ended held, as if the metric had no count, until Argo's
@@ -62,6 +67,11 @@ export interface RolloutResult extends RolloutEnd {
    * the run ended held and decideWithinMinutes let it go on; `undecided` when they never did.
    */
   decision: RolloutEnd & { outcome: 'promoted' | 'rolled_back' | 'undecided' }
+  /**
+   * The judge's first decisive answer (pass or fail), the sequential test's stopping time: Argo's
+   * promotion then waits for more passes in a row. `none` when it never gave one in the run.
+   */
+  firstDecisive: RolloutEnd & { verdict: 'pass' | 'fail' | 'none' }
 }
 
 /** T0: a whole hour, so sub-interval buckets start at T0 as they would for an aligned step. */
@@ -89,7 +99,7 @@ export function simulateRollout (run: StageRun, seed: number): RolloutResult {
   if (why !== undefined) throw new Error(why)
   const random = rng(seed)
   const bucketMs = run.stage.subIntervalMinutes * 60_000
-  const stretches = run.window === 'canary' ? run.before ?? [] : []
+  const stretches = run.window === 'analysis' ? [] : run.before ?? []
   const sinceMs = T0_MS - stretches.reduce((s, x) => s + x.minutes, 0) * 60_000
   const arms = { canary: emptyCounts(), baseline: emptyCounts() }
   const needed = signalsNeeded(run.stage)
@@ -120,25 +130,29 @@ export function simulateRollout (run: StageRun, seed: number): RolloutResult {
 
   let state = newMetricState()
   let end: { outcome: StageOutcome, at: RolloutEnd, last: Judgement } | undefined
+  let first: RolloutResult['firstDecisive'] | undefined
   // After a held end, the same run without Argo's count (and its inconclusive limit).
   const unlimited: MetricRules = { ...rules, count: null, inconclusiveLimit: Infinity }
   const capMs = T0_MS + (run.decideWithinMinutes ?? 0) * 60_000
+  const result = (e: NonNullable<typeof end>, decision: RolloutResult['decision']): RolloutResult =>
+    ({ ...e.at, outcome: e.outcome, last: e.last, decision, firstDecisive: first ?? { ...decision, verdict: 'none' } })
   for (let i = 1; ; i++) {
     const untilMs = T0_MS + measurementAt(rules, i) * 1000
-    if (end !== undefined && untilMs > capMs) return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...end.at, outcome: 'undecided' } }
+    if (end !== undefined && untilMs > capMs) return result(end, { ...end.at, outcome: 'undecided' })
     advance(untilMs)
     const last = judge(run.stage, observations(run, arms, needed, sinceMs, untilMs, bucketMs, random))
+    const at: RolloutEnd = { minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs }
+    if (first === undefined && last.verdict !== 'inconclusive') first = { ...at, verdict: last.verdict }
     // The measurement's value as the gate's ?view=argo answer starts: "<verdict>: score <n> at <stage>".
     state = record(state, measurementPhase(rules, `${last.verdict}: score ${last.score} at ${last.stage}`))
-    const at: RolloutEnd = { minutes: (untilMs - T0_MS) / 60_000, measurements: i, canaryDecisions: arms.canary.decisions, canaryJobs: arms.canary.jobs }
     if (end === undefined) {
       const phase = assess(rules, state)
       if (phase === 'Running') continue
       end = { outcome: outcomeOf(phase), at, last }
-      if (end.outcome !== 'held') return { ...at, outcome: end.outcome, last, decision: { ...at, outcome: end.outcome } }
+      if (end.outcome !== 'held') return result(end, { ...at, outcome: end.outcome })
     } else {
       const phase = assess(unlimited, state)
-      if (phase === 'Successful' || phase === 'Failed') return { ...end.at, outcome: end.outcome, last: end.last, decision: { ...at, outcome: phase === 'Successful' ? 'promoted' : 'rolled_back' } }
+      if (phase === 'Successful' || phase === 'Failed') return result(end, { ...at, outcome: phase === 'Successful' ? 'promoted' : 'rolled_back' })
     }
   }
 }
@@ -177,6 +191,8 @@ export interface StageSummary {
    * canary events to it; runs still undecided count with their last measurement's.
    */
   decision: { promoted: number, rolledBack: number, undecided: number, withinMinutes: number, minutes: { median: number, p90: number }, meanEvents: { decisions: number, jobs: number } }
+  /** The judge's first decisive answers: how many of each, and minutes and canary events to them (runs without one at their end). */
+  firstDecisive: { pass: number, fail: number, none: number, minutes: { median: number, p90: number }, meanEvents: { decisions: number, jobs: number } }
 }
 
 /** `rollouts` seeded rollouts of a stage, summarized. `progress` is told after each rollout. */
@@ -202,6 +218,7 @@ export function summarize (run: Pick<StageRun, 'stage' | 'weight' | 'decideWithi
   const reasons = new Map<string, number>()
   for (const r of results) for (const code of r.last.reasonCodes) reasons.set(code, (reasons.get(code) ?? 0) + 1)
   const d = results.map((r) => r.decision)
+  const f = results.map((r) => r.firstDecisive)
   return {
     stage: run.stage.name,
     weight: run.weight,
@@ -219,6 +236,13 @@ export function summarize (run: Pick<StageRun, 'stage' | 'weight' | 'decideWithi
       withinMinutes: run.decideWithinMinutes ?? 0,
       minutes: quantiles(d.map((x) => x.minutes)),
       meanEvents: { decisions: mean(d.map((x) => x.canaryDecisions)), jobs: mean(d.map((x) => x.canaryJobs)) },
+    },
+    firstDecisive: {
+      pass: f.filter((x) => x.verdict === 'pass').length,
+      fail: f.filter((x) => x.verdict === 'fail').length,
+      none: f.filter((x) => x.verdict === 'none').length,
+      minutes: quantiles(f.map((x) => x.minutes)),
+      meanEvents: { decisions: mean(f.map((x) => x.canaryDecisions)), jobs: mean(f.map((x) => x.canaryJobs)) },
     },
   }
 }
