@@ -38,7 +38,7 @@ export interface Assumption { signal: string, stream: 'decisions' | 'jobs', rate
 
 /**
  * A healthy canary of a rule: equal to its baseline at the floor for a comparative rule (the
- * level the floor says is normal), a third of the limit for an absolute one (the seed's 1% deny
+ * level the floor says is normal), a third of the limit for an absolute one (a healthy 1% deny
  * rate against its 3% limit).
  */
 export function healthyRate (t: Partial<Thresholds>): number {
