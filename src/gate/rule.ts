@@ -93,7 +93,7 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
   const limit = limitOf(t)
   const lnCut = Math.log(1 / stage.alpha)
   const d = decide(c, limit, lnCut)
-  const comparative = limit.maxRatio !== undefined && c.nb > 0 && c.nc > 0
+  const comparative = limit.maxRatio !== undefined && c.nb > 0 && c.nc > 0 // (callers state no rule without canary events)
   let scale: RuleScale
   let estimate: number
   let lower: number

@@ -19,7 +19,7 @@ import { rateBound, type RateBound } from './stats.js'
 export type SignalStatus = 'pass' | 'marginal' | 'fail' | 'insufficient' | 'unavailable'
 
 export interface ThresholdView extends Partial<Thresholds> {
-  /** The thresholds as a person reads them, e.g. "<= 3.0%, <= 1.5x baseline (floor 1.0%)". */
+  /** The thresholds (the margin) as a person reads them, e.g. "<= 2x baseline (floor 2.0%)". */
   text: string
 }
 
@@ -163,7 +163,13 @@ function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, stage:
   if (t.maxRatio !== undefined && (m.baseline === undefined || m.baseline.n === 0)) {
     r.notes.push(`${name}: no baseline events: ratios are judged against the floor ${pct(t.floor)}`)
   }
-  const { rule, ln } = rateRule(countsOf(m), t, stage, windowMinutes(m))
+  if (c.n === 0) {
+    // No canary event, no rule to state (nothing to estimate); only the minimum is known.
+    r.status = 'insufficient'
+    r.reason = `${name} has 0 canary events; at least ${stage.minDataPoints} are needed to judge it`
+    return r
+  }
+  const { rule, ln } = rateRule(countsOf(m), t, stage, m.minutes)
   r.rule = rule
   if (c.n < stage.minDataPoints) {
     r.status = 'insufficient'
@@ -196,13 +202,16 @@ function value (scale: RuleScale, x: number): string {
 
 /** "1.02x baseline (bound 0.61x-1.71x)" or "2.0% (bound 1.1%-3.0%)". */
 function ruleText (rule: RateRule): string {
-  const bound = `bound ${value(rule.scale, rule.lower)}-${Number.isFinite(rule.upper) ? value(rule.scale, rule.upper) : 'unbounded'}`
+  // The bound search ends at 1000x: past it the pass test rejects no ratio at all.
+  const unbounded = rule.scale === 'ratio' && rule.upper >= 1000
+  const bound = `bound ${value(rule.scale, rule.lower)}-${unbounded ? 'unbounded' : value(rule.scale, rule.upper)}`
   return rule.scale === 'ratio' ? `ratio to baseline ${ratio(rule.estimate)} (${bound})` : `rate ${pct(rule.estimate)} (${bound})`
 }
 
+/** An e-value as a person reads it: "0.38", "13.6", "8768", ">1e6". */
 function eValue (ln: number): string {
   const e = Math.exp(ln)
-  if (!Number.isFinite(e) || e >= 1e6) return e >= 1e6 ? '>1e6' : String(e)
+  if (e >= 1e6) return '>1e6'
   return e >= 100 ? String(Math.round(e)) : e >= 10 ? e.toFixed(1) : e.toFixed(2)
 }
 
@@ -219,10 +228,6 @@ export function toDecideText (d: ToDecide | null): string {
 /** The cumulative counts a rate rule reads. */
 function countsOf (m: Measured): Counts {
   return { nc: m.canary?.n ?? 0, kc: m.canary?.k ?? 0, nb: m.baseline?.n ?? 0, kb: m.baseline?.k ?? 0 }
-}
-
-function windowMinutes (m: Measured): number | undefined {
-  return m.minutes
 }
 
 function classifyBacklog (r: SignalResult, signal: StageSignal, o: SignalObservation): SignalResult {
@@ -337,11 +342,9 @@ function rateTrigger (trigger: Trigger, m: Measured, alpha: number): { fired: bo
       : `${ratio(limit.maxRatio)} the floor ${pct(limit.floor)} = ${pct(limit.maxRatio * limit.floor)} (no baseline events)`)
   }
   const levelText = parts.join(' and ')
-  const e = Math.exp(Math.min(ln, 700))
-  const eText = e >= 1e6 ? '>1e6' : e >= 100 ? String(Math.round(e)) : e.toFixed(2)
   const fired = ln >= lnCut
   const evidence = fired
-    ? `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}) exceeds ${levelText} (harm evidence ${eText} >= ${Math.round(1 / alpha)})`
-    : `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}): no evidence over ${levelText} yet (harm evidence ${eText}, fires at ${Math.round(1 / alpha)})`
+    ? `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}) exceeds ${levelText} (harm evidence ${eValue(ln)} >= ${cutText(lnCut)})`
+    : `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}): no evidence over ${levelText} yet (harm evidence ${eValue(ln)}, fires at ${cutText(lnCut)})`
   return { fired, evidence, level, scale }
 }

@@ -42,7 +42,9 @@ t.test('zero events in the canary arm: insufficient, never pass, no crash', asyn
   // without data pulling it down with credit 0; before, it scored 57.1, under the fail line.
   t.ok(j.score >= 75 && j.score < 95, `a hold scores in the hold band, got ${j.score}`)
   t.ok(j.score < judge(stage('canary-1'), obs(healthy())).score, 'and under a pass')
-  t.match(j.reasons[0], /about 50 more canary events to decide/, 'it says how much more data it needs')
+  const few = healthy()
+  few.policy_deny_rate = { canary: { n: 30, k: 0 }, baseline: { n: 3000, k: 30 } }
+  t.match(judge(stage('canary-1'), obs(few)).reasons[0], /policy deny rate has 30 canary events; at least 50 are needed to judge it; about \d+ more canary events to decide \(pass\), about \d+ min/, 'with some events it says how many more it needs, and how long that takes')
   const trigger = j.triggers.find((x) => x.name === 'policy_deny_rate')
   t.equal(trigger?.fired, false)
   t.match(trigger?.evidence, /no canary events yet/)
