@@ -50,8 +50,14 @@ export class PostgresStore implements EvidenceStore {
     this.location = describePostgres(url)
     this.#now = now
     this.#pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5_000, query_timeout: 10_000, types })
-    // An idle client that loses its connection must not crash the gate; the next query reconnects.
+    // A client that loses its connection (the server restarted, an administrator terminated
+    // its backend) emits 'error'. The pool listens on idle clients only; a client checked out
+    // for an append or a verify would take the process down with it. So every client gets its
+    // own listener when it connects: the query under way fails (the request answers 503
+    // GATE_ERR_EVIDENCE_UNAVAILABLE), the broken client is discarded on release, and the next
+    // request connects afresh.
     this.#pool.on('error', () => {})
+    this.#pool.on('connect', (client) => { client.on('error', () => {}) })
   }
 
   /** Connects and applies migrations; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
