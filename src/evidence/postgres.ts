@@ -25,8 +25,9 @@ const COLUMNS = 'id, tenant, seq, kind, time_ms, namespace, rollout, revision, s
 /** int8 columns (seq, time_ms) as numbers: they stay far below 2^53. */
 const types = { getTypeParser: (oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) }
 
+/** The database's own text (a constraint, a host) stays in the cause, for the log; the answer says what failed. */
 function unavailable (what: string, err: unknown): GateError {
-  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (PostgreSQL) could not ${what}: ${(err as Error).message}`, { source: 'evidence', cause: err })
+  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (PostgreSQL) could not ${what}; retry`, { source: 'evidence', cause: err })
 }
 
 /** host:port/database of a connection string, for logs (no user, no password). */
