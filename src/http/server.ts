@@ -32,6 +32,7 @@ import { PermissionCheck } from '../service/permissions.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
+import { stdoutDestination } from './log-destination.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -97,7 +98,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     logger: {
       level: config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
-      ...(opts.logStream === undefined ? {} : { stream: opts.logStream }),
+      // Never pino's default stdout: it blocks the process on a full pipe (log-destination.ts).
+      stream: opts.logStream ?? stdoutDestination(),
     },
     // A socket silent this long is closed. No bytes flow while a score is judged, so this
     // outlasts the handler's backstop: a long deadline (CORDUM_DEADLINE_MS up to 60 s) gets its
