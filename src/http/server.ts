@@ -192,7 +192,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, verifyKeys: config.verifyKeys, metricsKeys: config.metricsKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
@@ -201,6 +201,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     loki: config.loki?.url,
     tenant,
     auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
+    verify: config.verifyKeys.length > 0 ? `${config.verifyKeys.length} key(s) of VERIFY_API_KEYS` : config.apiKeys.length > 0 ? 'any gate key' : 'open',
+    metrics: config.metricsKeys.length > 0 ? 'METRICS_API_KEY' : 'open',
     evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
     maxScoresInFlight: config.overload.maxScoresInFlight,
     publicUrl: config.publicUrl ?? 'unset: report links name the address each request used',
