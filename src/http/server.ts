@@ -32,6 +32,7 @@ import { PermissionCheck } from '../service/permissions.js'
 import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
+import { stdoutDestination } from './log-destination.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -97,7 +98,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     logger: {
       level: config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
-      ...(opts.logStream === undefined ? {} : { stream: opts.logStream }),
+      // Never pino's default stdout: it blocks the process on a full pipe (log-destination.ts).
+      stream: opts.logStream ?? stdoutDestination(),
     },
     // A socket silent this long is closed. No bytes flow while a score is judged, so this
     // outlasts the handler's backstop: a long deadline (CORDUM_DEADLINE_MS up to 60 s) gets its
@@ -110,8 +112,10 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     // While closing, the onRequest hook below answers with the gate's own 503 (code,
     // Retry-After) rather than Fastify's bare one.
     return503OnClosing: false,
-    // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped. The
+    // gate's routes validate with their own compiler (http/validation.ts: nothing coerced but
+    // decimal numbers in a query string); this is for anything registered beside them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   // SIGTERM: requests already in flight finish (and record their evidence); a request that
@@ -188,7 +192,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, verifyKeys: config.verifyKeys, metricsKeys: config.metricsKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
@@ -197,6 +201,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     loki: config.loki?.url,
     tenant,
     auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
+    verify: config.verifyKeys.length > 0 ? `${config.verifyKeys.length} key(s) of VERIFY_API_KEYS` : config.apiKeys.length > 0 ? 'any gate key' : 'open',
+    metrics: config.metricsKeys.length > 0 ? 'METRICS_API_KEY' : 'open',
     evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
     maxScoresInFlight: config.overload.maxScoresInFlight,
     publicUrl: config.publicUrl ?? 'unset: report links name the address each request used',
