@@ -220,7 +220,8 @@ function cutText (lnCut: number): string {
 }
 
 export function toDecideText (d: ToDecide | null): string {
-  if (d === null) return 'at the current rates no decision comes within a hundred million more events'
+  // Only a canary whose rate sits on its margin (say 2/50 against 4%) never decides by projection.
+  if (d === null) return 'its rate sits on its margin: at the current rates no decision comes within a hundred million more events'
   const minutes = d.minutes === null ? '' : `, about ${d.minutes} min at the canary's event rate so far`
   return `about ${d.events} more canary events to decide (${d.side})${minutes}`
 }
