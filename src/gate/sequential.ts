@@ -41,28 +41,33 @@ export interface Mixture { points: readonly number[], weights: readonly number[]
 /**
  * Pass alternatives of a comparative margin M: healthy canaries. On the ratio part the healthy
  * canary has rho = 1; on the floor part (the canary against M x floor) it sits at the floor. The
- * points are rho = 0.8, 1 and 1.2 (never past half-way to M), as multiples of M, with most
- * weight on 1: a canary equal to its baseline keeps 60% of the best single alternative's
- * likelihood ratio (ln 0.6 = -0.5 of the ln 20 = 3.0 needed), and one a little better or worse
- * still gets most of it. Tuned with `agent-canary-gate simulate` (docs/judging.md): spreading
- * the weight evenly over 0.35-0.7 x M, as first tried, promoted 80% of healthy canary-1
- * rollouts instead of 85%.
+ * points are rho = 0.8, 1 and 1.2, as multiples of M, with most weight on 1: a canary equal to
+ * its baseline keeps 60% of the best single alternative's likelihood ratio (ln 0.6 = -0.5 of the
+ * ln 20 = 3.0 needed), and one a little better or worse still gets most of it. Tuned with
+ * `agent-canary-gate simulate` (docs/judging.md): spreading the weight evenly over 0.35-0.7 x M,
+ * as first tried, promoted about 80% of healthy canary-1 rollouts, this 81-85%.
  */
 export function healthyMixture (M: number): Mixture {
-  // Alternatives stay under the margin: half-way to it above 1, three quarters of it under 1
-  // (a margin under 1 asks the canary to be better than its baseline).
-  const cap = M > 1 ? (1 + M) / 2 : 0.75 * M
-  return { points: [0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.2, 0.6, 0.2] }
+  return { points: [0.8, 1, 1.2].map((r) => underMargin(r, M)), weights: [0.2, 0.6, 0.2] }
 }
+
 /**
  * Pass alternatives of the floor part (the canary against M x floor): a healthy canary sits at
  * the floor or far under it (no overload at all, say), so a quarter of the floor joins the
  * points of `healthyMixture`.
  */
 export function floorMixture (M: number): Mixture {
-  const cap = M > 1 ? (1 + M) / 2 : 0.75 * M
-  return { points: [0.25, 0.8, 1, 1.2].map((r) => Math.min(r, cap) / M), weights: [0.3, 0.15, 0.4, 0.15] }
+  return { points: [0.25, 0.8, 1, 1.2].map((r) => underMargin(r, M)), weights: [0.3, 0.15, 0.4, 0.15] }
 }
+
+/**
+ * A healthy ratio r as a multiple of the margin M, kept under the margin: at most half-way to it
+ * above 1, three quarters of it under 1 (a margin under 1 asks the canary to beat its baseline).
+ */
+function underMargin (r: number, M: number): number {
+  return Math.min(r, M > 1 ? (1 + M) / 2 : 0.75 * M) / M
+}
+
 /**
  * Pass alternatives of an absolute margin m (max_rate, e.g. the 3% deny limit): a healthy canary
  * sits well under it (the shipped deny margin is 3x the 1% healthy deny rate); m x {0.2, 1/3,
