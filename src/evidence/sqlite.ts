@@ -11,11 +11,14 @@ import Database from 'better-sqlite3'
 import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
-import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
+import { fromRow, hashOf, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
 import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, StoreOptions } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
+
+/** Records verified between two turns of the event loop (a batch takes a few milliseconds). */
+const VERIFY_BATCH = 500
 
 /** The database's own text (a constraint, a file path) stays in the cause, for the log; the answer says what failed. */
 function unavailable (what: string, err: unknown): GateError {
@@ -28,9 +31,11 @@ export class SqliteStore implements EvidenceStore {
   readonly #db: Database.Database
   readonly #now: () => number
   readonly #ids = new DecisionIds()
+  readonly #key: Buffer | undefined
 
-  constructor (dataDir: string, opts: { now?: () => number } = {}) {
+  constructor (dataDir: string, opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now
+    this.#key = opts.key
     try {
       mkdirSync(dataDir, { recursive: true })
       this.location = join(dataDir, SQLITE_FILE)
@@ -71,7 +76,7 @@ export class SqliteStore implements EvidenceStore {
     try {
       return this.#db.transaction(() => {
         const { id, ms } = this.#ids.next(this.#now())
-        const record = nextDecision(entry, this.#head(entry.tenant), id, ms)
+        const record = nextDecision(entry, this.#head(entry.tenant), id, ms, this.#key)
         this.#insert(record)
         return record
       }).immediate()
@@ -98,14 +103,28 @@ export class SqliteStore implements EvidenceStore {
     }
   }
 
-  async verify (tenant: string): Promise<VerifyReport> {
+  async verify (tenant: string, anchors?: Head[]): Promise<VerifyReport> {
     try {
-      const verifier = new ChainVerifier(tenant)
-      for (const row of this.#db.prepare('SELECT * FROM decisions WHERE tenant = ? ORDER BY seq').iterate(tenant) as IterableIterator<RecordRow>) {
-        verifier.push(row)
-        if (verifier.broken) break
+      const verifier = new ChainVerifier(tenant, { ...(this.#key === undefined ? {} : { key: this.#key }), ...(anchors === undefined ? {} : { anchors }) })
+      // SQLite answers on the event loop: the chain is read in batches, with a turn of the
+      // loop between them, so a long chain never holds up /healthz or a score (issue 20: 40,000
+      // records in one go held the loop 5.9 s). The head is read first; a record appended
+      // between two batches lies beyond it and is left for the next verify.
+      const head = this.#head(tenant)
+      const batch = this.#db.prepare('SELECT * FROM decisions WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?')
+      let after = -1
+      for (;;) {
+        const rows = batch.all(tenant, after, VERIFY_BATCH) as RecordRow[]
+        for (const row of rows) {
+          if (head !== undefined && Number(row.seq) > head.seq) break
+          verifier.push(row)
+        }
+        if (rows.length < VERIFY_BATCH || verifier.broken) break
+        after = Number((rows[rows.length - 1] as RecordRow).seq)
+        if (head !== undefined && after >= head.seq) break
+        await new Promise((resolve) => setImmediate(resolve))
       }
-      return verifier.finish(this.#head(tenant))
+      return verifier.finish(head)
     } catch (err) {
       throw unavailable('verify the chain', err)
     }
@@ -113,9 +132,17 @@ export class SqliteStore implements EvidenceStore {
 
   async tenants (): Promise<string[]> {
     try {
-      return (this.#db.prepare('SELECT tenant FROM chain_heads ORDER BY tenant').all() as { tenant: string }[]).map((r) => r.tenant)
+      return (this.#db.prepare('SELECT tenant FROM chain_heads UNION SELECT DISTINCT tenant FROM decisions ORDER BY tenant').all() as { tenant: string }[]).map((r) => r.tenant)
     } catch (err) {
       throw unavailable('list tenants', err)
+    }
+  }
+
+  async heads (): Promise<Array<Head & { tenant: string }>> {
+    try {
+      return this.#db.prepare('SELECT tenant, seq, hash FROM chain_heads ORDER BY tenant').all() as Array<Head & { tenant: string }>
+    } catch (err) {
+      throw unavailable('read the chain heads', err)
     }
   }
 
@@ -138,7 +165,7 @@ export class SqliteStore implements EvidenceStore {
           const head = this.#head(tenant)
           if (last === undefined || head === undefined) return undefined
           const { id, ms } = this.#ids.next(this.#now())
-          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms)
+          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms, this.#key)
           this.#insert(anchor)
           const pruned = this.#db.prepare('DELETE FROM decisions WHERE tenant = ? AND seq <= ?').run(tenant, last.seq).changes
           return { tenant, pruned, anchorSeq: anchor.seq, prunedThroughSeq: last.seq }
@@ -149,6 +176,10 @@ export class SqliteStore implements EvidenceStore {
     } catch (err) {
       throw unavailable('prune old records', err)
     }
+  }
+
+  hashOk (record: ChainRecord): boolean {
+    return hashOf(record, this.#key) === record.hash
   }
 
   async close (): Promise<void> {
