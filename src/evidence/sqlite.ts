@@ -17,6 +17,10 @@ import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, Sto
 
 export const SQLITE_FILE = 'evidence.sqlite'
 
+/** How long one attempt waits for a lock (synchronously), and how long a write keeps trying (asynchronously). */
+const BUSY_STEP_MS = 20
+const BUSY_BUDGET_MS = 5_000
+
 /** Records verified between two turns of the event loop (a batch takes a few milliseconds). */
 const VERIFY_BATCH = 500
 
@@ -42,7 +46,9 @@ export class SqliteStore implements EvidenceStore {
       this.#db = new Database(this.location)
       this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('synchronous = FULL')
-      this.#db.pragma('busy_timeout = 5000')
+      // SQLite waits for a lock synchronously, holding the event loop: wait only briefly there,
+      // and longer in #write, between turns of the loop.
+      this.#db.pragma(`busy_timeout = ${BUSY_STEP_MS}`)
       this.#migrate()
     } catch (err) {
       throw new GateError('GATE_ERR_CONFIG_INVALID', `DATA_DIR: cannot open the evidence store in '${dataDir}': ${(err as Error).message}`, { cause: err })
@@ -72,14 +78,31 @@ export class SqliteStore implements EvidenceStore {
     this.#db.prepare('INSERT INTO chain_heads (tenant, seq, hash) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(record.tenant, record.seq, record.hash)
   }
 
+  /**
+   * A write transaction; while another connection holds the database locked (SQLITE_BUSY) it is
+   * tried again every BUSY_STEP_MS for up to BUSY_BUDGET_MS, waiting between turns of the event
+   * loop: a locked file must not stop /healthz and every other request with it.
+   */
+  async #write<T> (fn: () => T): Promise<T> {
+    const deadline = performance.now() + BUSY_BUDGET_MS
+    for (;;) {
+      try {
+        return this.#db.transaction(fn).immediate()
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, BUSY_STEP_MS))
+      }
+    }
+  }
+
   async append (entry: DecisionEntry): Promise<DecisionRecord> {
     try {
-      return this.#db.transaction(() => {
+      return await this.#write(() => {
         const { id, ms } = this.#ids.next(this.#now())
         const record = nextDecision(entry, this.#head(entry.tenant), id, ms, this.#key)
         this.#insert(record)
         return record
-      }).immediate()
+      })
     } catch (err) {
       throw unavailable('write the decision record', err)
     }
@@ -160,7 +183,7 @@ export class SqliteStore implements EvidenceStore {
     try {
       const reports: PruneReport[] = []
       for (const tenant of await this.tenants()) {
-        const report = this.#db.transaction((): PruneReport | undefined => {
+        const report = await this.#write((): PruneReport | undefined => {
           const last = this.#db.prepare('SELECT seq, hash, time_ms FROM decisions WHERE tenant = ? AND time_ms < ? ORDER BY seq DESC LIMIT 1').get(tenant, cutoffMs) as { seq: number, hash: string, time_ms: number } | undefined
           const head = this.#head(tenant)
           if (last === undefined || head === undefined) return undefined
@@ -169,7 +192,7 @@ export class SqliteStore implements EvidenceStore {
           this.#insert(anchor)
           const pruned = this.#db.prepare('DELETE FROM decisions WHERE tenant = ? AND seq <= ?').run(tenant, last.seq).changes
           return { tenant, pruned, anchorSeq: anchor.seq, prunedThroughSeq: last.seq }
-        }).immediate()
+        })
         if (report !== undefined) reports.push(report)
       }
       return reports
