@@ -170,8 +170,7 @@ export class PostgresStore implements EvidenceStore {
         let after = -1
         for (;;) {
           const rows = (await client.query<RecordRow>(`SELECT ${COLUMNS} FROM decisions WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT 1000`, [tenant, after])).rows
-          for (const row of rows) verifier.push(row)
-          if (rows.length < 1000 || verifier.broken) break
+          if (!await verifier.pushAll(rows) || rows.length < 1000) break
           after = Number((rows[rows.length - 1] as RecordRow).seq)
         }
         await client.query('COMMIT')
