@@ -4,10 +4,10 @@
  * Fastify's default AJV coerces types everywhere ('array' mode): a JSON body's `"weight": null`
  * or `""` became 0, `{"stage": ["canary-1"]}` became "canary-1", and a query string's
  * `weight=%20` became 0 and `weight=0x10` 16 (AJV coerces whatever `==` takes for a number).
- * Here nothing is coerced but decimal numbers in a query string (a query string has no other
- * way to carry one): a body field has exactly its JSON type, a list is refused wherever a
- * single value is expected, and a number in a query string is written in decimal digits or it
- * is refused, naming the field.
+ * Here nothing is coerced but a number written in decimal digits as a string: a query string
+ * has no other way to carry one, and neither has Argo's web provider, whose `jsonBody` values
+ * are template strings (`weight: "{{args.weight}}"` arrives as `"10"`). Anything else keeps its
+ * type and fails as what it is, naming the field: null, a blank, hex, a list.
  */
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
@@ -32,8 +32,8 @@ function numericFields (schema: unknown): string[] {
 
 type Validator = ((data: unknown) => boolean) & { errors?: ValidateFunction['errors'] }
 
-/** Validates the query string after turning its decimal numbers into numbers (anything else stays a string, and fails as one). */
-function queryValidator (validate: ValidateFunction, numeric: string[]): Validator {
+/** Validates after turning the decimal strings of number fields into numbers (anything else stays as it is, and fails as what it is). */
+function decimalValidator (validate: ValidateFunction, numeric: string[]): Validator {
   const check: Validator = (data) => {
     if (data !== null && typeof data === 'object') {
       const q = data as Record<string, unknown>
@@ -54,8 +54,8 @@ export function useStrictValidation (app: FastifyInstance): void {
   const ajv = newAjv()
   app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema, httpPart?: string }) => {
     const validate = ajv.compile(schema as object)
-    if (httpPart !== 'querystring') return validate
+    if (httpPart !== 'querystring' && httpPart !== 'body') return validate
     const numeric = numericFields(schema)
-    return numeric.length === 0 ? validate : queryValidator(validate, numeric)
+    return numeric.length === 0 ? validate : decimalValidator(validate, numeric)
   })
 }
