@@ -348,8 +348,6 @@ export class ScoreService {
     }
     if (q.topic !== undefined) req.topic = q.topic
     if (q.baseline !== undefined) req.baseline = q.baseline
-    const sustained = q.stage.triggers.filter((t) => t.sustainedIntervals !== undefined).map((t) => t.signal)
-    if (sustained.length > 0) req.sustainedSignals = [...new Set(sustained)].sort()
     return req
   }
 

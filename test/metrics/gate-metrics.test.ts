@@ -38,7 +38,7 @@ t.test('before any traffic: verdict and trigger counters of every stage start at
   const s = await scrape()
   t.equal(find(s, 'agentcanary_verdicts_total').length, 4 * 3, '4 stages x 3 verdicts')
   t.ok(find(s, 'agentcanary_verdicts_total').every((x) => x.value === 0))
-  t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'canary-2', trigger: 'sustained_overload' }), 0)
+  t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'canary-2', trigger: 'overload_ratio' }), 0)
   t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'shadow', trigger: 'schema_violations' }), 0)
   t.equal(value(s, 'agentcanary_build_info', { version: '9.9.9', nodejs: process.version }), 1)
   t.equal(value(s, 'agentcanary_evidence_writes_total', { outcome: 'error' }), 0)
@@ -85,21 +85,30 @@ t.test('what the gate decides on: the canary\'s bound, the margin and harm level
   m.judged({ tenant: 'default', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, j, 0.2)
   const s = await scrape()
   const at = { rollout_namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }
+  // Deliberate change (issue 15): the series are the judge's own rule where it is on the rate
+  // scale (bound, margin, harm); a comparative rule (ratio to baseline) has no rate-scale levels,
+  // so only the canary's arm bound is exported for it.
   for (const signal of j.signals.filter((x) => x.kind === 'rate')) {
-    const c = signal.canary as { lower: number, upper: number }
-    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'lower' }), c.lower, `${signal.name}: lower bound`)
-    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'upper' }), c.upper, `${signal.name}: upper bound`)
-    const margin = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'margin' }) as number
-    const harm = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'harm' }) as number
-    t.ok(margin <= harm, `${signal.name}: margin ${margin} <= harm ${harm}`)
-    t.equal(signal.status === 'fail', c.lower > harm, `${signal.name}: ${signal.status}, as the series show`)
-    t.equal(signal.status === 'pass', c.upper <= margin, `${signal.name}: ${signal.status}, as the series show`)
+    const rule = signal.rule
+    if (rule === undefined) throw new Error(`${signal.name} states its rule`)
+    const arm = signal.canary as { lower: number, upper: number }
+    const bound = rule.scale === 'rate' ? rule : arm
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'lower' }), bound.lower, `${signal.name}: lower bound`)
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'upper' }), bound.upper, `${signal.name}: upper bound`)
+    const margin = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'margin' })
+    const harm = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'harm' })
+    if (rule.scale === 'rate') {
+      t.same([margin, harm], [rule.margin, rule.harm], `${signal.name}: the rule's margin and harm`)
+      t.equal(signal.status === 'pass', rule.decided === 'pass', `${signal.name}: ${signal.status}, as the rule decided`)
+    } else {
+      t.same([margin, harm], [undefined, undefined], `${signal.name}: a ratio rule has no rate-scale levels`)
+    }
   }
   t.equal(value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: 'policy_deny_rate', level: 'harm' }), 0.03, 'the deny rule fails over 3%')
   for (const trigger of j.triggers.filter((x) => x.name !== 'approval_backlog')) {
-    const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal }) as number
-    const lower = (j.signals.find((x) => x.name === trigger.signal)?.canary as { lower: number }).lower
-    t.equal(trigger.fired, lower > level, `${trigger.name} ${trigger.fired ? 'fired' : 'quiet'}: lower bound ${lower} against its level ${level}`)
+    const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal })
+    const scale = j.signals.find((x) => x.name === trigger.signal)?.rule?.scale
+    t.equal(level, scale === 'rate' ? trigger.level : undefined, `${trigger.name}: its stated level on the rate scale, or none beside a ratio rule`)
   }
   t.equal(value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: 'policy_deny_rate', signal: 'policy_deny_rate' }), 0.03)
   t.same(find(s, 'agentcanary_rollout_approvals_pending_level', at).map((x) => [x.labels.level, x.labels.trigger, x.value]).sort(), [['harm', '', 10], ['trigger', 'approval_backlog', 25]], 'the backlog\'s limit and its trigger\'s, told apart')
