@@ -27,6 +27,10 @@ type Tap = Test
 interface Gate { proc: Proc, url: string }
 interface Row { fault: string, answered: number, unavailable: number, other: number, exits: number, lost: number }
 
+// Two gate processes, a sandbox and a PostgreSQL server of its own, through five faults: past
+// the 120 s .taprc gives a file on a loaded machine.
+t.setTimeout(600_000)
+
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 function kill (p: Proc): void {
