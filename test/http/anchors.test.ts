@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3'
 import t from 'tap'
+import { main } from '../../src/cli.js'
 import { ChainAnchors, hashPrefixNumber } from '../../src/evidence/anchors.js'
 import type { EvidenceStore } from '../../src/evidence/store.js'
 import { gateFor, getJson } from '../helpers/gate.js'
@@ -46,6 +47,10 @@ t.test('an anchor given by a person: SEQ:HASH from the log or the metrics', asyn
   t.match((await getJson(`${url}/api/v1/decisions/verify?tenant=default&anchor=${head.seq}:${head.hash.slice(0, 13)}`)).body, { ok: true, tenants: [{ anchors: 1 }] }, 'the right head verifies (the one the gate remembers, too)')
   t.match((await getJson(`${url}/api/v1/decisions/verify?tenant=default&anchor=${head.seq}:${'0'.repeat(13)}`)).body, { ok: false, tenants: [{ broken: { seq: 1, reason: /the head the gate logged and exported for record 1 was 000000000000/ } }] }, 'another hash: broken')
   t.match(await getJson(`${url}/api/v1/decisions/verify?anchor=1:abc`), { status: 400, body: { details: { field: 'anchor' } } }, 'a malformed anchor: 400 naming it')
+  const out: string[] = []
+  const cli = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => out.push(s) }, env: {} }
+  t.equal(await main(['decisions', 'verify', '--url', url, '--tenant', 'default', '--anchor', `${head.seq}:${'0'.repeat(13)}`], cli), 1, 'the CLI takes --anchor: exit 1 for a chain that does not hold it')
+  t.match(out.join(''), /BROKEN/)
 })
 
 t.test('ChainAnchors: a head read from the store behind the one seen is logged as an error and not taken', async (t) => {
