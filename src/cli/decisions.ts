@@ -54,7 +54,7 @@ export const decisions: Command = {
   summary: 'list, show and verify a gate\'s decision records',
   usage: `usage: agent-canary-gate decisions list [filters] [--all] [options]
        agent-canary-gate decisions get ID [--observations FILE] [options]
-       agent-canary-gate decisions verify [--tenant T] [options]
+       agent-canary-gate decisions verify [--tenant T [--anchor SEQ:HASH]] [options]
 
   --tenant, --namespace, --rollout, --revision, --stage, --verdict
                      filters (list); --tenant also for verify
@@ -66,6 +66,9 @@ export const decisions: Command = {
   --order asc|desc   (list) oldest or newest first (default desc)
   --observations F   (get) write the record's observations to F, which
                      'agent-canary-gate judge --observations F' replays
+  --anchor SEQ:HASH  (verify, with --tenant) a chain head kept outside the database (the
+                     gate's 'chain heads' log line or its metrics): the record at SEQ
+                     must still carry that hash
 ${GATE_OPTIONS_USAGE}
 ${TABLE_OPTIONS_USAGE}
 
@@ -79,6 +82,7 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
         ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
         all: { type: 'boolean', default: false },
         observations: { type: 'string' },
+        anchor: { type: 'string' },
         ...GATE_OPTIONS,
       },
     }, decisions)
@@ -127,7 +131,10 @@ Exit 0 on success; 1 when the gate answers an error, or when verify finds a brok
         return EXIT_OK
       }
       case 'verify': {
-        const body = await askGate(url, '/api/v1/decisions/verify', typeof v.tenant === 'string' ? { tenant: v.tenant } : {}, key)
+        const query: Record<string, string> = {}
+        if (typeof v.tenant === 'string') query.tenant = v.tenant
+        if (typeof v.anchor === 'string') query.anchor = v.anchor
+        const body = await askGate(url, '/api/v1/decisions/verify', query, key)
         if (v.json === true) io.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
         else {
           const verifyRows = (time: (t: string) => string): string[][] => [['TENANT', 'RESULT', 'RECORDS', 'FIRST', 'LAST', 'DETAIL'], ...(body.tenants as any[]).map((r) => [

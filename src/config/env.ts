@@ -38,6 +38,14 @@ export interface ServiceConfig {
   evidence: { kind: 'sqlite', dataDir: string } | { kind: 'postgres', url: string } | { kind: 'none' }
   /** Decision records older than this many days are pruned (EVIDENCE_RETENTION_DAYS). */
   retentionDays: number
+  /**
+   * EVIDENCE_HMAC_KEY or EVIDENCE_HMAC_KEY_FILE: new records are sealed with an HMAC under it,
+   * so someone who can write the database but lacks the key cannot rehash an edit. Absent: plain
+   * sha256, which detects careless edits only (docs/evidence.md).
+   */
+  evidenceKey?: Buffer
+  /** Every this many seconds each chain head is logged and exported (EVIDENCE_ANCHOR_SECONDS). */
+  anchorSeconds: number
   /** Load shedding (docs/reliability.md "Overload and lifecycle"). */
   overload: OverloadConfig
   /**
@@ -135,6 +143,7 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     },
     evidence: evidenceOf(env),
     retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS', 90, 1, 36_500),
+    anchorSeconds: integer(env, 'EVIDENCE_ANCHOR_SECONDS', 300, 10, 86_400),
     overload: {
       maxScoresInFlight: integer(env, 'MAX_SCORES_IN_FLIGHT', DEFAULT_MAX_SCORES_IN_FLIGHT, 0, 100_000),
       maxEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
@@ -143,6 +152,8 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS', 10, 0, 60),
   }
   if (config.metricsKeys.length > 1 || config.metricsKeys[0]?.tenants !== undefined) throw refuse('METRICS_API_KEY', 'must be one key (16-512 characters of letters, digits and . _ ~ + / = -), without tenants')
+  const evidenceKey = evidenceKeyOf(env)
+  if (evidenceKey !== undefined) config.evidenceKey = evidenceKey
   const publicUrl = publicUrlOf(env.PUBLIC_URL)
   if (publicUrl !== undefined) config.publicUrl = publicUrl
   const gates = env.GATES_FILE?.trim()
@@ -242,4 +253,25 @@ function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['ev
     return { kind: 'postgres', url }
   }
   return { kind: 'sqlite', dataDir: env.DATA_DIR?.trim() || 'data' }
+}
+
+/** EVIDENCE_HMAC_KEY, or the file EVIDENCE_HMAC_KEY_FILE names (a mounted Secret); at least 32 characters, never echoed. */
+function evidenceKeyOf (env: Record<string, string | undefined>): Buffer | undefined {
+  const direct = env.EVIDENCE_HMAC_KEY?.trim()
+  const file = env.EVIDENCE_HMAC_KEY_FILE?.trim()
+  if (direct && file) throw refuse('EVIDENCE_HMAC_KEY_FILE', 'set either EVIDENCE_HMAC_KEY or EVIDENCE_HMAC_KEY_FILE, not both')
+  let key = direct
+  let name = 'EVIDENCE_HMAC_KEY'
+  if (file) {
+    name = 'EVIDENCE_HMAC_KEY_FILE'
+    try {
+      key = readFileSync(file, 'utf8').trim()
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw refuse(name, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code ?? 'unreadable'}`)
+    }
+  }
+  if (key === undefined || key === '') return undefined
+  if (key.length < 32) throw refuse(name, `the key must be at least 32 characters (e.g. openssl rand -hex 32), got ${key.length}`)
+  return Buffer.from(key, 'utf8')
 }

@@ -6,7 +6,12 @@
  *   - seq has no gap and prevHash is the previous record's hash (nothing removed or reordered);
  *   - the first record starts at GENESIS, or an anchor record later in the chain vouches for
  *     the records retention pruned before it;
- *   - the last record is the head the store recorded (nothing cut off the end).
+ *   - the last record is the head the store recorded (nothing cut off the end);
+ *   - with EVIDENCE_HMAC_KEY, each keyed record's HMAC, and no unkeyed record after a keyed one
+ *     (a record rewritten by someone without the key);
+ *   - each anchor kept outside the database (a head the gate logged and exported, `Head`) is
+ *     still in the chain with its hash: a rewritten and rehashed chain, or a tail cut off with
+ *     the head moved back, no longer holds it.
  */
 import { fromRow, GENESIS, hashOf, toRow, type AnchorRecord, type ChainRecord, type RecordRow } from './record.js'
 
@@ -27,9 +32,27 @@ export interface VerifyReport {
   prunedThrough?: { seq: number, time: string, anchorSeq: number }
   /** The first broken link, when the chain does not verify. */
   broken?: BrokenLink
+  /** The first record sealed with the HMAC key (absent: none is; records before it have a plain sha256). */
+  keyedFrom?: number
+  /** Anchors kept outside the database that the chain was checked against. */
+  anchors?: number
 }
 
 export interface Head { seq: number, hash: string }
+
+/** The longest a verify holds the event loop at a time. */
+const SLICE_MS = 10
+
+export interface VerifyOptions {
+  /** EVIDENCE_HMAC_KEY: checks keyed records (without it they cannot be checked, and fail). */
+  key?: Buffer
+  /**
+   * Heads seen outside the database (the gate's memory, its log, Prometheus): the record at
+   * each seq must still carry that hash (a prefix of 12 or more hex digits, as the metric
+   * holds, is enough), and the chain must reach it.
+   */
+  anchors?: Head[]
+}
 
 const COLUMNS: (keyof RecordRow)[] = ['id', 'tenant', 'seq', 'kind', 'time_ms', 'namespace', 'rollout', 'revision', 'stage', 'verdict', 'canary', 'score', 'window_since_ms', 'prev_hash']
 
@@ -41,9 +64,15 @@ export class ChainVerifier {
   #broken: BrokenLink | undefined
   /** Anchors seen, by the seq they vouch for. */
   readonly #anchors = new Map<number, AnchorRecord>()
+  readonly #key: Buffer | undefined
+  /** Heads kept outside the database, by seq. */
+  readonly #outside = new Map<number, string>()
+  #keyedFrom: number | undefined
 
-  constructor (tenant: string) {
+  constructor (tenant: string, opts: VerifyOptions = {}) {
     this.#tenant = tenant
+    this.#key = opts.key
+    for (const a of opts.anchors ?? []) this.#outside.set(a.seq, a.hash)
   }
 
   get broken (): boolean {
@@ -62,8 +91,24 @@ export class ChainVerifier {
       fail('the stored record is not valid JSON')
       return
     }
-    if (hashOf(record) !== row.hash) {
-      fail('the record\'s content does not match its hash: it was altered after it was written')
+    if (record.mac !== undefined && this.#key === undefined) {
+      fail('the record is sealed with an HMAC key (mac hmac-sha256) but this gate has no EVIDENCE_HMAC_KEY to check it')
+      return
+    }
+    if (hashOf(record, this.#key) !== row.hash) {
+      fail(record.mac === undefined
+        ? 'the record\'s content does not match its hash: it was altered after it was written'
+        : 'the record\'s HMAC does not match: it was altered or forged without EVIDENCE_HMAC_KEY (or the key changed)')
+      return
+    }
+    if (record.mac === undefined && this.#keyedFrom !== undefined) {
+      fail(`the record has a plain sha256 after record ${this.#keyedFrom} was sealed with the HMAC key: it was rewritten by someone without the key`)
+      return
+    }
+    if (record.mac !== undefined) this.#keyedFrom ??= record.seq
+    const outside = this.#outside.get(record.seq)
+    if (outside !== undefined && !row.hash.startsWith(outside)) {
+      fail(`the record's hash is ${row.hash.slice(0, 12)}, but the head the gate logged and exported for record ${record.seq} was ${outside.slice(0, 12)}: the chain was rewritten from here on`)
       return
     }
     const expected = toRow(record)
@@ -88,6 +133,26 @@ export class ChainVerifier {
     }
     if (record.kind === 'anchor') this.#anchors.set(record.prunedThrough.seq, record)
     this.#previous = record
+  }
+
+  /**
+   * Checks rows in order, up to (not past) `through`, giving the event loop a turn every
+   * SLICE_MS: checking a record (parse, canonical JSON, hash) costs about a millisecond, so a
+   * batch checked in one go would hold up every other request. False once the chain is broken
+   * or `through` is passed.
+   */
+  async pushAll (rows: RecordRow[], through?: number): Promise<boolean> {
+    let slice = performance.now()
+    for (const row of rows) {
+      if (through !== undefined && Number(row.seq) > through) return false
+      this.push(row)
+      if (this.broken) return false
+      if (performance.now() - slice > SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve))
+        slice = performance.now()
+      }
+    }
+    return true
   }
 
   /** The report, given the head the store recorded for the tenant (undefined if none). */
@@ -117,6 +182,17 @@ export class ChainVerifier {
     if (this.#broken === undefined && head === undefined && last !== undefined) {
       this.#broken = { seq: last.seq, id: last.id, reason: 'records are stored but the chain head is missing' }
     }
+    if (this.#broken === undefined && last !== undefined) {
+      const beyond = Math.max(...this.#outside.keys())
+      if (beyond > last.seq) {
+        this.#broken = { seq: last.seq, id: last.id, reason: `the chain ends at record ${last.seq}, but the gate logged and exported a head at record ${beyond}: records were removed from the end and the head moved back` }
+      }
+    }
+    if (this.#broken === undefined && last === undefined && this.#outside.size > 0) {
+      this.#broken = { seq: Math.max(...this.#outside.keys()), id: '', reason: 'no records are stored, but the gate logged and exported a head for this tenant: its records were removed' }
+    }
+    if (this.#keyedFrom !== undefined) report.keyedFrom = this.#keyedFrom
+    if (this.#outside.size > 0) report.anchors = this.#outside.size
     if (this.#broken !== undefined) report.broken = this.#broken
     report.ok = this.#broken === undefined
     return report

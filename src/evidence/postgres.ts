@@ -12,9 +12,9 @@ import pg from 'pg'
 import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
-import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
+import { fromRow, hashOf, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
 import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, StoreOptions } from './store.js'
 
 /** Advisory lock class ids ("acg" + purpose), so the gate's locks never collide with an application's. */
 const LOCK_CHAIN = 0x61636731
@@ -46,10 +46,12 @@ export class PostgresStore implements EvidenceStore {
   readonly #pool: pg.Pool
   readonly #now: () => number
   readonly #ids = new DecisionIds()
+  readonly #key: Buffer | undefined
 
-  private constructor (url: string, now: () => number) {
+  private constructor (url: string, opts: StoreOptions) {
     this.location = describePostgres(url)
-    this.#now = now
+    this.#now = opts.now ?? Date.now
+    this.#key = opts.key
     this.#pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5_000, query_timeout: 10_000, types })
     // A client that loses its connection (the server restarted, an administrator terminated
     // its backend) emits 'error'. The pool listens on idle clients only; a client checked out
@@ -62,8 +64,8 @@ export class PostgresStore implements EvidenceStore {
   }
 
   /** Connects and applies migrations; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
-  static async open (url: string, opts: { now?: () => number } = {}): Promise<PostgresStore> {
-    const store = new PostgresStore(url, opts.now ?? Date.now)
+  static async open (url: string, opts: StoreOptions = {}): Promise<PostgresStore> {
+    const store = new PostgresStore(url, opts)
     try {
       await store.#migrate()
     } catch (err) {
@@ -130,7 +132,7 @@ export class PostgresStore implements EvidenceStore {
     try {
       return await this.#locked(entry.tenant, async (client) => {
         const { id, ms } = this.#ids.next(this.#now())
-        const record = nextDecision(entry, await this.#head(client, entry.tenant), id, ms)
+        const record = nextDecision(entry, await this.#head(client, entry.tenant), id, ms, this.#key)
         await this.#insert(client, record)
         return record
       })
@@ -157,9 +159,9 @@ export class PostgresStore implements EvidenceStore {
     }
   }
 
-  async verify (tenant: string): Promise<VerifyReport> {
+  async verify (tenant: string, anchors?: Head[]): Promise<VerifyReport> {
     try {
-      const verifier = new ChainVerifier(tenant)
+      const verifier = new ChainVerifier(tenant, { ...(this.#key === undefined ? {} : { key: this.#key }), ...(anchors === undefined ? {} : { anchors }) })
       // One snapshot (REPEATABLE READ) for the walk and the head, read in batches by seq.
       const client = await this.#pool.connect()
       try {
@@ -168,8 +170,7 @@ export class PostgresStore implements EvidenceStore {
         let after = -1
         for (;;) {
           const rows = (await client.query<RecordRow>(`SELECT ${COLUMNS} FROM decisions WHERE tenant = $1 AND seq > $2 ORDER BY seq LIMIT 1000`, [tenant, after])).rows
-          for (const row of rows) verifier.push(row)
-          if (rows.length < 1000 || verifier.broken) break
+          if (!await verifier.pushAll(rows) || rows.length < 1000) break
           after = Number((rows[rows.length - 1] as RecordRow).seq)
         }
         await client.query('COMMIT')
@@ -184,9 +185,17 @@ export class PostgresStore implements EvidenceStore {
 
   async tenants (): Promise<string[]> {
     try {
-      return (await this.#pool.query<{ tenant: string }>('SELECT tenant FROM chain_heads ORDER BY tenant')).rows.map((r) => r.tenant)
+      return (await this.#pool.query<{ tenant: string }>('SELECT tenant FROM chain_heads UNION SELECT DISTINCT tenant FROM decisions ORDER BY tenant')).rows.map((r) => r.tenant)
     } catch (err) {
       throw unavailable('list tenants', err)
+    }
+  }
+
+  async heads (): Promise<Array<Head & { tenant: string }>> {
+    try {
+      return (await this.#pool.query<Head & { tenant: string }>('SELECT tenant, seq, hash FROM chain_heads ORDER BY tenant')).rows
+    } catch (err) {
+      throw unavailable('read the chain heads', err)
     }
   }
 
@@ -209,7 +218,7 @@ export class PostgresStore implements EvidenceStore {
           const head = await this.#head(client, tenant)
           if (last === undefined || head === undefined) return undefined
           const { id, ms } = this.#ids.next(this.#now())
-          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms)
+          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms, this.#key)
           await this.#insert(client, anchor)
           const pruned = (await client.query('DELETE FROM decisions WHERE tenant = $1 AND seq <= $2', [tenant, last.seq])).rowCount ?? 0
           return { tenant, pruned, anchorSeq: anchor.seq, prunedThroughSeq: last.seq }
@@ -220,6 +229,10 @@ export class PostgresStore implements EvidenceStore {
     } catch (err) {
       throw unavailable('prune old records', err)
     }
+  }
+
+  hashOk (record: ChainRecord): boolean {
+    return hashOf(record, this.#key) === record.hash
   }
 
   async close (): Promise<void> {

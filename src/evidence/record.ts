@@ -4,11 +4,13 @@
  *
  * Records are hash-chained per tenant: each holds `seq` (1, 2, 3, ... per tenant) and
  * `prevHash` (the hash of record seq - 1, or GENESIS for the first), and its own `hash` is the
- * sha256 of its canonical JSON without `hash`. Changing, removing or reordering a record breaks
- * a link that `verifyChain` reports. Retention prunes the oldest records behind an anchor
+ * sha256 of its canonical JSON without `hash`, or with EVIDENCE_HMAC_KEY its HMAC-SHA256 (see
+ * `Sealed.mac`). Changing, removing or reordering a record breaks a link that ChainVerifier
+ * reports; docs/evidence.md says what a chain with and without a key can and cannot show. Retention prunes the oldest records behind an anchor
  * record (see `AnchorRecord`), so a pruned chain still verifies.
  */
 import type { ActionsTaken } from '../actions/types.js'
+import { createHmac } from 'node:crypto'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import type { Observations } from '../gate/observations.js'
 import type { Judgement, Verdict } from '../gate/verdict.js'
@@ -59,6 +61,12 @@ export interface DecisionEntry {
 }
 
 interface Sealed {
+  /**
+   * `hmac-sha256`: `hash` is an HMAC keyed with EVIDENCE_HMAC_KEY, which the database does not
+   * hold, so someone who can write the database cannot forge it. Absent: a plain sha256
+   * (records written without a key), which anyone can recompute.
+   */
+  mac?: 'hmac-sha256'
   id: string
   seq: number
   /** RFC 3339 with milliseconds; the same instant as the id's timestamp. */
@@ -103,14 +111,23 @@ export interface RecordRow {
   body: string
 }
 
-/** Seals a record: its hash covers everything but the hash itself. */
-export function seal<T extends Omit<ChainRecord, 'hash'>> (unsealed: T): T & { hash: string } {
-  return { ...unsealed, hash: hashOf(unsealed) }
+/** Seals a record: its hash covers everything but the hash itself; with a key, it is an HMAC and the record says so (`mac`). */
+export function seal<T extends Omit<ChainRecord, 'hash'>> (unsealed: T, key?: Buffer): T & { hash: string } {
+  const marked = key === undefined ? unsealed : { ...unsealed, mac: 'hmac-sha256' as const }
+  return { ...marked, hash: hashOf(marked, key) as string }
 }
 
-export function hashOf (record: object): string {
-  const { hash: _hash, ...rest } = record as { hash?: string }
-  return sha256Hex(canonicalJson(rest))
+/**
+ * The hash a record should carry: sha256 of its canonical JSON without `hash`, or for a record
+ * marked `mac: hmac-sha256` the HMAC-SHA256 of it under `key` (undefined without the key: it
+ * cannot be checked).
+ */
+export function hashOf (record: object, key?: Buffer): string | undefined {
+  const { hash: _hash, ...rest } = record as { hash?: string, mac?: string }
+  const text = canonicalJson(rest)
+  if (rest.mac === undefined) return sha256Hex(text)
+  if (rest.mac !== 'hmac-sha256' || key === undefined) return undefined
+  return createHmac('sha256', key).update(text).digest('hex')
 }
 
 export function toRow (record: ChainRecord): RecordRow {
@@ -150,12 +167,12 @@ export interface AnalysisKey {
 }
 
 /** The next decision record of a chain whose head is `head` (undefined: an empty chain). */
-export function nextDecision (entry: DecisionEntry, head: { seq: number, hash: string } | undefined, id: string, ms: number): DecisionRecord {
-  return seal({ ...entry, kind: 'decision' as const, id, seq: (head?.seq ?? 0) + 1, time: new Date(ms).toISOString(), prevHash: head?.hash ?? GENESIS })
+export function nextDecision (entry: DecisionEntry, head: { seq: number, hash: string } | undefined, id: string, ms: number, key?: Buffer): DecisionRecord {
+  return seal({ ...entry, kind: 'decision' as const, id, seq: (head?.seq ?? 0) + 1, time: new Date(ms).toISOString(), prevHash: head?.hash ?? GENESIS }, key)
 }
 
 /** The anchor record retention writes at the head before pruning records 1..last.seq. */
-export function nextAnchor (tenant: string, head: { seq: number, hash: string }, last: { seq: number, hash: string, time_ms: number }, retentionDays: number, id: string, ms: number): AnchorRecord {
+export function nextAnchor (tenant: string, head: { seq: number, hash: string }, last: { seq: number, hash: string, time_ms: number }, retentionDays: number, id: string, ms: number, key?: Buffer): AnchorRecord {
   return seal({
     kind: 'anchor' as const,
     id,
@@ -165,5 +182,5 @@ export function nextAnchor (tenant: string, head: { seq: number, hash: string },
     prevHash: head.hash,
     prunedThrough: { seq: Number(last.seq), hash: last.hash, time: new Date(Number(last.time_ms)).toISOString() },
     retentionDays,
-  })
+  }, key)
 }

@@ -9,6 +9,7 @@ import type { Observations } from '../gate/observations.js'
 import type { Judgement } from '../gate/verdict.js'
 import type { DecisionRecorder, NormalizedQuery } from '../service/score.js'
 import type { DecisionEntry, RecordedRequest, SourceVersions } from './record.js'
+import type { ChainAnchors } from './anchors.js'
 import type { EvidenceStore } from './store.js'
 
 export interface EvidenceRecorderOptions {
@@ -17,6 +18,8 @@ export interface EvidenceRecorderOptions {
   gateVersion: string
   /** Versions of the sources (cached by the caller; never throws). */
   sourceVersions: () => Promise<SourceVersions>
+  /** Told each record written: the heads kept outside the database. */
+  anchors?: ChainAnchors
 }
 
 export class EvidenceRecorder implements DecisionRecorder {
@@ -58,7 +61,9 @@ export class EvidenceRecorder implements DecisionRecorder {
       }
     }
     if (actions !== undefined) entry.actions = actions
-    return (await this.#opts.store.append(entry)).id
+    const record = await this.#opts.store.append(entry)
+    this.#opts.anchors?.saw(record.tenant, record)
+    return record.id
   }
 
   async analysisStart (q: NormalizedQuery): Promise<Date | undefined> {

@@ -11,11 +11,18 @@ import Database from 'better-sqlite3'
 import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
-import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
+import { fromRow, hashOf, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
 import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, StoreOptions } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
+
+/** How long one attempt waits for a lock (synchronously), and how long a write keeps trying (asynchronously). */
+const BUSY_STEP_MS = 20
+const BUSY_BUDGET_MS = 5_000
+
+/** Records read from the file at once (a few milliseconds of reading). */
+const VERIFY_BATCH = 200
 
 /** The database's own text (a constraint, a file path) stays in the cause, for the log; the answer says what failed. */
 function unavailable (what: string, err: unknown): GateError {
@@ -28,16 +35,20 @@ export class SqliteStore implements EvidenceStore {
   readonly #db: Database.Database
   readonly #now: () => number
   readonly #ids = new DecisionIds()
+  readonly #key: Buffer | undefined
 
-  constructor (dataDir: string, opts: { now?: () => number } = {}) {
+  constructor (dataDir: string, opts: StoreOptions = {}) {
     this.#now = opts.now ?? Date.now
+    this.#key = opts.key
     try {
       mkdirSync(dataDir, { recursive: true })
       this.location = join(dataDir, SQLITE_FILE)
       this.#db = new Database(this.location)
       this.#db.pragma('journal_mode = WAL')
       this.#db.pragma('synchronous = FULL')
-      this.#db.pragma('busy_timeout = 5000')
+      // SQLite waits for a lock synchronously, holding the event loop: wait only briefly there,
+      // and longer in #write, between turns of the loop.
+      this.#db.pragma(`busy_timeout = ${BUSY_STEP_MS}`)
       this.#migrate()
     } catch (err) {
       throw new GateError('GATE_ERR_CONFIG_INVALID', `DATA_DIR: cannot open the evidence store in '${dataDir}': ${(err as Error).message}`, { cause: err })
@@ -67,14 +78,31 @@ export class SqliteStore implements EvidenceStore {
     this.#db.prepare('INSERT INTO chain_heads (tenant, seq, hash) VALUES (?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash').run(record.tenant, record.seq, record.hash)
   }
 
+  /**
+   * A write transaction; while another connection holds the database locked (SQLITE_BUSY) it is
+   * tried again every BUSY_STEP_MS for up to BUSY_BUDGET_MS, waiting between turns of the event
+   * loop: a locked file must not stop /healthz and every other request with it.
+   */
+  async #write<T> (fn: () => T): Promise<T> {
+    const deadline = performance.now() + BUSY_BUDGET_MS
+    for (;;) {
+      try {
+        return this.#db.transaction(fn).immediate()
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err
+        await new Promise((resolve) => setTimeout(resolve, BUSY_STEP_MS))
+      }
+    }
+  }
+
   async append (entry: DecisionEntry): Promise<DecisionRecord> {
     try {
-      return this.#db.transaction(() => {
+      return await this.#write(() => {
         const { id, ms } = this.#ids.next(this.#now())
-        const record = nextDecision(entry, this.#head(entry.tenant), id, ms)
+        const record = nextDecision(entry, this.#head(entry.tenant), id, ms, this.#key)
         this.#insert(record)
         return record
-      }).immediate()
+      })
     } catch (err) {
       throw unavailable('write the decision record', err)
     }
@@ -98,14 +126,22 @@ export class SqliteStore implements EvidenceStore {
     }
   }
 
-  async verify (tenant: string): Promise<VerifyReport> {
+  async verify (tenant: string, anchors?: Head[]): Promise<VerifyReport> {
     try {
-      const verifier = new ChainVerifier(tenant)
-      for (const row of this.#db.prepare('SELECT * FROM decisions WHERE tenant = ? ORDER BY seq').iterate(tenant) as IterableIterator<RecordRow>) {
-        verifier.push(row)
-        if (verifier.broken) break
+      const verifier = new ChainVerifier(tenant, { ...(this.#key === undefined ? {} : { key: this.#key }), ...(anchors === undefined ? {} : { anchors }) })
+      // SQLite answers on the event loop: the chain is read in batches and checked in slices
+      // of 10 ms (ChainVerifier.pushAll), so a long chain never holds up /healthz or a score
+      // (issue 20: 40,000 records in one go held the loop 5.9 s). The head is read first; a record appended
+      // between two batches lies beyond it and is left for the next verify.
+      const head = this.#head(tenant)
+      const batch = this.#db.prepare('SELECT * FROM decisions WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?')
+      let after = -1
+      for (;;) {
+        const rows = batch.all(tenant, after, VERIFY_BATCH) as RecordRow[]
+        if (!await verifier.pushAll(rows, head?.seq) || rows.length < VERIFY_BATCH) break
+        after = Number((rows[rows.length - 1] as RecordRow).seq)
       }
-      return verifier.finish(this.#head(tenant))
+      return verifier.finish(head)
     } catch (err) {
       throw unavailable('verify the chain', err)
     }
@@ -113,9 +149,17 @@ export class SqliteStore implements EvidenceStore {
 
   async tenants (): Promise<string[]> {
     try {
-      return (this.#db.prepare('SELECT tenant FROM chain_heads ORDER BY tenant').all() as { tenant: string }[]).map((r) => r.tenant)
+      return (this.#db.prepare('SELECT tenant FROM chain_heads UNION SELECT DISTINCT tenant FROM decisions ORDER BY tenant').all() as { tenant: string }[]).map((r) => r.tenant)
     } catch (err) {
       throw unavailable('list tenants', err)
+    }
+  }
+
+  async heads (): Promise<Array<Head & { tenant: string }>> {
+    try {
+      return this.#db.prepare('SELECT tenant, seq, hash FROM chain_heads ORDER BY tenant').all() as Array<Head & { tenant: string }>
+    } catch (err) {
+      throw unavailable('read the chain heads', err)
     }
   }
 
@@ -133,22 +177,26 @@ export class SqliteStore implements EvidenceStore {
     try {
       const reports: PruneReport[] = []
       for (const tenant of await this.tenants()) {
-        const report = this.#db.transaction((): PruneReport | undefined => {
+        const report = await this.#write((): PruneReport | undefined => {
           const last = this.#db.prepare('SELECT seq, hash, time_ms FROM decisions WHERE tenant = ? AND time_ms < ? ORDER BY seq DESC LIMIT 1').get(tenant, cutoffMs) as { seq: number, hash: string, time_ms: number } | undefined
           const head = this.#head(tenant)
           if (last === undefined || head === undefined) return undefined
           const { id, ms } = this.#ids.next(this.#now())
-          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms)
+          const anchor = nextAnchor(tenant, head, last, retentionDays, id, ms, this.#key)
           this.#insert(anchor)
           const pruned = this.#db.prepare('DELETE FROM decisions WHERE tenant = ? AND seq <= ?').run(tenant, last.seq).changes
           return { tenant, pruned, anchorSeq: anchor.seq, prunedThroughSeq: last.seq }
-        }).immediate()
+        })
         if (report !== undefined) reports.push(report)
       }
       return reports
     } catch (err) {
       throw unavailable('prune old records', err)
     }
+  }
+
+  hashOk (record: ChainRecord): boolean {
+    return hashOf(record, this.#key) === record.hash
   }
 
   async close (): Promise<void> {

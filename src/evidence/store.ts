@@ -7,7 +7,7 @@
  * PostgreSQL transaction holding an advisory lock on the tenant), and (tenant, seq) is unique,
  * so concurrent writers can never fork a chain: at worst one waits.
  */
-import type { VerifyReport } from './chain.js'
+import type { Head, VerifyReport } from './chain.js'
 import type { AnalysisKey, ChainRecord, DecisionEntry, DecisionRecord } from './record.js'
 
 export interface DecisionFilter {
@@ -58,9 +58,14 @@ export interface EvidenceStore {
   append (entry: DecisionEntry): Promise<DecisionRecord>
   get (id: string): Promise<ChainRecord | undefined>
   list (filter: DecisionFilter, opts: ListOptions): Promise<Page>
-  /** Walks a tenant's chain and reports the first broken link. */
-  verify (tenant: string): Promise<VerifyReport>
+  /** Walks a tenant's chain and reports the first broken link; `anchors` are heads kept outside the database (chain.ts). */
+  verify (tenant: string, anchors?: Head[]): Promise<VerifyReport>
+  /** Every tenant with records or a chain head: read from the records too, so a deleted head row cannot hide a chain. */
   tenants (): Promise<string[]>
+  /** Each tenant's chain head as the store keeps it. */
+  heads (): Promise<Array<Head & { tenant: string }>>
+  /** Whether a record's hash is right (an HMAC under the store's key for a keyed record). */
+  hashOk (record: ChainRecord): boolean
   /** The window start (`request.since`) of the first record of this analysis, if any. */
   analysisStart (key: AnalysisKey): Promise<Date | undefined>
   /** Deletes records older than the cutoff, behind an anchor record per tenant (retention). */
@@ -69,3 +74,10 @@ export interface EvidenceStore {
 }
 
 export const MAX_LIST_LIMIT = 200
+
+/** Options both stores take. */
+export interface StoreOptions {
+  now?: () => number
+  /** EVIDENCE_HMAC_KEY: new records are sealed with an HMAC under it, and keyed records checked with it. */
+  key?: Buffer
+}

@@ -8,6 +8,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify'
 import type { GateMetrics } from '../metrics/gate-metrics.js'
+import type { ChainAnchors } from '../evidence/anchors.js'
 import type { EvidenceStore } from '../evidence/store.js'
 import type { PermissionCheck } from '../service/permissions.js'
 import type { ScoreService } from '../service/score.js'
@@ -44,6 +45,8 @@ export interface AppOptions {
   metrics?: GateMetrics
   /** The evidence store: serves /api/v1/decisions and the decision pages when present. */
   evidence?: EvidenceStore
+  /** The chain heads kept outside the database, which verify checks the chains against. */
+  anchors?: ChainAnchors
   /** What the Cordum key may read: /readyz lists the refused reads as `degraded`. */
   permissions?: Pick<PermissionCheck, 'degraded'>
   /** PUBLIC_URL: where people open the gate (report links); absent: the address each request used. */
@@ -90,7 +93,7 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   await app.register(stagesRoutes, { service: opts.service })
   await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0), ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }) })
   if (opts.evidence !== undefined) {
-    await app.register(decisionRoutes, { store: opts.evidence })
+    await app.register(decisionRoutes, { store: opts.evidence, ...(opts.anchors === undefined ? {} : { anchors: opts.anchors }) })
     await app.register(pageRoutes, { store: opts.evidence, policy: opts.service.policy })
   }
 }

@@ -70,6 +70,7 @@ export const DecisionIdParamsSchema = Type.Object({ id: Type.String({ minLength:
 
 export const VerifyQuerySchema = Type.Object({
   tenant: Filter('verify this tenant\'s chain; default: every tenant the key may read'),
+  anchor: Type.Optional(Type.String({ maxLength: 96, description: 'with tenant: a chain head kept outside the database, SEQ:HASH (the `chain heads` log line, or the metrics agentcanary_evidence_chain_head_seq and _hash; at least 12 hex digits of the hash): the record at SEQ must still carry that hash' })),
 }, { additionalProperties: false })
 
 const BrokenLink = Type.Object({ seq: Type.Integer(), id: Type.String(), reason: Type.String() })
@@ -85,5 +86,7 @@ export const VerifyResponseSchema = Type.Object({
     last: Type.Optional(Position),
     prunedThrough: Type.Optional(Type.Object({ seq: Type.Integer(), time: Type.String(), anchorSeq: Type.Integer() })),
     broken: Type.Optional(BrokenLink),
+    keyedFrom: Type.Optional(Type.Integer({ description: 'the first record sealed with EVIDENCE_HMAC_KEY; absent: none is' })),
+    anchors: Type.Optional(Type.Integer({ description: 'chain heads kept outside the database that the chain was checked against' })),
   })),
 })

@@ -17,6 +17,7 @@ import { GateError } from '../errors.js'
 import { PostgresStore } from '../evidence/postgres.js'
 import { cachedVersion, EvidenceRecorder } from '../evidence/recorder.js'
 import { startRetention } from '../evidence/retention.js'
+import { ChainAnchors } from '../evidence/anchors.js'
 import { SqliteStore } from '../evidence/sqlite.js'
 import type { EvidenceStore } from '../evidence/store.js'
 import type { SourceVersions } from '../evidence/record.js'
@@ -73,7 +74,7 @@ export interface GateServer {
 
 /** Opens the configured evidence store; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
 export async function openEvidence (config: ServiceConfig, now?: () => number): Promise<EvidenceStore | undefined> {
-  const clock = now === undefined ? {} : { now }
+  const clock = { ...(now === undefined ? {} : { now }), ...(config.evidenceKey === undefined ? {} : { key: config.evidenceKey }) }
   switch (config.evidence.kind) {
     case 'sqlite': return new SqliteStore(config.evidence.dataDir, clock)
     case 'postgres': return await PostgresStore.open(config.evidence.url, clock)
@@ -175,24 +176,30 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
     return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
   })
-  const recorder = evidence === undefined
+  const anchors = evidence === undefined ? undefined : new ChainAnchors(evidence, app.log, metrics)
+  const recorder = evidence === undefined || anchors === undefined
     ? undefined
-    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
+    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, anchors, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
+  if (evidence !== undefined && config.evidenceKey === undefined) {
+    app.log.warn('EVIDENCE_HMAC_KEY is not set: the decision chain is plain sha256, so it detects careless edits but not someone with write access to the database who rehashes what follows an edit; the chain heads the gate logs and exports remain the anchor (docs/evidence.md)')
+  }
   // Actions (approvals, rollback runs, policy simulation) are Cordum calls: readsCordum() makes
   // sure a policy that asks for them has a Cordum client (configured, or the demo sandbox).
   const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
   const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, answerTtlMs: config.scoreReuseSeconds * 1000, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
   const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
+  const anchoring = anchors?.start(config.anchorSeconds)
   const source = cordumSource
   const permissions = source === undefined ? undefined : new PermissionCheck({ policy: policy.policy, log: app.log, probe: async (signals, abort) => await source.refusedReads(signals, abort) })
   app.addHook('onClose', async () => {
     permissions?.stop()
     retention?.stop()
+    anchoring?.stop()
     await sources.close()
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, verifyKeys: config.verifyKeys, metricsKeys: config.metricsKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
+  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, verifyKeys: config.verifyKeys, metricsKeys: config.metricsKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(anchors === undefined ? {} : { anchors }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),

@@ -13,6 +13,7 @@ import type { Judgement, Verdict } from '../gate/verdict.js'
 import { rateLevels, rateTriggerLevel, ruleOf } from '../report/series.js'
 import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../telemetry.js'
 import { RolloutSeries, type Labels, type SeriesValue } from './rollout-series.js'
+import { hashPrefixNumber } from '../evidence/anchors.js'
 
 export const METRIC_PREFIX = 'agentcanary_'
 
@@ -58,6 +59,8 @@ export class GateMetrics implements Telemetry {
   readonly #observations: Counter<'source' | 'result'>
   readonly #answers: Counter<'result'>
   readonly #evidenceWrites: Counter<'outcome'>
+  readonly #chainHeadSeq: Gauge<string>
+  readonly #chainHeadHash: Gauge<string>
   readonly #evidenceDuration: Histogram<string>
   readonly #httpRequests: Counter<'method' | 'route' | 'status_code'>
   readonly #httpDuration: Histogram<'method' | 'route'>
@@ -95,6 +98,9 @@ export class GateMetrics implements Telemetry {
     this.#observations = counter('observation_requests_total', 'Observation requests to a source: fetched, coalesced with an identical fetch in flight, or served from the short cache.', ['source', 'result'])
     this.#answers = counter('score_answers_total', 'Score answers by how they were obtained: fetched (evaluated and recorded), coalesced with an identical evaluation in flight, or cached (an identical question within the cache TTL, same decision record).', ['result'])
     this.#evidenceWrites = counter('evidence_writes_total', 'Decision records written to the evidence store, by outcome.', ['outcome'])
+    // Prometheus keeps these outside the gate's database: an anchor for verifying the chain.
+    this.#chainHeadSeq = gauge('evidence_chain_head_seq', 'The seq of the newest record of the tenant\'s evidence chain this gate has seen.', ['tenant'])
+    this.#chainHeadHash = gauge('evidence_chain_head_hash', 'The first 13 hex digits of that record\'s hash, as a number (printf %013x gives them back).', ['tenant'])
     this.#evidenceDuration = histogram('evidence_write_duration_seconds', 'Duration of decision record writes.', [])
     this.#httpRequests = counter('http_requests_total', 'HTTP requests served, by method, route template and status code.', ['method', 'route', 'status_code'])
     this.#httpDuration = histogram('http_request_duration_seconds', 'HTTP request duration, by method and route template.', ['method', 'route'])
@@ -141,6 +147,12 @@ export class GateMetrics implements Telemetry {
       // its per-type twin (nodejs_active_handles{type} and so on), which stays.
       for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name)
     }
+  }
+
+  /** A tenant's chain head (ChainAnchors): its seq and the start of its hash. */
+  chainHead (tenant: string, head: { seq: number, hash: string }): void {
+    this.#chainHeadSeq.set({ tenant }, head.seq)
+    this.#chainHeadHash.set({ tenant }, hashPrefixNumber(head.hash))
   }
 
   /** The text exposition for a scrape; per-rollout series past their TTL are dropped first. */

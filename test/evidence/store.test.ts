@@ -195,7 +195,7 @@ for (const backend of [sqlite, postgres]) {
         ['record 3 rewritten and rehashed', async (raw, r) => {
           const forged = { ...(r[2] as DecisionRecord), score: 42 }
           const { hashOf, toRow } = await import('../../src/evidence/record.js')
-          const row = toRow({ ...forged, hash: hashOf(forged) })
+          const row = toRow({ ...forged, hash: hashOf(forged) as string })
           await raw.run('UPDATE decisions SET body = ?, hash = ?, score = ? WHERE id = ?', row.body, row.hash, row.score, row.id)
         }, 4, /prevHash does not match the hash of record 3/],
         ['the last record deleted', async (raw, r) => await raw.run('DELETE FROM decisions WHERE id = ?', r[5]?.id), 5, /records were removed from the end/],

@@ -146,7 +146,7 @@ t.test('query errors name the right field, the allowed values and what came; fil
     t.same([r.body.error, r.body.details?.field, r.body.code], [error, field, 'GATE_ERR_BAD_REQUEST'], `?${query}: ${error}`)
   }
   const verify = await getJson(`${url}/api/v1/decisions/verify?tenantt=x`)
-  t.equal(verify.body.error, 'tenantt: unknown field; did you mean \'tenant\'? (known: tenant)', 'verify names its own one field')
+  t.equal(verify.body.error, 'tenantt: unknown field; did you mean \'tenant\'? (known: tenant, anchor)', 'verify names its own fields')
 })
 
 t.test('a store that cannot write fails the request with 503: no answer without its record', async (t) => {

@@ -48,4 +48,8 @@ t.test('the settings are checked at start', async (t) => {
   t.throws(() => readConfig({ METRICS_API_KEY: 'short' }), { code: 'GATE_ERR_CONFIG_INVALID', message: /^METRICS_API_KEY entry 1: a key must be 16-512 characters/ })
   t.throws(() => readConfig({ METRICS_API_KEY: `${SCRAPER},${SCORER}` }), { code: 'GATE_ERR_CONFIG_INVALID', message: /^METRICS_API_KEY: must be one key/ })
   t.throws(() => readConfig({ VERIFY_API_KEYS: `${AUDITOR},${AUDITOR}` }), { code: 'GATE_ERR_CONFIG_INVALID', message: /^VERIFY_API_KEYS entry 2: the same key as entry 1/ })
+  t.throws(() => readConfig({ EVIDENCE_HMAC_KEY: 'too-short' }), { code: 'GATE_ERR_CONFIG_INVALID', message: 'EVIDENCE_HMAC_KEY: the key must be at least 32 characters (e.g. openssl rand -hex 32), got 9' })
+  t.throws(() => readConfig({ EVIDENCE_HMAC_KEY_FILE: '/nonexistent/key' }), { code: 'GATE_ERR_CONFIG_INVALID', message: /^EVIDENCE_HMAC_KEY_FILE: cannot read \/nonexistent\/key: no such file/ })
+  t.same(readConfig({ EVIDENCE_HMAC_KEY: 'k'.repeat(32) }).evidenceKey, Buffer.from('k'.repeat(32)), 'a key of 32 characters is taken')
+  t.equal(readConfig({}).evidenceKey, undefined, 'none by default')
 })

@@ -2,8 +2,8 @@
  * GET /metrics (Prometheus text format) and the HTTP request metrics. Registered on the app's
  * own instance, not as an encapsulated plugin, so the onResponse hook sees every route. The
  * route label is the route template (`/api/v1/score`), never the raw URL with its query string.
- * /metrics needs no API key, like the probes: Prometheus scrapes it without one (it holds
- * rollout and stage names, never keys or tenants' data beyond those names).
+ * /metrics needs no gate key; with METRICS_API_KEY set it needs that one (app.ts): it names
+ * every tenant's rollouts and verdicts, never keys.
  */
 import type { FastifyInstance } from 'fastify'
 import type { GateMetrics } from '../../metrics/gate-metrics.js'

@@ -14,7 +14,7 @@ import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import type { LoadedPolicy } from '../../config/load.js'
 import { GateError } from '../../errors.js'
-import { GENESIS, hashOf, type DecisionRecord } from '../../evidence/record.js'
+import { GENESIS, type DecisionRecord } from '../../evidence/record.js'
 import type { DecisionFilter, EvidenceStore } from '../../evidence/store.js'
 import { decisionPage, type ChainStatus } from '../../report/decision-page.js'
 import { html, page, PAGE_CSP } from '../../report/html.js'
@@ -90,7 +90,7 @@ async function chainOf (store: EvidenceStore, r: DecisionRecord): Promise<ChainS
   if (after === undefined) next = { state: 'unknown', reason: 'no later decision record: this is the newest of the tenant\'s chain' }
   else if (after.seq !== r.seq + 1) next = { state: 'unknown', reason: gap(r.seq + 1) }
   else next = { state: after.prevHash === r.hash ? 'linked' : 'broken', seq: after.seq, id: after.id }
-  return { hashOk: hashOf(r) === r.hash, previous, next }
+  return { hashOk: store.hashOk(r), previous, next }
 }
 
 function sendPage (reply: FastifyReply, status: number, body: string): FastifyReply {
