@@ -13,8 +13,8 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import { ANALYSIS_WHERE_POSTGRES, listPage, listQuery, MIGRATIONS, POSTGRES_RULE } from './sql.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
 
 /** Advisory lock class ids ("acg" + purpose), so the gate's locks never collide with an application's. */
 const LOCK_CHAIN = 0x61636731
@@ -183,13 +183,23 @@ export class PostgresStore implements EvidenceStore {
     }
   }
 
-  async analysisStart (key: AnalysisKey): Promise<Date | undefined> {
+  async analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined> {
     try {
-      const row = (await this.#pool.query<{ window_since_ms: number }>(`SELECT window_since_ms FROM decisions WHERE kind = 'decision' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND stage = $5
+      const row = (await this.#pool.query<{ window_since_ms: string | number, rule: string }>(`SELECT window_since_ms, ${POSTGRES_RULE} AS rule FROM decisions WHERE ${ANALYSIS_WHERE_POSTGRES} AND ${POSTGRES_RULE} <> 'request'
         ORDER BY seq LIMIT 1`, [key.tenant, key.namespace, key.rollout, key.revision, key.stage])).rows[0]
-      return row === undefined ? undefined : new Date(row.window_since_ms)
+      return row === undefined ? undefined : { since: new Date(Number(row.window_since_ms)), rule: row.rule }
     } catch (err) {
       throw unavailable('read the start of the analysis', err)
+    }
+  }
+
+  async stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined> {
+    try {
+      const row = (await this.#pool.query<{ until: string }>(`SELECT body::jsonb #>> '{request,until}' AS until FROM decisions WHERE ${ANALYSIS_WHERE_POSTGRES} AND ${POSTGRES_RULE} <> 'request'
+        AND (body::jsonb #>> '{request,weight}')::float8 = $6 ORDER BY seq LIMIT 1`, [key.tenant, key.namespace, key.rollout, key.revision, key.stage, weight])).rows[0]
+      return row === undefined ? undefined : new Date(row.until)
+    } catch (err) {
+      throw unavailable('read the start of the step', err)
     }
   }
 

@@ -50,6 +50,17 @@ CREATE INDEX decisions_canary ON decisions (canary, id);`,
   },
 ]
 
+/**
+ * One analysis's decision records (tenant, namespace, rollout, revision, stage: five
+ * parameters), and how each one's window was chosen (records from before the rule was kept
+ * count as `default`). Only records asked in Argo's form (rule other than `request`) start or
+ * extend an analysis: an explicit `since` judges its own request only.
+ */
+export const ANALYSIS_WHERE_SQLITE = 'kind = \'decision\' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND stage = ?'
+export const ANALYSIS_WHERE_POSTGRES = 'kind = \'decision\' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND stage = $5'
+export const SQLITE_RULE = 'COALESCE(json_extract(body, \'$.request.windowRule\'), \'default\')'
+export const POSTGRES_RULE = 'COALESCE(body::jsonb #>> \'{request,windowRule}\', \'default\')'
+
 /** The list query with placeholders from `p` (`?` for SQLite, `$n` for PostgreSQL); one row more than the limit tells whether a next page exists. */
 export function listQuery (filter: DecisionFilter, opts: ListOptions, p: (n: number) => string): { sql: string, params: unknown[] } {
   const where: string[] = ['kind = \'decision\'']

@@ -12,8 +12,8 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import { ANALYSIS_WHERE_SQLITE, listPage, listQuery, MIGRATIONS, SQLITE_RULE } from './sql.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
 
@@ -118,13 +118,23 @@ export class SqliteStore implements EvidenceStore {
     }
   }
 
-  async analysisStart (key: AnalysisKey): Promise<Date | undefined> {
+  async analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined> {
     try {
-      const row = this.#db.prepare(`SELECT window_since_ms FROM decisions WHERE kind = 'decision' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND stage = ?
-        ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage) as { window_since_ms: number } | undefined
-      return row === undefined ? undefined : new Date(row.window_since_ms)
+      const row = this.#db.prepare(`SELECT window_since_ms, ${SQLITE_RULE} AS rule FROM decisions WHERE ${ANALYSIS_WHERE_SQLITE} AND ${SQLITE_RULE} <> 'request'
+        ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage) as { window_since_ms: number, rule: string } | undefined
+      return row === undefined ? undefined : { since: new Date(row.window_since_ms), rule: row.rule }
     } catch (err) {
       throw unavailable('read the start of the analysis', err)
+    }
+  }
+
+  async stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined> {
+    try {
+      const row = this.#db.prepare(`SELECT json_extract(body, '$.request.until') AS until FROM decisions WHERE ${ANALYSIS_WHERE_SQLITE} AND ${SQLITE_RULE} <> 'request'
+        AND json_extract(body, '$.request.weight') = ? ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage, weight) as { until: string } | undefined
+      return row === undefined ? undefined : new Date(row.until)
+    } catch (err) {
+      throw unavailable('read the start of the step', err)
     }
   }
 

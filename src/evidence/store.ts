@@ -61,11 +61,22 @@ export interface EvidenceStore {
   /** Walks a tenant's chain and reports the first broken link. */
   verify (tenant: string): Promise<VerifyReport>
   tenants (): Promise<string[]>
-  /** The window start (`request.since`) of the first record of this analysis, if any. */
-  analysisStart (key: AnalysisKey): Promise<Date | undefined>
+  /** The window start (`request.since`) and rule of this analysis's first record asked in Argo's form (no `since`), if any. */
+  analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined>
+  /**
+   * The `until` of this analysis's first record in Argo's form with this expected weight: when
+   * the gate first heard of the step (traffic-split check), the same for every replica.
+   */
+  stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined>
   /** Deletes records older than the cutoff, behind an anchor record per tenant (retention). */
   prune (cutoffMs: number, retentionDays: number): Promise<PruneReport[]>
   close (): Promise<void>
 }
 
 export const MAX_LIST_LIMIT = 200
+
+export interface AnalysisStart {
+  since: Date
+  /** How the first record's window was chosen (service/window.ts): `analysis`, `canary` or `default`. */
+  rule: string
+}

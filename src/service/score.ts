@@ -14,10 +14,11 @@ import { GateError, isGateError } from '../errors.js'
 import type { ApprovalObservation, Observations, SignalObservation } from '../gate/observations.js'
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
-import type { ObservationRequest, SignalSource } from '../sources/source.js'
+import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights, signalOf, type Cancellation } from './flights.js'
-import { badField, resolveWindow, UNTIL_ROUNDING_MS } from './window.js'
+import type { AnalysisStart } from '../evidence/store.js'
+import { badField, resolveWindow, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
 export interface ScoreQuery {
@@ -48,8 +49,8 @@ export interface NormalizedQuery {
   weight?: number
   /** Where the request came from (Argo fills these); kept for decision records. */
   rollout: { namespace?: string, rollout?: string, revision?: string }
-  /** How `since` was chosen: by the request, by the first record of this analysis, or the default lifetime. */
-  windowRule?: 'request' | 'analysis' | 'default'
+  /** How `since` was chosen: by the request, the first record of this analysis, the canary's first event, or the default lifetime. */
+  windowRule?: WindowRule
 }
 
 /**
@@ -71,10 +72,13 @@ export interface DecisionRecorder {
   begin? (): void
   record (query: NormalizedQuery, observations: Observations, judgement: Judgement, actions?: ActionsTaken): Promise<string | undefined>
   /**
-   * The window start of the first recorded decision of this analysis (tenant, namespace,
-   * rollout, revision, stage), so a growing analysis keeps its start (see window.ts).
+   * The window start and rule of the first decision of this analysis (tenant, namespace,
+   * rollout, revision, stage) recorded in Argo's form, so a growing analysis keeps its start
+   * (see window.ts).
    */
-  analysisStart? (q: NormalizedQuery): Promise<Date | undefined>
+  analysisStart? (q: NormalizedQuery): Promise<AnalysisStart | undefined>
+  /** When the gate first heard of this analysis at this weight in Argo's form (the traffic-split window). */
+  stepStart? (q: NormalizedQuery, weight: number): Promise<Date | undefined>
 }
 
 /** Where Cordum-side actions plug in (src/actions): check signals before judging, approval and on_fail after. */
@@ -157,9 +161,9 @@ export class ScoreService {
 
   /**
    * Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming
-   * the field. `analysisStart` is the window start of this analysis's first record, if any.
+   * the field. `start` is where a window in Argo's form starts, when known (see window.ts).
    */
-  normalize (query: ScoreQuery, analysisStart?: Date): NormalizedQuery {
+  normalize (query: ScoreQuery, start?: WindowStart): NormalizedQuery {
     if (query.stage === undefined || query.stage === '') throw badField('stage', `is required (one of ${Object.keys(this.policy.policy.stages).join(', ')})`)
     const stage = this.policy.policy.stages[query.stage]
     if (stage === undefined) {
@@ -173,7 +177,7 @@ export class ScoreService {
     if (query.weight !== undefined && !(Number.isFinite(query.weight) && query.weight >= 0 && query.weight <= 100)) {
       throw badField('weight', `must be a percentage between 0 and 100, got ${String(query.weight)}`, query.weight)
     }
-    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now(), analysisStart)
+    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now(), start)
     const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {}, windowRule: rule }
     if (baseline !== undefined) q.baseline = baseline
     if (topic !== undefined) q.topic = topic
@@ -260,9 +264,9 @@ export class ScoreService {
   async #evaluate (query: ScoreQuery, first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
     this.#recorder?.begin?.()
     let q = first
-    // A growing analysis (no `since`, a named rollout) keeps the start of its first record.
-    if (q.windowRule === 'default' && q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
-      const start = await this.#recorder.analysisStart(q)
+    // Argo's form (no `since`): the canary's own window.
+    if (q.windowRule === 'default') {
+      const start = await this.#windowStart(q, abort)
       if (start !== undefined) q = this.normalize(query, start)
     }
     const observations = await this.observe(q, abort)
@@ -284,6 +288,42 @@ export class ScoreService {
     const response: ScoreResponse = decisionId === undefined ? judgement : { ...judgement, decisionId }
     if (taken !== undefined) response.actions = taken
     return response
+  }
+
+  /**
+   * Where a window in Argo's form starts: a growing analysis (a named rollout) keeps the start
+   * of its first record in that form once that start was the canary's own; otherwise the
+   * canary's first event within the lifetime (`q.since` .. `q.until`), or, for an analysis
+   * whose first look saw no canary yet, within that look's window. Undefined: the lifetime.
+   */
+  async #windowStart (q: NormalizedQuery, abort: AbortSignal): Promise<WindowStart | undefined> {
+    let stored: AnalysisStart | undefined
+    if (q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
+      stored = await this.#recorder.analysisStart(q)
+      if (stored !== undefined && stored.rule !== 'default') return { at: stored.since, rule: 'analysis' }
+    }
+    const since = stored !== undefined && stored.since < q.since ? stored.since : q.since
+    const first = await this.#firstSeen(q, since, abort)
+    if (first !== undefined && first > since) return { at: first, rule: 'canary' }
+    return stored === undefined ? undefined : { at: stored.since, rule: 'analysis' }
+  }
+
+  /**
+   * The canary's first event in [since, q.until] from the first source that can tell, or
+   * undefined. A failing upstream is the stage's on_source_error: with `inconclusive` the
+   * window stays as it is (the observation then meets the same failure and says so).
+   */
+  async #firstSeen (q: NormalizedQuery, since: Date, abort: AbortSignal): Promise<Date | undefined> {
+    const source = this.sources.all().find((s) => s.firstSeen !== undefined)
+    if (source?.firstSeen === undefined) return undefined
+    const req: FirstSeenRequest = { tenant: q.tenant, agent: q.canary, since, until: q.until }
+    if (q.topic !== undefined) req.topic = q.topic
+    try {
+      return await source.firstSeen(req, abort)
+    } catch (err) {
+      if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+      return undefined
+    }
   }
 
   /** The approval, with an upstream failure handled like a source's (on_source_error); never a pass. */
@@ -418,5 +458,6 @@ function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): Decis
   }
   if (recorder.begin !== undefined) timed.begin = recorder.begin.bind(recorder)
   if (recorder.analysisStart !== undefined) timed.analysisStart = recorder.analysisStart.bind(recorder)
+  if (recorder.stepStart !== undefined) timed.stepStart = recorder.stepStart.bind(recorder)
   return timed
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import t from 'tap'
-import { GENESIS, type DecisionRecord } from '../../src/evidence/record.js'
+import { GENESIS, type DecisionEntry, type DecisionRecord } from '../../src/evidence/record.js'
 import { PostgresStore } from '../../src/evidence/postgres.js'
 import { SQLITE_FILE, SqliteStore } from '../../src/evidence/sqlite.js'
 import type { EvidenceStore } from '../../src/evidence/store.js'
@@ -177,14 +177,40 @@ for (const backend of [sqlite, postgres]) {
 
     t.test('analysisStart: the window start of the first record of the same analysis', async (t) => {
       const { store } = await backend.fresh(t)
-      await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T06:00:00.000Z' }))
+      await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T06:00:00.000Z', windowRule: 'canary' }))
       await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T07:00:00.000Z' }))
       await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-2', since: '2026-11-26T08:00:00.000Z' }))
       const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-1' }
-      t.equal((await store.analysisStart(key))?.toISOString(), '2026-11-26T06:00:00.000Z', 'first record wins')
-      t.equal((await store.analysisStart({ ...key, stage: 'canary-2' }))?.toISOString(), '2026-11-26T08:00:00.000Z', 'per stage')
+      t.same(await store.analysisStart(key), { since: new Date('2026-11-26T06:00:00.000Z'), rule: 'canary' }, 'first record wins, with its rule')
+      t.same(await store.analysisStart({ ...key, stage: 'canary-2' }), { since: new Date('2026-11-26T08:00:00.000Z'), rule: 'default' }, 'per stage')
       t.equal(await store.analysisStart({ ...key, revision: 'r2' }), undefined, 'a new revision starts afresh')
       t.equal(await store.analysisStart({ ...key, namespace: 'prod' }), undefined, 'namespace is part of the key')
+    })
+
+    t.test('analysisStart: a request with an explicit since judges itself only', async (t) => {
+      const { store } = await backend.fresh(t)
+      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-1' }
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T08:30:00.000Z', windowRule: 'request' }))
+      t.equal(await store.analysisStart(key), undefined, 'no analysis has started: the only record gave its own since')
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T06:00:00.000Z', windowRule: 'canary' }))
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T08:45:00.000Z', windowRule: 'request' }))
+      t.same(await store.analysisStart(key), { since: new Date('2026-11-26T06:00:00.000Z'), rule: 'canary' }, 'the first question in Argo\'s form starts it')
+    })
+
+    t.test('stepStart: the until of the first Argo-form record at this weight', async (t) => {
+      const { store } = await backend.fresh(t)
+      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-2' }
+      const at = (until: string, weight: number, windowRule: 'canary' | 'analysis' | 'request' = 'analysis'): DecisionEntry =>
+        entry({ rollout: 'support', revision: 'r1', stage: 'canary-2', since: '2026-11-26T06:00:00.000Z', until, weight, windowRule })
+      await store.append(at('2026-11-26T07:00:00.000Z', 50, 'request'))
+      await store.append(at('2026-11-26T07:05:00.000Z', 25, 'canary'))
+      await store.append(at('2026-11-26T07:10:00.000Z', 25))
+      await store.append(at('2026-11-26T08:05:00.000Z', 50))
+      await store.append(at('2026-11-26T08:10:00.000Z', 50))
+      t.equal((await store.stepStart(key, 25))?.toISOString(), '2026-11-26T07:05:00.000Z', 'the 25% step began with its first question')
+      t.equal((await store.stepStart(key, 50))?.toISOString(), '2026-11-26T08:05:00.000Z', 'the 50% step: a question with its own since does not start it')
+      t.equal(await store.stepStart(key, 100), undefined, 'a weight never asked about')
+      t.equal(await store.stepStart({ ...key, stage: 'canary-1' }, 25), undefined, 'per stage')
     })
 
     t.test('tampering: verify reports the first broken link', async (t) => {

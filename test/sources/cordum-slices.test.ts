@@ -363,3 +363,48 @@ t.test('configuration: defaults and refusals naming the variable', async (t) => 
     t.throws(() => readConfig({ [name]: value }), { code: 'GATE_ERR_CONFIG_INVALID', message: new RegExp(`^${name}: must be a whole number`) }, `${name}=${value}`)
   }
 })
+
+t.test('firstSeen: the canary\'s oldest decision in the window, walking only the first slice that holds any', async (t) => {
+  const log = await server(t, [], { maxLimit: 3 })
+  let runs = 0
+  await assertProperty(fc.asyncProperty(
+    fc.array(fc.record({ at: fc.integer({ min: 0, max: 6 * HOUR }), agent: fc.constantFrom('a', 'b') }), { maxLength: 40 }),
+    fc.integer({ min: 0, max: 3 * HOUR }), fc.integer({ min: 1, max: 3 * HOUR }),
+    async (records, sinceOff, length) => {
+      const since = BASE + sinceOff
+      const until = since + length
+      log.data = records.map((r, i) => ({ t: BASE + r.at, id: `d${i}`, agent: r.agent, verdict: 'allow' }))
+      // A fresh source each run: its memory of first events belongs to the data it saw.
+      const s = new CordumSource({ url: log.url, maxRetries: 0, now: () => BASE + 7 * HOUR })
+      try {
+        const inside = log.data.filter((d) => d.agent === 'a' && d.t >= since && d.t <= until).map((d) => d.t)
+        // Cordum stamps whole seconds: the first event is known to the second.
+        const truth = inside.length === 0 ? undefined : Math.floor(Math.min(...inside) / 1000) * 1000
+        log.reset()
+        const got = await s.firstSeen({ tenant: 'default', agent: 'a', since: new Date(since), until: new Date(until) }, new AbortController().signal)
+        if (got?.getTime() !== truth) return false
+        // Beyond the slice counts (one request per slice and page), one slice's pages only.
+        const slices = planSlices(since, until, BASE + 7 * HOUR, DEFAULT_SLICES)
+        const walked = log.requests.filter((q) => !slices.some((sl) => sl.start === q.since && sl.end - 1 === q.until))
+        if (truth !== undefined && new Set(walked.map((q) => `${q.since}-${q.until}`)).size > 1) return false
+        runs++
+        return true
+      } finally {
+        await s.close()
+      }
+    }), { numRuns: 60 })
+  t.equal(runs, 60, 'every generated case held: the first event, found in one slice')
+})
+
+t.test('firstSeen: remembered, so a growing window asks Cordum nothing more for it', async (t) => {
+  const log = await server(t, [...steady('b', BASE, BASE + 6 * HOUR, 10_000), ...steady('a', BASE + 4 * HOUR + 1_234, BASE + 6 * HOUR, 10_000)])
+  const s = source(t, log.url, { now: () => BASE + 6 * HOUR })
+  const ask = async (since: number, until: number): Promise<number | undefined> =>
+    (await s.firstSeen({ tenant: 'default', agent: 'a', since: new Date(since), until: new Date(until) }, new AbortController().signal))?.getTime()
+  t.equal(await ask(BASE + 3 * HOUR, BASE + 5 * HOUR), BASE + 4 * HOUR + 1_000)
+  log.reset()
+  t.equal(await ask(BASE + 3 * HOUR + 600_000, BASE + 5 * HOUR + 600_000), BASE + 4 * HOUR + 1_000, 'a later window starting before the first event')
+  t.equal(await ask(BASE + 4 * HOUR + 600_000, BASE + 6 * HOUR), undefined, 'a window starting after it: the canary is older than the window')
+  t.equal(log.requests.length, 0, 'both from memory')
+  t.equal(await ask(BASE, BASE + 4 * HOUR), undefined, 'a window ending before the canary started: none')
+})

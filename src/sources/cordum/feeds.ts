@@ -47,6 +47,26 @@ export async function countDecisions (client: CordumClient, req: ObservationRequ
   return counts
 }
 
+/**
+ * The time (ms) of the agent's oldest decision in the window, or undefined when it has none:
+ * the same walk as countDecisions, keeping the minimum (Cordum's order within a list is not
+ * relied on). Used on one short slice only: the first that holds any of the agent's decisions.
+ */
+export async function firstDecision (client: CordumClient, req: ObservationRequest, agentId: string, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES): Promise<number | undefined> {
+  const what = 'GET /api/v1/governance/decisions'
+  const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit: PAGE_LIMIT }
+  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages })
+  const sinceMs = Math.floor(req.since.getTime() / 1000) * 1000
+  const untilMs = req.until.getTime()
+  let first: number | undefined
+  for await (const d of itemsOf(pages)) {
+    const at = Date.parse(d.timestamp)
+    if (at < sinceMs || at > untilMs) continue
+    if (first === undefined || at < first) first = at
+  }
+  return first
+}
+
 /** True when the decision log has any entry for the tenant (and topic) in the window. */
 export async function decisionLogHasEntries (client: CordumClient, req: ObservationRequest, ctx: CallContext): Promise<boolean> {
   const what = 'GET /api/v1/governance/decisions'

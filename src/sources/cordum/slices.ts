@@ -25,7 +25,7 @@ import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import type { ObservationRequest } from '../source.js'
 import type { CallContext, CordumClient } from './client.js'
-import { countDecisions, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
+import { countDecisions, firstDecision, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
 
 export interface SliceOptions {
   /** Slice lengths to choose from (ms), ascending, each a whole multiple of the one before. */
@@ -229,6 +229,24 @@ function cachedDecisions (r: SlicedReads, req: ObservationRequest, agentId: stri
  * and summed. Equal to countDecisions over the whole window; fails as a whole if any slice fails.
  */
 export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequest, agentId: string | undefined, ctx: CallContext): Promise<DecisionCounts> {
+  const parts = await sliceCounts(r, req, agentId, ctx)
+  return parts.reduce((sum, p) => ({ decisions: sum.decisions + p.counts.decisions, denies: sum.denies + p.counts.denies }), { decisions: 0, denies: 0 })
+}
+
+/**
+ * The time (ms) of the agent's first decision in the window, or undefined when it has none:
+ * the window's slice counts (closed ones from the cache, shared with the deny-rate reads)
+ * name the first slice holding any, and only that slice is walked for its oldest record.
+ */
+export async function firstDecisionSliced (r: SlicedReads, req: ObservationRequest, agentId: string, ctx: CallContext): Promise<number | undefined> {
+  const parts = await sliceCounts(r, req, agentId, ctx)
+  const first = parts.find((p) => p.counts.decisions > 0)
+  if (first === undefined) return undefined
+  return await firstDecision(r.client, { ...req, since: new Date(first.slice.start), until: new Date(first.slice.end - 1) }, agentId, ctx, SLICE_MAX_PAGES)
+}
+
+/** The counts of each slice of the window, oldest first. */
+async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: string | undefined, ctx: CallContext): Promise<{ slice: Slice, counts: DecisionCounts }[]> {
   const slices = planSlices(req.since.getTime(), req.until.getTime(), r.now(), r.slices)
   // Our own abort, so the first failing slice stops its siblings rather than letting them run on.
   const siblings = new AbortController()
@@ -262,7 +280,7 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
       fetching.then(settled, settled)
       return await fetching
     }))
-    return parts.reduce((sum, c) => ({ decisions: sum.decisions + c.decisions, denies: sum.denies + c.denies }), { decisions: 0, denies: 0 })
+    return parts.map((counts, i) => ({ slice: slices[i] as Slice, counts }))
   } catch (err) {
     siblings.abort(new DOMException('a sibling slice failed', 'AbortError'))
     throw err

@@ -11,12 +11,12 @@ import type { SignalSpec } from '../../config/policy.js'
 import type { GateError } from '../../errors.js'
 import { seconds } from '../../gate/format.js'
 import type { RateArm, SignalObservation } from '../../gate/observations.js'
-import type { ObservationRequest, SignalSource } from '../source.js'
+import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../source.js'
 import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
 import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
 import { readsFor, refusedReads, type Refusal } from './permissions.js'
-import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
+import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, firstDecisionSliced, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
 
@@ -40,6 +40,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
 export const DEFAULT_DEADLINE_MS = 8_000
 export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
 export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
+/** Canaries whose first decision is remembered (each a few hundred bytes). */
+const FIRST_SEEN_ENTRIES = 10_000
 
 /** A read that may be refused with 403: its value, or why it is unavailable. */
 type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
@@ -51,6 +53,12 @@ export class CordumSource implements SignalSource {
   readonly #tenant: string
   readonly #reads: SlicedReads
   readonly #maxPages: number
+  /**
+   * An agent's first decision, by tenant, topic and agent, with the window start it was found
+   * from: nothing of the agent lies between that start and the first decision, so it answers
+   * any later window starting at or after that start. Oldest entries go first.
+   */
+  readonly #firstSeen = new Map<string, { fromMs: number, firstMs: number }>()
 
   constructor (opts: CordumSourceOptions) {
     this.client = new CordumClient(opts)
@@ -97,6 +105,32 @@ export class CordumSource implements SignalSource {
 
   async close (): Promise<void> {
     await this.client.close()
+  }
+
+  async firstSeen (req: FirstSeenRequest, abort: AbortSignal): Promise<Date | undefined> {
+    const key = JSON.stringify([req.tenant, req.topic ?? null, req.agent])
+    const sinceMs = req.since.getTime()
+    const known = this.#firstSeen.get(key)
+    if (known !== undefined && known.fromMs <= sinceMs && known.firstMs <= req.until.getTime()) {
+      // Started before this window: nothing to narrow.
+      return known.firstMs < sinceMs ? undefined : new Date(known.firstMs)
+    }
+    const ctx = this.#context(abort)
+    try {
+      const obs: ObservationRequest = { tenant: req.tenant, canary: req.agent, since: req.since, until: req.until, subIntervalMinutes: 5, overloadReasonCodes: [] }
+      if (req.topic !== undefined) obs.topic = req.topic
+      const firstMs = await firstDecisionSliced(this.#reads, obs, req.agent, ctx.call)
+      if (firstMs === undefined) return undefined
+      this.#firstSeen.delete(key)
+      this.#firstSeen.set(key, { fromMs: sinceMs, firstMs })
+      for (const oldest of this.#firstSeen.keys()) {
+        if (this.#firstSeen.size <= FIRST_SEEN_ENTRIES) break
+        this.#firstSeen.delete(oldest)
+      }
+      return new Date(firstMs)
+    } finally {
+      ctx.done()
+    }
   }
 
   async observe (req: ObservationRequest, signals: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>> {
