@@ -36,6 +36,11 @@ const Arm = Type.Object({
 export const ObservationsSchema = Type.Object({
   window: Type.Object({ since: Type.String({ minLength: 1 }), until: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
   expectedWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary share of traffic in percent' })),
+  split: Type.Optional(Type.Object({
+    since: Type.String({ minLength: 1 }),
+    canary: Whole,
+    baseline: Whole,
+  }, { additionalProperties: false, description: 'the split signal\'s events per arm since the current step\'s weight took effect' })),
   approval: Type.Optional(Type.Object({
     status: Type.Enum(['pending', 'approved', 'rejected']),
     ref: Type.Optional(Type.String()),

@@ -14,7 +14,7 @@ import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
 import { ANALYSIS_WHERE_POSTGRES, listPage, listQuery, MIGRATIONS, POSTGRES_RULE } from './sql.js'
-import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, RolloutKey, StepStart } from './store.js'
 
 /** Advisory lock class ids ("acg" + purpose), so the gate's locks never collide with an application's. */
 const LOCK_CHAIN = 0x61636731
@@ -193,11 +193,16 @@ export class PostgresStore implements EvidenceStore {
     }
   }
 
-  async stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined> {
+  async stepStart (key: RolloutKey, weight: number): Promise<StepStart> {
     try {
-      const row = (await this.#pool.query<{ until: string }>(`SELECT body::jsonb #>> '{request,until}' AS until FROM decisions WHERE ${ANALYSIS_WHERE_POSTGRES} AND ${POSTGRES_RULE} <> 'request'
-        AND (body::jsonb #>> '{request,weight}')::float8 = $6 ORDER BY seq LIMIT 1`, [key.tenant, key.namespace, key.rollout, key.revision, key.stage, weight])).rows[0]
-      return row === undefined ? undefined : new Date(row.until)
+      const where = `kind = 'decision' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND ${POSTGRES_RULE} <> 'request'`
+      const params = [key.tenant, key.namespace, key.rollout, key.revision, weight]
+      const weightOf = '(body::jsonb #>> \'{request,weight}\')::float8'
+      const first = (await this.#pool.query<{ seq: string, until: string }>(`SELECT seq, body::jsonb #>> '{request,until}' AS until FROM decisions WHERE ${where}
+        AND ${weightOf} = $5 ORDER BY seq LIMIT 1`, params)).rows[0]
+      const other = (await this.#pool.query(`SELECT 1 FROM decisions WHERE ${where}
+        AND ${weightOf} <> $5 AND seq < $6 LIMIT 1`, [...params, first?.seq ?? Number.MAX_SAFE_INTEGER])).rows.length > 0
+      return first === undefined ? { afterOtherWeight: other } : { at: new Date(first.until), afterOtherWeight: other }
     } catch (err) {
       throw unavailable('read the start of the step', err)
     }

@@ -9,7 +9,7 @@ import type { Observations } from '../gate/observations.js'
 import type { Judgement } from '../gate/verdict.js'
 import type { DecisionRecorder, NormalizedQuery } from '../service/score.js'
 import type { AnalysisKey, DecisionEntry, RecordedRequest, SourceVersions } from './record.js'
-import type { AnalysisStart, EvidenceStore } from './store.js'
+import type { AnalysisStart, EvidenceStore, StepStart } from './store.js'
 
 export interface EvidenceRecorderOptions {
   store: EvidenceStore
@@ -65,8 +65,9 @@ export class EvidenceRecorder implements DecisionRecorder {
     return await this.#opts.store.analysisStart(analysisKey(q))
   }
 
-  async stepStart (q: NormalizedQuery, weight: number): Promise<Date | undefined> {
-    return await this.#opts.store.stepStart(analysisKey(q), weight)
+  async stepStart (q: NormalizedQuery, weight: number): Promise<StepStart> {
+    const { stage: _stage, ...rollout } = analysisKey(q)
+    return await this.#opts.store.stepStart(rollout, weight)
   }
 }
 

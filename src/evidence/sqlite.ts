@@ -13,7 +13,7 @@ import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
 import { ANALYSIS_WHERE_SQLITE, listPage, listQuery, MIGRATIONS, SQLITE_RULE } from './sql.js'
-import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } from './store.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, RolloutKey, StepStart } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
 
@@ -128,11 +128,15 @@ export class SqliteStore implements EvidenceStore {
     }
   }
 
-  async stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined> {
+  async stepStart (key: RolloutKey, weight: number): Promise<StepStart> {
     try {
-      const row = this.#db.prepare(`SELECT json_extract(body, '$.request.until') AS until FROM decisions WHERE ${ANALYSIS_WHERE_SQLITE} AND ${SQLITE_RULE} <> 'request'
-        AND json_extract(body, '$.request.weight') = ? ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage, weight) as { until: string } | undefined
-      return row === undefined ? undefined : new Date(row.until)
+      const where = `kind = 'decision' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND ${SQLITE_RULE} <> 'request'`
+      const params = [key.tenant, key.namespace, key.rollout, key.revision]
+      const first = this.#db.prepare(`SELECT seq, json_extract(body, '$.request.until') AS until FROM decisions WHERE ${where}
+        AND json_extract(body, '$.request.weight') = ? ORDER BY seq LIMIT 1`).get(...params, weight) as { seq: number, until: string } | undefined
+      const other = this.#db.prepare(`SELECT 1 FROM decisions WHERE ${where}
+        AND json_extract(body, '$.request.weight') <> ? AND seq < ? LIMIT 1`).get(...params, weight, first?.seq ?? Number.MAX_SAFE_INTEGER)
+      return first === undefined ? { afterOtherWeight: other !== undefined } : { at: new Date(first.until), afterOtherWeight: other !== undefined }
     } catch (err) {
       throw unavailable('read the start of the step', err)
     }

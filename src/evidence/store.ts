@@ -64,16 +64,26 @@ export interface EvidenceStore {
   /** The window start (`request.since`) and rule of this analysis's first record asked in Argo's form (no `since`), if any. */
   analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined>
   /**
-   * The `until` of this analysis's first record in Argo's form with this expected weight: when
-   * the gate first heard of the step (traffic-split check), the same for every replica.
+   * When the gate first heard of this rollout revision at this expected weight in Argo's form
+   * (any stage), the same for every replica: the start of the step's traffic-split window.
    */
-  stepStart (key: AnalysisKey, weight: number): Promise<Date | undefined>
+  stepStart (key: RolloutKey, weight: number): Promise<StepStart>
   /** Deletes records older than the cutoff, behind an anchor record per tenant (retention). */
   prune (cutoffMs: number, retentionDays: number): Promise<PruneReport[]>
   close (): Promise<void>
 }
 
 export const MAX_LIST_LIMIT = 200
+
+/** A rollout revision: an analysis key without its stage (a weight's steps span stages). */
+export type RolloutKey = Omit<AnalysisKey, 'stage'>
+
+export interface StepStart {
+  /** The `until` of the first record at this weight; absent: none yet (this is the step's first question). */
+  at?: Date
+  /** True when a record at another weight came first: the weight changed after the canary started. */
+  afterOtherWeight: boolean
+}
 
 export interface AnalysisStart {
   since: Date

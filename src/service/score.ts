@@ -11,13 +11,13 @@ import type { LoadedPolicy } from '../config/load.js'
 import { unknownName } from '../config/names.js'
 import type { SignalSpec, SourceName, Stage } from '../config/policy.js'
 import { GateError, isGateError } from '../errors.js'
-import type { ApprovalObservation, Observations, SignalObservation } from '../gate/observations.js'
+import { isRateArm, type ApprovalObservation, type Observations, type SignalObservation, type TrafficSplitCounts } from '../gate/observations.js'
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
 import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights, signalOf, type Cancellation } from './flights.js'
-import type { AnalysisStart } from '../evidence/store.js'
+import type { AnalysisStart, StepStart } from '../evidence/store.js'
 import { badField, resolveWindow, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
@@ -77,8 +77,8 @@ export interface DecisionRecorder {
    * (see window.ts).
    */
   analysisStart? (q: NormalizedQuery): Promise<AnalysisStart | undefined>
-  /** When the gate first heard of this analysis at this weight in Argo's form (the traffic-split window). */
-  stepStart? (q: NormalizedQuery, weight: number): Promise<Date | undefined>
+  /** When the gate first heard of this rollout revision at this weight in Argo's form (the traffic-split window). */
+  stepStart? (q: NormalizedQuery, weight: number): Promise<StepStart>
 }
 
 /** Where Cordum-side actions plug in (src/actions): check signals before judging, approval and on_fail after. */
@@ -269,7 +269,8 @@ export class ScoreService {
       const start = await this.#windowStart(q, abort)
       if (start !== undefined) q = this.normalize(query, start)
     }
-    const observations = await this.observe(q, abort)
+    const [observations, split] = await Promise.all([this.observe(q, abort), this.#stepSplit(q, abort)])
+    if (split !== undefined) observations.split = split
     let judgement = judge(q.stage, observations)
     const actions: ActionsTaken = {}
     if (this.#actions !== undefined) {
@@ -324,6 +325,39 @@ export class ScoreService {
       if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
       return undefined
     }
+  }
+
+  /**
+   * The split signal's events per arm since the current step's weight took effect, when that
+   * is after the window's start: the time of the first question in Argo's form about this
+   * rollout revision at this weight, kept in the evidence store so replicas agree (the step's
+   * first question itself has no events yet, and the check waits for the next). A weight that
+   * took effect with the canary (no question at another weight before it) has the whole window.
+   * Undefined: the judge checks the split over the window.
+   */
+  async #stepSplit (q: NormalizedQuery, abort: AbortSignal): Promise<TrafficSplitCounts | undefined> {
+    const w = q.weight
+    const policy = q.stage.trafficSplit
+    if (w === undefined || w <= 0 || w >= 100 || !policy.enabled || q.baseline === undefined) return undefined
+    if (q.windowRule === 'request' || q.rollout.rollout === undefined || this.#recorder?.stepStart === undefined) return undefined
+    const step = await this.#recorder.stepStart(q, w)
+    if (!step.afterOtherWeight) return undefined
+    const since = step.at ?? q.until
+    if (since <= q.since) return undefined
+    if (since >= q.until) return { since: since.toISOString(), canary: 0, baseline: 0 }
+    const spec = this.policy.policy.signals[policy.signal] as SignalSpec
+    const source = this.sources.get(spec.source)
+    if (source === undefined) return undefined
+    let o: SignalObservation | undefined
+    try {
+      o = (await this.#observeShared(source, { ...this.#request(q), since }, [spec], abort))[spec.name]
+    } catch (err) {
+      // The stage's signals meet the same upstream and say so; the split is then not checked.
+      if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+      return undefined
+    }
+    if (!isRateArm(o?.canary) || !isRateArm(o?.baseline)) return undefined
+    return { since: since.toISOString(), canary: o.canary.n, baseline: o.baseline.n }
   }
 
   /** The approval, with an upstream failure handled like a source's (on_source_error); never a pass. */

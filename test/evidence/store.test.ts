@@ -197,20 +197,25 @@ for (const backend of [sqlite, postgres]) {
       t.same(await store.analysisStart(key), { since: new Date('2026-11-26T06:00:00.000Z'), rule: 'canary' }, 'the first question in Argo\'s form starts it')
     })
 
-    t.test('stepStart: the until of the first Argo-form record at this weight', async (t) => {
+    t.test('stepStart: the until of the first Argo-form record of the rollout revision at this weight, and whether another weight came first', async (t) => {
       const { store } = await backend.fresh(t)
-      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-2' }
-      const at = (until: string, weight: number, windowRule: 'canary' | 'analysis' | 'request' = 'analysis'): DecisionEntry =>
-        entry({ rollout: 'support', revision: 'r1', stage: 'canary-2', since: '2026-11-26T06:00:00.000Z', until, weight, windowRule })
-      await store.append(at('2026-11-26T07:00:00.000Z', 50, 'request'))
-      await store.append(at('2026-11-26T07:05:00.000Z', 25, 'canary'))
-      await store.append(at('2026-11-26T07:10:00.000Z', 25))
-      await store.append(at('2026-11-26T08:05:00.000Z', 50))
-      await store.append(at('2026-11-26T08:10:00.000Z', 50))
-      t.equal((await store.stepStart(key, 25))?.toISOString(), '2026-11-26T07:05:00.000Z', 'the 25% step began with its first question')
-      t.equal((await store.stepStart(key, 50))?.toISOString(), '2026-11-26T08:05:00.000Z', 'the 50% step: a question with its own since does not start it')
-      t.equal(await store.stepStart(key, 100), undefined, 'a weight never asked about')
-      t.equal(await store.stepStart({ ...key, stage: 'canary-1' }, 25), undefined, 'per stage')
+      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1' }
+      const at = (stage: string, until: string, weight: number | undefined, windowRule: 'canary' | 'analysis' | 'request' = 'analysis'): DecisionEntry =>
+        entry({ rollout: 'support', revision: 'r1', stage, since: '2026-11-26T06:00:00.000Z', until, ...(weight === undefined ? {} : { weight }), windowRule })
+      t.same(await store.stepStart(key, 10), { afterOtherWeight: false }, 'nothing asked yet')
+      await store.append(at('shadow', '2026-11-26T06:30:00.000Z', undefined, 'canary'))
+      await store.append(at('canary-1', '2026-11-26T06:50:00.000Z', 10, 'canary'))
+      await store.append(at('canary-1', '2026-11-26T06:55:00.000Z', 10))
+      t.same(await store.stepStart(key, 10), { at: new Date('2026-11-26T06:50:00.000Z'), afterOtherWeight: false }, 'the first weight: it took effect with the canary (a question without weight is no other weight)')
+      t.same(await store.stepStart(key, 25), { afterOtherWeight: true }, 'a new weight\'s first question: another came before')
+      await store.append(at('canary-2', '2026-11-26T07:00:00.000Z', 50, 'request'))
+      await store.append(at('canary-2', '2026-11-26T07:05:00.000Z', 25, 'canary'))
+      await store.append(at('canary-2', '2026-11-26T07:10:00.000Z', 25))
+      await store.append(at('canary-2', '2026-11-26T08:05:00.000Z', 50))
+      await store.append(at('canary-2', '2026-11-26T08:10:00.000Z', 50))
+      t.same(await store.stepStart(key, 25), { at: new Date('2026-11-26T07:05:00.000Z'), afterOtherWeight: true }, 'the 25% step began with its first question, across stages')
+      t.same(await store.stepStart(key, 50), { at: new Date('2026-11-26T08:05:00.000Z'), afterOtherWeight: true }, 'the 50% step: a question with its own since does not start it')
+      t.same(await store.stepStart({ ...key, revision: 'r2' }, 25), { afterOtherWeight: false }, 'per revision')
     })
 
     t.test('tampering: verify reports the first broken link', async (t) => {

@@ -140,3 +140,76 @@ t.test('a failing upstream while finding the start: on_source_error decides, nev
     t.equal(src.asked[0]?.since.toISOString(), new Date(T - 3 * HOUR).toISOString(), 'on_source_error inconclusive: the lifetime, and the observation meets the failure itself')
   }
 })
+
+/**
+ * A rollout's traffic: 300 decisions a minute, the canary's share `share(t)`; the deny-rate
+ * counts of any window are the integral of that, per arm.
+ */
+function rollout (share: (t: number) => number, started: number): SignalSource & { asked: ObservationRequest[] } {
+  const h = healthy()
+  const asked: ObservationRequest[] = []
+  const count = (since: number, until: number, arm: 'canary' | 'baseline'): number => {
+    let n = 0
+    for (let m = Math.ceil(since / 60_000) * 60_000; m <= until; m += 60_000) n += 300 * (arm === 'canary' ? share(m) : 1 - share(m))
+    return Math.round(n)
+  }
+  return {
+    name: 'cordum',
+    asked,
+    async observe (req: ObservationRequest, specs: SignalSpec[]) {
+      asked.push(req)
+      const out: Record<string, SignalObservation> = {}
+      for (const s of specs) {
+        out[s.name] = s.name === 'policy_deny_rate'
+          ? { canary: { n: count(req.since.getTime(), req.until.getTime(), 'canary'), k: 0 }, baseline: { n: count(req.since.getTime(), req.until.getTime(), 'baseline'), k: 0 } }
+          : h[s.name] ?? { unavailable: { code: 'GATE_ERR_UNAVAILABLE', reason: 'not in this test' } }
+      }
+      return out
+    },
+    async firstSeen (req: FirstSeenRequest) {
+      return started >= req.since.getTime() && started <= req.until.getTime() ? new Date(started) : undefined
+    },
+    async ready () {},
+    async close () {},
+  }
+}
+
+t.test('the traffic split per step: checked since the step\'s weight took effect, not over the canary\'s life', async (t) => {
+  const S1 = T - 3 * HOUR + 30 * 60_000
+  const S2 = S1 + 90 * 60_000
+  for (const [name, at25, want] of [['the weight took effect', 0.25, 'ok'], ['the canary still has 10% at the 25% step', 0.1, 'mismatch']] as const) {
+    let now = S1 + 10 * 60_000
+    const src = rollout((m) => m < S1 ? 0 : m < S2 ? 0.1 : at25, S1)
+    const { s } = service(t, src, () => now)
+    const c1 = await s.score({ ...argo, weight: 10 }, never)
+    t.equal(c1.trafficSplit.status, 'ok', `${name}: 10%, the first weight: the canary's own window is the step`)
+    now = S2 + 5 * 60_000
+    const first = await s.score({ ...argo, stage: 'canary-2', weight: 25 }, never)
+    t.equal(first.trafficSplit.status, 'not_checked', `${name}: the step's first question has no events of the step yet`)
+    t.match(first.trafficSplit.reason, /no events since this step's weight took effect/)
+    t.notOk(first.reasonCodes.includes('traffic_split_mismatch'), 'so it is no mismatch, though the window mixes 10% and 25%')
+    now = S2 + 15 * 60_000
+    const second = await s.score({ ...argo, stage: 'canary-2', weight: 25 }, never)
+    t.equal(second.trafficSplit.status, want, `${name}: the next question checks the 10 minutes since the first`)
+    t.equal(second.window.since, new Date(S1).toISOString(), 'while the signals are judged over the canary\'s whole window')
+    if (want === 'mismatch') t.ok(second.reasonCodes.includes('traffic_split_mismatch'))
+    else t.match(second.trafficSplit.reason, new RegExp(`since ${new Date(S2 + 5 * 60_000).toISOString()}`))
+  }
+})
+
+t.test('the split window is the same for every replica: kept in the evidence store', async (t) => {
+  const S1 = T - 2 * HOUR
+  const S2 = S1 + 60 * 60_000
+  let now = S1 + 10 * 60_000
+  const dir = mkdtempSync(join(tmpdir(), 'canary-window-'))
+  const store = new SqliteStore(dir, { now: () => now })
+  t.teardown(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) })
+  const replica = (): ScoreService => new ScoreService({ policy: defaultPolicy(), sources: new SourceRegistry([rollout((m) => m < S2 ? 0.1 : 0.25, S1)]), defaultTenant: 'default', now: () => now, recorder: new EvidenceRecorder({ store, policy: defaultPolicy(), gateVersion: 'test', sourceVersions: async () => ({}) }), answerTtlMs: 0, cacheTtlMs: 0 })
+  const [a, b] = [replica(), replica()]
+  await a.score({ ...argo, weight: 10 }, never)
+  now = S2 + 5 * 60_000
+  await a.score({ ...argo, stage: 'canary-2', weight: 25 }, never)
+  now = S2 + 10 * 60_000
+  const fromB = await b.score({ ...argo, stage: 'canary-2', weight: 25 }, never)
+  t.match(fromB.trafficSplit.reason, new RegExp(`since ${new Date(S2 + 5 * 60_000).toISOString()}`), 'replica b starts the step where replica a first heard of it')
+})
