@@ -29,6 +29,24 @@ const INDEXES = `
 CREATE INDEX decisions_analysis ON decisions (tenant, rollout, namespace, revision, stage, seq);
 CREATE INDEX decisions_time ON decisions (time_ms);`
 
+const LEDGER_TABLES = `CREATE TABLE cordum_jobs (
+  tenant TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_us BIGINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  PRIMARY KEY (tenant, job_id));
+CREATE INDEX cordum_jobs_agent ON cordum_jobs (tenant, agent_id, updated_us);
+CREATE INDEX cordum_jobs_updated ON cordum_jobs (updated_us);
+CREATE TABLE cordum_job_coverage (tenant TEXT NOT NULL, from_us BIGINT NOT NULL, until_us BIGINT NOT NULL);
+CREATE INDEX cordum_job_coverage_tenant ON cordum_job_coverage (tenant, until_us);`
+
+/** Upsert of one ledger job: a row changes only for a newer (or the same) updated_us. */
+export const LEDGER_UPSERT_SET = `ON CONFLICT (tenant, job_id) DO UPDATE SET agent_id = excluded.agent_id, topic = excluded.topic,
+  state = excluded.state, updated_us = excluded.updated_us, attempts = excluded.attempts WHERE excluded.updated_us >= cordum_jobs.updated_us`
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -47,6 +65,13 @@ CREATE INDEX decisions_canary ON decisions (canary, id);`,
     postgres: `ALTER TABLE decisions ADD COLUMN canary TEXT NOT NULL DEFAULT '';
 UPDATE decisions SET canary = COALESCE(body::jsonb ->> 'canary', '') WHERE kind = 'decision';
 CREATE INDEX decisions_canary ON decisions (canary, id);`,
+  },
+  {
+    // The job ledger (src/sources/cordum/ledger.ts): each Cordum job once by id with its newest
+    // state, and the stretches of time in which every job was seen. Number 4: 3 is reserved.
+    version: 4,
+    sqlite: LEDGER_TABLES,
+    postgres: LEDGER_TABLES,
   },
 ]
 

@@ -9,6 +9,7 @@
  */
 import type { VerifyReport } from './chain.js'
 import type { AnalysisKey, ChainRecord, DecisionEntry, DecisionRecord } from './record.js'
+import type { LedgerStore } from '../sources/cordum/ledger.js'
 
 export interface DecisionFilter {
   /** Only these tenants (a key bound to tenants); absent: every tenant. */
@@ -49,7 +50,7 @@ export interface PruneReport {
   prunedThroughSeq: number
 }
 
-export interface EvidenceStore {
+export interface EvidenceStore extends LedgerStore {
   /** `sqlite` or `postgres`. */
   readonly kind: string
   /** Where it is, for logs: a file path, or host/database (never a password). */

@@ -18,7 +18,7 @@ import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../sour
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights, signalOf, type Cancellation } from './flights.js'
 import type { AnalysisStart, StepStart } from '../evidence/store.js'
-import { badField, resolveWindow, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
+import { badField, resolveWindow, startingAt, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
 export interface ScoreQuery {
@@ -161,9 +161,9 @@ export class ScoreService {
 
   /**
    * Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming
-   * the field. `start` is where a window in Argo's form starts, when known (see window.ts).
+   * the field. A window in Argo's form gets its start when evaluated (see #windowStart).
    */
-  normalize (query: ScoreQuery, start?: WindowStart): NormalizedQuery {
+  normalize (query: ScoreQuery): NormalizedQuery {
     if (query.stage === undefined || query.stage === '') throw badField('stage', `is required (one of ${Object.keys(this.policy.policy.stages).join(', ')})`)
     const stage = this.policy.policy.stages[query.stage]
     if (stage === undefined) {
@@ -177,7 +177,7 @@ export class ScoreService {
     if (query.weight !== undefined && !(Number.isFinite(query.weight) && query.weight >= 0 && query.weight <= 100)) {
       throw badField('weight', `must be a percentage between 0 and 100, got ${String(query.weight)}`, query.weight)
     }
-    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now(), start)
+    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now())
     const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {}, windowRule: rule }
     if (baseline !== undefined) q.baseline = baseline
     if (topic !== undefined) q.topic = topic
@@ -209,8 +209,8 @@ export class ScoreService {
       const q = this.normalize(query)
       let use: ObservationUse = 'fetched'
       const evaluate = async (signal: AbortSignal): Promise<ScoreResponse> => admission === undefined
-        ? await this.#evaluate(query, q, signal)
-        : await admission.run(async () => await this.#evaluate(query, q, signal))
+        ? await this.#evaluate(q, signal)
+        : await admission.run(async () => await this.#evaluate(q, signal))
       let response: ScoreResponse
       if (this.#answers === undefined) {
         response = await evaluate(signalOf(abort))
@@ -261,13 +261,16 @@ export class ScoreService {
     }
   }
 
-  async #evaluate (query: ScoreQuery, first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
+  async #evaluate (first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
     this.#recorder?.begin?.()
     let q = first
     // Argo's form (no `since`): the canary's own window.
     if (q.windowRule === 'default') {
       const start = await this.#windowStart(q, abort)
-      if (start !== undefined) q = this.normalize(query, start)
+      if (start !== undefined) {
+        const w = startingAt({ since: q.since, until: q.until, rule: 'default' }, start)
+        q = { ...q, since: w.since, windowRule: w.rule }
+      }
     }
     const [observations, split] = await Promise.all([this.observe(q, abort), this.#stepSplit(q, abort)])
     if (split !== undefined) observations.split = split

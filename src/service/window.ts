@@ -55,6 +55,17 @@ export interface WindowStart {
 }
 
 /**
+ * A window in Argo's form moved to start where the gate knows the canary's window starts
+ * (never more than the 30-day maximum before `until`); unchanged when that start is not
+ * before `until`.
+ */
+export function startingAt (w: Window, start: WindowStart): Window {
+  const at = start.at.getTime()
+  if (at >= w.until.getTime()) return w
+  return { since: new Date(Math.max(at, w.until.getTime() - MAX_WINDOW_MS)), until: w.until, rule: start.rule }
+}
+
+/**
  * The window of a request. With no `since` (Argo's form), the window is the canary's own:
  * a growing analysis (Argo asking again and again about the same rollout, revision and stage)
  * starts where its first recorded decision's window started (`start` with rule `analysis`), so
@@ -68,16 +79,9 @@ export function resolveWindow (since: string | undefined, until: string | undefi
   const untilDate = until === undefined || until === '' ? new Date(Math.floor(now / UNTIL_ROUNDING_MS) * UNTIL_ROUNDING_MS) : parseTime('until', until)
   if (untilDate.getTime() > now + FUTURE_SLACK_MS) throw badField('until', `is in the future (${untilDate.toISOString()}); nothing has been observed there yet`, until)
   let sinceDate: Date
-  let rule: Window['rule'] = 'request'
   if (since === undefined || since === '') {
-    const at = start?.at.getTime()
-    if (start !== undefined && at !== undefined && at < untilDate.getTime()) {
-      sinceDate = new Date(Math.max(at, untilDate.getTime() - MAX_WINDOW_MS))
-      rule = start.rule
-    } else {
-      sinceDate = new Date(untilDate.getTime() - defaultHours * 3_600_000)
-      rule = 'default'
-    }
+    const lifetime: Window = { since: new Date(untilDate.getTime() - defaultHours * 3_600_000), until: untilDate, rule: 'default' }
+    return start === undefined ? lifetime : startingAt(lifetime, start)
   } else {
     const back = parseDuration(since)
     if (back !== undefined && back <= 0) throw badField('since', `the duration must be positive, got '${since}'`, since)
@@ -87,5 +91,5 @@ export function resolveWindow (since: string | undefined, until: string | undefi
   }
   if (sinceDate.getTime() >= untilDate.getTime()) throw badField('since', `must be before until (${untilDate.toISOString()}), got ${sinceDate.toISOString()}`, since)
   if (untilDate.getTime() - sinceDate.getTime() > MAX_WINDOW_MS) throw badField('since', 'the window may be at most 30 days (Cordum keeps its decision log 30 days)', since)
-  return { since: sinceDate, until: untilDate, rule }
+  return { since: sinceDate, until: untilDate, rule: 'request' }
 }

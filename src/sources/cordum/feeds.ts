@@ -5,6 +5,7 @@
  */
 import type { ObservationRequest } from '../source.js'
 import { BucketCounter } from './buckets.js'
+import type { JobLedger, LedgerCoverage } from './ledger.js'
 import type { CallContext, CordumClient } from './client.js'
 import { DEFAULT_MAX_PAGES, itemsOf, takeUntil, walkPages } from './pages.js'
 import { listPage, micros, parseApproval, parseDecision, parseDlq, parseJob, parsePool, type JobRecord } from './wire.js'
@@ -109,8 +110,10 @@ export interface JobCounts {
   coveredFromMs: number
   /** True when the list ended before reaching `since` (Cordum keeps only the newest 1000 jobs). */
   truncated: boolean
-  /** Jobs of the tenant (and topic) seen in the covered window, all agents. */
+  /** Jobs of the tenant (and topic) seen in the covered window, all agents (from the ledger: the arms'). */
   seen: number
+  /** From the job ledger: what it covers of the window, and the gaps. */
+  coverage?: LedgerCoverage
 }
 
 /** Evidence that a job was held back by overload: an overload DLQ code, or requeues by the scheduler. */
@@ -136,10 +139,7 @@ export async function countJobs (client: CordumClient, req: ObservationRequest, 
   const sinceUs = micros(req.since)
   const untilUs = micros(req.until)
   const overloadCodes = new Set(req.overloadReasonCodes)
-  const result: JobCounts = { arms: new Map(), coveredFromMs: req.until.getTime(), truncated: true, seen: 0 }
-  for (const arm of arms) {
-    result.arms.set(arm, { succeeded: 0, failed: 0, timedOut: 0, quarantined: 0, schemaFailed: 0, overload: new BucketCounter(req.subIntervalMinutes) })
-  }
+  const result = emptyCounts(req, arms)
   const pages = walkPages(async (cursor) => {
     const page = listPage(await client.getJson('/api/v1/jobs', { limit: PAGE_LIMIT, cursor: cursor ?? untilUs }, req.tenant, ctx), what, parseJob, 'number')
     const oldest = page.items.reduce((min, j) => Math.min(min, j.updated_at), Infinity)
@@ -152,22 +152,57 @@ export async function countJobs (client: CordumClient, req: ObservationRequest, 
       if (req.topic !== undefined && job.topic !== req.topic) continue
       result.seen++
       result.coveredFromMs = Math.min(result.coveredFromMs, Math.floor(job.updated_at / 1000))
-      const arm = result.arms.get(job.agent_id)
-      if (arm === undefined) continue
-      const reason = dlq?.get(job.id)
-      arm.overload.add(job.updated_at / 1000, overloaded(job, reason, overloadCodes))
-      switch (job.state) {
-        case 'SUCCEEDED': arm.succeeded++; break
-        case 'FAILED':
-          arm.failed++
-          if (reason !== undefined && SCHEMA_REASON_CODES.has(reason)) arm.schemaFailed++
-          break
-        case 'TIMEOUT': arm.timedOut++; break
-        case 'OUTPUT_QUARANTINED': arm.quarantined++; break
-      }
+      tally(result, job, dlq, overloadCodes)
     }
   }
   if (!result.truncated) result.coveredFromMs = req.since.getTime()
+  return result
+}
+
+function emptyCounts (req: ObservationRequest, arms: string[]): JobCounts {
+  const result: JobCounts = { arms: new Map(), coveredFromMs: req.until.getTime(), truncated: true, seen: 0 }
+  for (const arm of arms) {
+    result.arms.set(arm, { succeeded: 0, failed: 0, timedOut: 0, quarantined: 0, schemaFailed: 0, overload: new BucketCounter(req.subIntervalMinutes) })
+  }
+  return result
+}
+
+/** Counts one job of the window into its arm (jobs of other agents are ignored). */
+function tally (result: JobCounts, job: JobRecord, dlq: Map<string, string> | undefined, overloadCodes: Set<string>): void {
+  const arm = result.arms.get(job.agent_id)
+  if (arm === undefined) return
+  const reason = dlq?.get(job.id)
+  arm.overload.add(job.updated_at / 1000, overloaded(job, reason, overloadCodes))
+  switch (job.state) {
+    case 'SUCCEEDED': arm.succeeded++; break
+    case 'FAILED':
+      arm.failed++
+      if (reason !== undefined && SCHEMA_REASON_CODES.has(reason)) arm.schemaFailed++
+      break
+    case 'TIMEOUT': arm.timedOut++; break
+    case 'OUTPUT_QUARANTINED': arm.quarantined++; break
+  }
+}
+
+/**
+ * The same counts from the job ledger (ledger.ts): every job of the arms it saw updated in the
+ * window, each once with its newest state, and what it covers of the window.
+ */
+export async function countJobsFromLedger (ledger: JobLedger, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext): Promise<JobCounts> {
+  const sinceMs = req.since.getTime()
+  const untilMs = req.until.getTime()
+  await ledger.refresh(req.tenant, sinceMs, untilMs, ctx)
+  const [coverage, jobs] = await Promise.all([ledger.coverage(req.tenant, sinceMs, untilMs), ledger.jobs(req.tenant, arms, sinceMs, untilMs)])
+  const result = emptyCounts(req, arms)
+  const overloadCodes = new Set(req.overloadReasonCodes)
+  for (const j of jobs) {
+    if (req.topic !== undefined && j.topic !== req.topic) continue
+    result.seen++
+    tally(result, { id: j.id, state: j.state, updated_at: j.updatedUs, agent_id: j.agentId, tenant: req.tenant, topic: j.topic, attempts: j.attempts }, dlq, overloadCodes)
+  }
+  result.coverage = coverage
+  result.truncated = coverage.share < 1
+  result.coveredFromMs = coverage.coveredFromMs
   return result
 }
 

@@ -8,17 +8,18 @@
  * rather than undercounted: an undercount could let a bad canary pass.
  */
 import type { SignalSpec } from '../../config/policy.js'
-import type { GateError } from '../../errors.js'
+import { isGateError, type GateError } from '../../errors.js'
 import { seconds } from '../../gate/format.js'
 import type { RateArm, SignalObservation } from '../../gate/observations.js'
 import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../source.js'
 import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
-import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { approvalBacklog, busyPools, countJobs, countJobsFromLedger, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
 import { readsFor, refusedReads, type Refusal } from './permissions.js'
 import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, firstDecisionSliced, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
+import { JobLedger, type LedgerCoverage, type LedgerOptions } from './ledger.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
   /** Overall deadline of one observation, all pages and retries included (ms). */
@@ -35,6 +36,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
   now?: () => number
   /** Pages one walk of the jobs list or the DLQ may take before it is refused (CORDUM_MAX_PAGES). */
   maxPages?: number
+  /** The job ledger (ledger.ts): job signals count every job it saw, past Cordum's 1000-job cap. */
+  ledger?: Omit<LedgerOptions, 'client'>
 }
 
 export const DEFAULT_DEADLINE_MS = 8_000
@@ -53,6 +56,7 @@ export class CordumSource implements SignalSource {
   readonly #tenant: string
   readonly #reads: SlicedReads
   readonly #maxPages: number
+  readonly #ledger: JobLedger | undefined
   /**
    * An agent's first decision, by tenant, topic and agent, with the window start it was found
    * from: nothing of the agent lies between that start and the first decision, so it answers
@@ -65,6 +69,7 @@ export class CordumSource implements SignalSource {
     this.#deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
     this.#tenant = opts.tenant ?? 'default'
     this.#maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES
+    this.#ledger = opts.ledger === undefined ? undefined : new JobLedger({ ...opts.ledger, client: this.client })
     if (!Number.isInteger(this.#maxPages) || this.#maxPages < 1) throw new Error(`${MAX_PAGES_SETTING}: must be a whole number >= 1`)
     const slices = { ...DEFAULT_SLICES, ...opts.slices }
     checkLadder(slices.ladderMs)
@@ -77,6 +82,11 @@ export class CordumSource implements SignalSource {
       now: opts.now ?? Date.now,
       telemetry: opts.telemetry ?? NO_TELEMETRY,
     }
+  }
+
+  /** The job ledger, when configured (tests and the bench). */
+  get ledger (): JobLedger | undefined {
+    return this.#ledger
   }
 
   /** The closed-slice cache (entries and estimated bytes), for tests and the bench. */
@@ -104,6 +114,7 @@ export class CordumSource implements SignalSource {
   }
 
   async close (): Promise<void> {
+    this.#ledger?.close()
     await this.client.close()
   }
 
@@ -148,7 +159,16 @@ export class CordumSource implements SignalSource {
       const jobs = needJobs
         ? forbiddenAsUnavailable((async () => {
           const reasons = dlq === undefined ? undefined : await dlq
-          return await countJobs(this.client, req, arms, reasons?.ok === true ? reasons.value : undefined, call, this.#maxPages)
+          const dlqCodes = reasons?.ok === true ? reasons.value : undefined
+          if (this.#ledger !== undefined) {
+            try {
+              return await countJobsFromLedger(this.#ledger, req, arms, dlqCodes, call)
+            } catch (err) {
+              // The ledger's store failed, not Cordum: count what Cordum's list still holds.
+              if (!(isGateError(err) && err.code === 'GATE_ERR_EVIDENCE_UNAVAILABLE')) throw err
+            }
+          }
+          return await countJobs(this.client, req, arms, dlqCodes, call, this.#maxPages)
         })())
         : undefined
       const [d, b, p, q, j] = await Promise.all([decisions, backlog, pools, dlq, jobs])
@@ -215,12 +235,22 @@ function window (req: ObservationRequest): string {
 }
 
 function coverageNotes (req: ObservationRequest, j: JobCounts): string[] {
+  if (j.coverage !== undefined) return [ledgerNote(req, j.coverage)]
   if (!j.truncated) return []
   if (j.seen === 0) {
     return [`Cordum's jobs list holds no jobs of tenant '${req.tenant}' in this window (it keeps only the 1000 most recent jobs of all tenants): job counts are empty`]
   }
   const covered = seconds((req.until.getTime() - j.coveredFromMs) / 1000)
   return [`Cordum's jobs list keeps only the 1000 most recent jobs of all tenants; it reaches back to ${new Date(j.coveredFromMs).toISOString()}, so job counts cover the last ${covered} of the ${window(req)} window`]
+}
+
+/** The share of the window the job ledger covers, and each gap by its times. */
+function ledgerNote (req: ObservationRequest, c: LedgerCoverage): string {
+  const share = `the job ledger covers ${c.share >= 1 ? 'all' : `${(Math.floor(c.share * 1000) / 10).toFixed(1)}%`} of the ${window(req)} window`
+  if (c.gaps.length === 0) return `${share}: every job outcome of tenant '${req.tenant}' in it is counted`
+  const shown = c.gaps.slice(0, 3).map(([a, b]) => `${new Date(a).toISOString()} to ${new Date(b).toISOString()}`).join(', ')
+  const more = c.gaps.length > 3 ? ` and ${c.gaps.length - 3} more` : ''
+  return `${share}; not covered: ${shown}${more} (before the gate tracked tenant '${req.tenant}', or Cordum's 1000-job list scrolled past between two reads)`
 }
 
 function jobObservation (req: ObservationRequest, j: JobCounts, count: (c: ArmJobCounts) => RateArm): SignalObservation {
