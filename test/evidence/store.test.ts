@@ -14,6 +14,7 @@ import { GENESIS, type DecisionEntry, type DecisionRecord } from '../../src/evid
 import { PostgresStore } from '../../src/evidence/postgres.js'
 import { SQLITE_FILE, SqliteStore } from '../../src/evidence/sqlite.js'
 import type { EvidenceStore } from '../../src/evidence/store.js'
+import { coverageOf, type LedgerJob } from '../../src/sources/cordum/ledger.js'
 import { entry } from '../helpers/evidence.js'
 import { postgresAvailable, tempDatabase } from '../helpers/postgres.js'
 import { needTool } from '../helpers/tools.js'
@@ -216,6 +217,29 @@ for (const backend of [sqlite, postgres]) {
       t.same(await store.stepStart(key, 25), { at: new Date('2026-11-26T07:05:00.000Z'), afterOtherWeight: true }, 'the 25% step began with its first question, across stages')
       t.same(await store.stepStart(key, 50), { at: new Date('2026-11-26T08:05:00.000Z'), afterOtherWeight: true }, 'the 50% step: a question with its own since does not start it')
       t.same(await store.stepStart({ ...key, revision: 'r2' }, 25), { afterOtherWeight: false }, 'per revision')
+    })
+
+    t.test('the job ledger: each job once by id with its newest state, coverage merged, pruned by age', async (t) => {
+      const { store, reopen } = await backend.fresh(t)
+      const job = (id: string, agentId: string, state: string, updatedUs: number): LedgerJob => ({ id, agentId, topic: 'job.support.reply', state, updatedUs, attempts: 0 })
+      await store.putJobs('acme', [job('j1', 'c1', 'RUNNING', 1_000), job('j2', 's1', 'SUCCEEDED', 2_000), job('j3', 'c1', 'FAILED', 3_000)])
+      await store.putJobs('acme', [job('j1', 'c1', 'SUCCEEDED', 5_000), job('j3', 'c1', 'RUNNING', 2_500)])
+      await store.putJobs('other', [job('j1', 'c1', 'FAILED', 4_000)])
+      const byId = async (agents: string[], since: number, until: number, tenant = 'acme'): Promise<string[]> =>
+        (await store.ledgerJobs(tenant, agents, since, until)).map((j) => `${j.id} ${j.state} ${j.updatedUs}`).sort()
+      t.same(await byId(['c1'], 0, 10_000), ['j1 SUCCEEDED 5000', 'j3 FAILED 3000'], 'a newer updated_at replaces the row; an older one does not')
+      t.same(await byId(['c1', 's1'], 2_000, 4_000), ['j2 SUCCEEDED 2000', 'j3 FAILED 3000'], 'by agent and updated_at, bounds inclusive')
+      t.same(await byId(['c1'], 0, 10_000, 'other'), ['j1 FAILED 4000'], 'per tenant')
+      await store.addCoverage('acme', 1_000, 2_000)
+      await store.addCoverage('acme', 2_000, 3_000)
+      await store.addCoverage('acme', 5_000, 6_000)
+      t.same(coverageOf(await store.ledgerCoverage('acme', 0, 10_000), 0, 10_000).gaps, [[0, 1_000], [3_000, 5_000], [6_000, 10_000]], 'touching stretches merge, a gap stays')
+      t.equal(await store.ledgerMark('acme'), 6_000)
+      t.equal(await store.ledgerMark('nobody'), undefined)
+      const again = await reopen()
+      await again.pruneLedger(2_500)
+      t.same((await again.ledgerJobs('acme', ['c1', 's1'], 0, 10_000)).map((j) => j.id).sort(), ['j1', 'j3'], 'reopened, then pruned: older jobs gone')
+      t.same(coverageOf(await again.ledgerCoverage('acme', 0, 10_000), 0, 10_000).gaps, [[0, 2_500], [3_000, 5_000], [6_000, 10_000]], 'and coverage before the cut with them')
     })
 
     t.test('tampering: verify reports the first broken link', async (t) => {
