@@ -74,6 +74,8 @@ export interface CordumReads {
   ledgerMaxIntervalSeconds: number
   /** Jobs the ledger keeps, by age (CORDUM_LEDGER_RETENTION_HOURS). */
   ledgerRetentionHours: number
+  /** A cold window's closed slices keep being read this long after the request that asked stopped waiting (CORDUM_WARM_SECONDS; 0: off). */
+  warmSeconds: number
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -124,6 +126,7 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
       maxPages: integer(env, 'CORDUM_MAX_PAGES', DEFAULT_MAX_PAGES, 1, 1_000_000),
       ledgerMaxIntervalSeconds: integer(env, 'CORDUM_LEDGER_MAX_INTERVAL_SECONDS', 60, 2, 3_600),
       ledgerRetentionHours: integer(env, 'CORDUM_LEDGER_RETENTION_HOURS', 72, 1, 24 * 30),
+      warmSeconds: integer(env, 'CORDUM_WARM_SECONDS', 120, 0, 3_600),
     },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
     metrics: {

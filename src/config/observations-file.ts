@@ -50,7 +50,7 @@ export const ObservationsSchema = Type.Object({
   signals: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Object({
     canary: Type.Optional(Arm),
     baseline: Type.Optional(Arm),
-    unavailable: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String() }, { additionalProperties: false })),
+    unavailable: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String(), warming: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
     notes: Type.Optional(Type.Array(Type.String())),
   }, { additionalProperties: false }), { additionalProperties: false }),
 }, { additionalProperties: false })

@@ -57,7 +57,7 @@ export interface SignalObservation {
   canary?: Arm
   baseline?: Arm
   /** Set when the source could not measure the signal (e.g. Cordum answered 403 for a viewer key). */
-  unavailable?: { code: string, reason: string }
+  unavailable?: { code: string, reason: string, warming?: boolean }
   /** Facts a person should see, e.g. "Cordum's decision log is empty for this window". */
   notes?: string[]
 }

@@ -41,6 +41,8 @@ export type ReasonCode =
   | 'approval_pending'
   | 'approval_rejected'
   | 'approval_granted'
+  /** Set by the score service: a cold window still being read; ask again (never from the judge). */
+  | 'warming'
 
 export interface TrafficSplit {
   status: 'ok' | 'mismatch' | 'not_checked'

@@ -160,6 +160,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       ...(opts.now === undefined ? {} : { now: opts.now }),
     }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
+    if (reads.warmSeconds > 0) sourceOpts.warmMs = reads.warmSeconds * 1000
     sourceOpts.ledger = {
       // The evidence store, so replicas and restarts share the ledger; without one, memory.
       store: evidence ?? new MemoryLedgerStore(),

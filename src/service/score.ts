@@ -274,7 +274,7 @@ export class ScoreService {
     }
     const [observations, split] = await Promise.all([this.observe(q, abort), this.#stepSplit(q, abort)])
     if (split !== undefined) observations.split = split
-    let judgement = judge(q.stage, observations)
+    let judgement = warmingUp(judge(q.stage, observations), observations)
     const actions: ActionsTaken = {}
     if (this.#actions !== undefined) {
       if (judgement.reasonCodes.includes('approval_required')) {
@@ -405,8 +405,11 @@ export class ScoreService {
       try {
         Object.assign(signals, await this.#observeShared(source, this.#request(q), specs, abort))
       } catch (err) {
-        if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
-        for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message } }
+        // A cold window still being read (warming) is inconclusive whatever on_source_error says:
+        // the reads go on, and a later question gets the verdict.
+        const warming = isGateError(err) && (err.details as { warming?: unknown } | undefined)?.warming !== undefined
+        if (!(isGateError(err) && err.isUpstream && (warming || q.stage.onSourceError === 'inconclusive'))) throw err
+        for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message, ...(warming ? { warming: true } : {}) } }
       }
     })])
     const observations: Observations = { window: { since: q.since.toISOString(), until: q.until.toISOString() }, signals }
@@ -469,6 +472,18 @@ function answerKey (q: NormalizedQuery): string {
     windowRule: q.windowRule,
   }
   return JSON.stringify(key)
+}
+
+/**
+ * An inconclusive judgement with signals still being read says so first (reason code
+ * `warming`, with how far the reads are), so Argo's next question is expected to differ. A
+ * fail stands: it rests on what was read.
+ */
+function warmingUp (j: Judgement, o: Observations): Judgement {
+  const warming = Object.values(o.signals).filter((s) => s.unavailable?.warming === true).map((s) => s.unavailable?.reason as string)
+  if (warming.length === 0 || j.verdict !== 'inconclusive') return j
+  const reason = `warming up: ${[...new Set(warming)].join('; ')}; ask again`
+  return { ...j, reasonCodes: ['warming', ...j.reasonCodes], reasons: [reason, ...j.reasons], summary: `INCONCLUSIVE at ${j.stage} (score ${j.score}): ${reason}` }
 }
 
 /** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */

@@ -213,3 +213,27 @@ t.test('the split window is the same for every replica: kept in the evidence sto
   const fromB = await b.score({ ...argo, stage: 'canary-2', weight: 25 }, never)
   t.match(fromB.trafficSplit.reason, new RegExp(`since ${new Date(S2 + 5 * 60_000).toISOString()}`), 'replica b starts the step where replica a first heard of it')
 })
+
+t.test('warming: a source still reading a cold window makes the answer inconclusive (warming, with progress), whatever on_source_error says', async (t) => {
+  const warmingSource: SignalSource = {
+    name: 'cordum',
+    async observe () {
+      throw new GateError('GATE_ERR_UPSTREAM_TIMEOUT', 'Cordum\'s decision log is still being read: 7 of 24 time slices of agent \'support-agent-c1\' counted', { source: 'cordum', details: { warming: { done: 7, total: 24 } } })
+    },
+    async ready () {},
+    async close () {},
+  }
+  const policy = defaultPolicy()
+  const stage = policy.policy.stages['canary-1']
+  if (stage === undefined) throw new Error('no canary-1')
+  stage.onSourceError = 'error'
+  const s = new ScoreService({ policy, sources: new SourceRegistry([warmingSource]), defaultTenant: 'default', now: () => T, answerTtlMs: 0 })
+  const r = await s.score({ ...argo, rollout: undefined }, never)
+  t.equal(r.verdict, 'inconclusive')
+  t.equal(r.reasonCodes[0], 'warming')
+  t.match(r.reasons[0], /^warming up: Cordum's decision log is still being read: 7 of 24 time slices .*; ask again$/)
+  t.match(r.summary, /INCONCLUSIVE at canary-1 .*warming up/)
+  const timeout: SignalSource = { ...warmingSource, async observe () { throw new GateError('GATE_ERR_UPSTREAM_TIMEOUT', 'Cordum did not answer', { source: 'cordum' }) } }
+  const plain = new ScoreService({ policy, sources: new SourceRegistry([timeout]), defaultTenant: 'default', now: () => T, answerTtlMs: 0 })
+  await t.rejects(plain.score({ ...argo, rollout: undefined }, never), { code: 'GATE_ERR_UPSTREAM_TIMEOUT' }, 'a plain timeout is still an error (Argo retries)')
+})

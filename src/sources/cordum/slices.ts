@@ -189,6 +189,12 @@ export interface SlicedReads {
   slices: SliceOptions
   now: () => number
   telemetry: Telemetry
+  /**
+   * Warming (CORDUM_WARM_SECONDS): closed slices are fetched under this budget (ms) rather than
+   * the request's, so a cold window too large for one request's deadline fills the cache over
+   * a few requests; the request that times out says how far it got. Undefined: no warming.
+   */
+  warmMs?: number
 }
 
 const DECISIONS = '/api/v1/governance/decisions'
@@ -270,7 +276,10 @@ async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: st
         if (joined !== undefined) return joined
       }
       r.telemetry.sliceCache('cordum', DECISIONS, 'miss')
-      const fetching = fetch().then((counts) => {
+      // Warming: a closed slice is fetched under its own budget, so it lands in the cache even
+      // when this request stops waiting at its deadline (a sibling's failure still stops it).
+      const own = r.warmMs === undefined ? sub : warmContext(r.warmMs, siblings.signal)
+      const fetching = countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, own, PAGE_LIMIT, SLICE_MAX_PAGES).then((counts) => {
         r.cache.set(key, counts)
         return counts
       })
@@ -278,12 +287,39 @@ async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: st
       // Gone once settled, failed or not: errors are never kept.
       const settled = (): void => { if (r.inflight.get(key) === fetching) r.inflight.delete(key) }
       fetching.then(settled, settled)
-      return await fetching
+      return r.warmMs === undefined ? await fetching : await waitFor(fetching, sub.signal)
     }))
     return parts.map((counts, i) => ({ slice: slices[i] as Slice, counts }))
   } catch (err) {
+    const timedOut = (ctx.signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
+    if (r.warmMs !== undefined && timedOut) {
+      // The deadline, not a failure: say how far the closed slices are, and let them go on.
+      const closed = slices.filter((s) => s.closed)
+      const done = closed.filter((s) => cachedDecisions(r, req, agentId, s.start, s.end, s.level) !== undefined).length
+      throw new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum's decision log is still being read: ${done} of ${slices.length} time slices of agent '${agentId ?? 'all'}' counted`, { source: 'cordum', details: { warming: { done, total: slices.length } } })
+    }
     siblings.abort(new DOMException('a sibling slice failed', 'AbortError'))
     throw err
+  }
+}
+
+/** The context of a slice fetched to warm the cache: its own deadline, and the siblings' failure. */
+function warmContext (warmMs: number, siblings: AbortSignal): CallContext {
+  return { signal: AbortSignal.any([siblings, AbortSignal.timeout(warmMs)]), deadline: Date.now() + warmMs }
+}
+
+/** The fetch's result, or its failure; the caller's cancellation ends the wait only. */
+async function waitFor<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: (() => void) | undefined
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(cancellation(signal))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, cancelled])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }
 

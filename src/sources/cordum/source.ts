@@ -38,6 +38,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
   maxPages?: number
   /** The job ledger (ledger.ts): job signals count every job it saw, past Cordum's 1000-job cap. */
   ledger?: Omit<LedgerOptions, 'client'>
+  /** Warming budget of a closed slice's fetch (ms; CORDUM_WARM_SECONDS); undefined: the request's deadline. */
+  warmMs?: number
 }
 
 export const DEFAULT_DEADLINE_MS = 8_000
@@ -81,6 +83,7 @@ export class CordumSource implements SignalSource {
       slices,
       now: opts.now ?? Date.now,
       telemetry: opts.telemetry ?? NO_TELEMETRY,
+      ...(opts.warmMs === undefined ? {} : { warmMs: opts.warmMs }),
     }
   }
 
