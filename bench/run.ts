@@ -10,7 +10,7 @@
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
  * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
  * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
- * overload, decoders, plugin), --evidence=none (gates keep no decision records), --json=PATH
+ * overload, decoders, ledger, plugin), --evidence=none (gates keep no decision records), --json=PATH
  * (default .bench/results.json). The overload and decoders groups (bench/timings.ts) measure
  * what the tests no longer time.
  *
@@ -28,6 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
+import { benchLedger } from './ledger.js'
 import { benchDecoders, benchOverload } from './timings.js'
 import { buildDist, cpuMsOf, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
 
@@ -45,7 +46,7 @@ interface Row {
 }
 
 const H = 3600_000
-const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'plugin']
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'ledger', 'plugin']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -562,6 +563,11 @@ async function main (): Promise<void> {
     }
   } finally {
     await sandbox.close()
+  }
+  if (opts.only.has('ledger')) {
+    const l = await benchLedger(opts.quick ? 1 : 3)
+    rows.push(...l.rows)
+    details.ledger = l.details
   }
   if (opts.only.has('decoders')) {
     const d = benchDecoders(opts.quick ? 300 : 5_000)

@@ -83,6 +83,7 @@ const DEFAULT_IDLE_MS = 3_600_000
 export const DEFAULT_LEDGER_RETENTION_MS = 72 * 3_600_000
 const DEFAULT_LIST_CAP = 1_000
 const DEFAULT_MAX_TENANTS = 1_000
+const FLUSH_JOBS = 5_000
 
 interface Tracked {
   askedAt: number
@@ -249,6 +250,8 @@ export class JobLedger {
           seen++
           batch.push({ id: j.id, agentId: j.agent_id, topic: j.topic, state: j.state, updatedUs: j.updated_at, attempts: j.attempts })
         }
+        // Written as it goes, so a long first walk holds a few pages, not the list.
+        if (batch.length >= FLUSH_JOBS) await this.#o.store.putJobs(tenant, batch.splice(0))
       }
       await this.#o.store.putJobs(tenant, batch)
       // Every job updated in [from, start] was on the list this poll walked.
