@@ -169,6 +169,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       retentionMs: reads.ledgerRetentionHours * 3_600_000,
       maxPages: reads.maxPages,
       deadlineMs: cordum.deadlineMs,
+      ...(reads.warmSeconds > 0 ? { warmMs: reads.warmSeconds * 1000 } : {}),
       onPoll: (_tenant, requests) => metrics.ledgerPolled(requests),
       ...(opts.now === undefined ? {} : { now: opts.now }),
     }

@@ -49,7 +49,7 @@ export function stateAt (j: ModelJob, now: number): { state: string, updatedMs: 
   return now < j.endMs ? { state: 'RUNNING', updatedMs: j.submittedMs } : { state: j.fails ? 'FAILED' : 'SUCCEEDED', updatedMs: j.endMs }
 }
 
-export async function jobsList (traffic: Traffic[], startMs: number, opts: { cap?: number, maxLimit?: number } = {}): Promise<JobsList> {
+export async function jobsList (traffic: Traffic[], startMs: number, opts: { cap?: number, maxLimit?: number, delayMs?: number } = {}): Promise<JobsList> {
   const cap = opts.cap ?? 1000
   const all = jobsOf(traffic, startMs, startMs + 6 * 3_600_000).sort((a, b) => a.submittedMs - b.submittedMs)
   // The index at one clock reading, built once: only the last hour's jobs can be among the newest.
@@ -62,6 +62,10 @@ export async function jobsList (traffic: Traffic[], startMs: number, opts: { cap
     return index
   }
   const server = createServer((req, res) => {
+    if (opts.delayMs === undefined) answer(req, res)
+    else setTimeout(() => answer(req, res), opts.delayMs)
+  })
+  const answer = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
     list.requests++
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname !== '/api/v1/jobs') {
@@ -74,7 +78,7 @@ export async function jobsList (traffic: Traffic[], startMs: number, opts: { cap
     const rows = indexAt(list.now).filter((r) => r.updatedMs * 1000 <= cursor).slice(0, limit)
     const items = rows.filter((r) => r.j.tenant === tenant).map((r) => ({ id: r.j.id, state: r.state, updated_at: r.updatedMs * 1000, agent_id: r.j.agent, tenant: r.j.tenant, topic: 'job.support.reply', attempts: 0 }))
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items, next_cursor: rows.length === limit ? (rows[rows.length - 1] as { updatedMs: number }).updatedMs * 1000 - 1 : null }))
-  })
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const list: JobsList = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { SqliteStore } from '../../src/evidence/sqlite.js'
+import type { GateError } from '../../src/errors.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
 import { countJobs, countJobsFromLedger } from '../../src/sources/cordum/feeds.js'
 import { coverageOf, JobLedger, MemoryLedgerStore, type LedgerStore } from '../../src/sources/cordum/ledger.js'
@@ -119,6 +120,24 @@ t.test('replicas and a restart share the ledger through the evidence store (SQLi
     t.equal((got?.succeeded ?? 0) + (got?.failed ?? 0), want.done, `${agent}: every job once (${want.done})`)
   }
   t.equal(counts.coverage?.share, 1)
+})
+
+t.test('warming: a request that stops waiting at its deadline says how far the poll got; the poll goes on', async (t) => {
+  const list = await jobsList(TRAFFIC, START, { delayMs: 150, maxLimit: 100 })
+  t.teardown(list.close)
+  const c = client(list.url, t)
+  list.now = START + HOUR
+  const l = new JobLedger({ client: c, store: new MemoryLedgerStore(), now: () => list.now, background: false, deadlineMs: 300, warmMs: 30_000 })
+  t.teardown(() => l.close())
+  const deadline = (ms: number): { signal: AbortSignal, deadline: number } => ({ signal: AbortSignal.timeout(ms), deadline: Date.now() + ms })
+  const err = await l.refresh('default', START + 30 * MIN, list.now, deadline(300)).then(() => undefined, (e: unknown) => e as GateError)
+  t.equal(err?.code, 'GATE_ERR_UPSTREAM_TIMEOUT')
+  t.match(err?.message, /still being read by the job ledger: \d+ jobs so far/)
+  t.ok((err?.details as { warming?: unknown } | undefined)?.warming !== undefined, 'marked as warming')
+  await l.refresh('default', START + 30 * MIN, list.now)
+  t.ok(list.requests >= 10, `the poll went on to the end of the list (${list.requests} requests)`)
+  // The list reaches back about 4 minutes (1000 jobs at 240 a minute): that is covered.
+  t.equal((await l.coverage('default', START + HOUR - 3 * MIN, START + HOUR)).share, 1, 'and its coverage counts')
 })
 
 t.test('coverage arithmetic: merged, clipped to the window, gaps named', async (t) => {

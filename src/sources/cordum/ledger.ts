@@ -75,6 +75,11 @@ export interface LedgerOptions {
   maxTenants?: number
   /** Poll in the background (default true); false: only on demand (tests, the bench). */
   background?: boolean
+  /**
+   * Warming (CORDUM_WARM_SECONDS): a poll's budget (ms) when longer than `deadlineMs`; a request
+   * that stops waiting at its deadline then says how far the poll got, and the poll goes on.
+   */
+  warmMs?: number
 }
 
 export const DEFAULT_LEDGER_MAX_INTERVAL_MS = 60_000
@@ -95,6 +100,8 @@ interface Tracked {
   polledAt?: number
   /** Jobs per ms observed by the last poll, for the cadence. */
   rate?: number
+  /** Jobs the poll under way has read so far (warming progress). */
+  read?: number
 }
 
 /** What the ledger knows of a window: covered share, gaps, and the start of the covered run reaching its end. */
@@ -127,6 +134,7 @@ export class JobLedger {
       deadlineMs: opts.deadlineMs ?? 8_000,
       maxTenants: opts.maxTenants ?? DEFAULT_MAX_TENANTS,
       background: opts.background ?? true,
+      warmMs: opts.warmMs ?? 0,
       onPoll: opts.onPoll,
       onError: opts.onError,
     }
@@ -173,7 +181,30 @@ export class JobLedger {
     const t = this.#tracked.get(tenant)
     if (t === undefined) return
     if (t.polledAt !== undefined && t.polledAt >= untilMs) return
-    await this.#poll(tenant, t, ctx, sinceMs)
+    const poll = this.#poll(tenant, t, sinceMs)
+    if (ctx === undefined) return await poll
+    // The poll runs under its own budget (shared with other callers); this request stops
+    // waiting at its own deadline or cancellation.
+    let onAbort: (() => void) | undefined
+    const cancelled = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(this.#stopped(ctx.signal, t))
+      if (ctx.signal.aborted) onAbort()
+      else ctx.signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      await Promise.race([poll, cancelled])
+    } finally {
+      if (onAbort !== undefined) ctx.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Why a request stopped waiting for a poll: its deadline (warming, with progress, when the poll goes on) or its cancellation. */
+  #stopped (signal: AbortSignal, t: Tracked): GateError {
+    if ((signal.reason as { name?: string } | undefined)?.name !== 'TimeoutError') {
+      return new GateError('GATE_ERR_UNAVAILABLE', 'GET /api/v1/jobs to Cordum was cancelled: the request that needed it has ended', { source: 'cordum' })
+    }
+    const details = this.#o.warmMs > this.#o.deadlineMs ? { details: { warming: { done: t.read ?? 0 } } } : {}
+    return new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum's jobs list is still being read by the job ledger: ${t.read ?? 0} jobs so far`, { source: 'cordum', ...details })
   }
 
   /** What the stored coverage says of [sinceMs, untilMs]. */
@@ -213,8 +244,8 @@ export class JobLedger {
     return Math.max(this.#o.minIntervalMs, Math.min(this.#o.maxIntervalMs, scrollMs / 2))
   }
 
-  async #poll (tenant: string, t: Tracked, ctx?: CallContext, sinceMs?: number): Promise<void> {
-    t.polling ??= this.#walk(tenant, t, ctx, sinceMs).finally(() => { t.polling = undefined })
+  async #poll (tenant: string, t: Tracked, sinceMs?: number): Promise<void> {
+    t.polling ??= this.#walk(tenant, t, sinceMs).finally(() => { t.polling = undefined })
     await t.polling
   }
 
@@ -222,11 +253,12 @@ export class JobLedger {
    * One poll: from now back to the mark, or on a tenant's first poll back to `sinceMs` (the
    * window asked about) or the retention, whichever the list reaches first.
    */
-  async #walk (tenant: string, t: Tracked, outer?: CallContext, sinceMs?: number): Promise<void> {
+  async #walk (tenant: string, t: Tracked, sinceMs?: number): Promise<void> {
     const startedMs = this.#o.now()
     const startUs = startedMs * 1000
-    const own = AbortSignal.timeout(this.#o.deadlineMs)
-    const ctx: CallContext = outer ?? { signal: own, deadline: Date.now() + this.#o.deadlineMs }
+    const budget = Math.max(this.#o.deadlineMs, this.#o.warmMs)
+    const ctx: CallContext = { signal: AbortSignal.timeout(budget), deadline: Date.now() + budget }
+    t.read = 0
     let requests = 0
     try {
       t.mark ??= await this.#o.store.ledgerMark(tenant)
@@ -248,6 +280,7 @@ export class JobLedger {
           oldest = Math.min(oldest, j.updated_at)
           if (j.updated_at < mark) { reachedMark = true; continue }
           seen++
+          t.read = seen
           batch.push({ id: j.id, agentId: j.agent_id, topic: j.topic, state: j.state, updatedUs: j.updated_at, attempts: j.attempts })
         }
         // Written as it goes, so a long first walk holds a few pages, not the list.
