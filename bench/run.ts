@@ -10,7 +10,7 @@
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
  * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
  * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
- * overload, decoders, ledger, plugin), --evidence=none (gates keep no decision records), --json=PATH
+ * overload, warming, decoders, ledger, plugin), --evidence=none (gates keep no decision records), --json=PATH
  * (default .bench/results.json). The overload and decoders groups (bench/timings.ts) measure
  * what the tests no longer time.
  *
@@ -46,7 +46,7 @@ interface Row {
 }
 
 const H = 3600_000
-const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'ledger', 'plugin']
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'warming', 'decoders', 'ledger', 'plugin']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -528,6 +528,45 @@ async function benchMemory ({ opts, sandbox, warm, sized, rows, details }: Run):
   }
 }
 
+/**
+ * 7b: a cold evaluation of the largest size's decision log (bench-decisions) at the default
+ * deadline (CORDUM_DEADLINE_MS 8000, warming on), asked again every 10 s as Argo retries: the
+ * time to the first 200 answer (target <= 10 s, Argo's timeout) and to the verdict, against
+ * the same question once warm.
+ */
+async function benchWarming ({ sandbox, warm, sized, rows, details }: Run): Promise<void> {
+  const seg = sized[sized.length - 1] as BenchSegment
+  const gate = await warmGate(sandbox, warm, { ...uncappedEnv, CORDUM_DEADLINE_MS: '8000' })
+  try {
+    const ask = (untilMs: number): string => `${gate.url}${scorePath({ stage: stageOf('decisions'), since: seg.startMs, until: untilMs })}`
+    const t0 = performance.now()
+    const answers: string[] = []
+    let first: number | undefined
+    let verdict: number | undefined
+    for (let i = 0; i < 60 && verdict === undefined; i++) {
+      const asked = performance.now()
+      const res = await request(ask(seg.endMs))
+      const body = await res.body.json() as { verdict?: string, reasonCodes?: string[] }
+      const at = performance.now() - t0
+      const warming = body.reasonCodes?.includes('warming') === true
+      answers.push(`${res.statusCode}${res.statusCode === 200 ? ` ${warming ? 'warming' : body.verdict ?? '?'}` : ''} at ${(at / 1000).toFixed(1)} s`)
+      if (res.statusCode === 200) first ??= performance.now() - asked
+      if (res.statusCode === 200 && !warming) verdict = at
+      else await sleep(Math.max(0, 10_000 - (performance.now() - asked)))
+    }
+    // The same question once warm: after the answer reuse (10 s) lapses, so it is evaluated again.
+    await sleep(10_500)
+    const w0 = performance.now()
+    await request(ask(seg.endMs)).then(async (r) => await r.body.dump())
+    const warmMs = performance.now() - w0
+    details.warming = { answers, first, verdict, warmMs }
+    log(`warming: ${answers.join('; ')}`)
+    rows.push({ id: '7b', what: `cold evaluation of ${fmtN(seg.perArm)} decisions per arm at the default deadline (8 s, warming on), asked every 10 s: the first 200 answer`, measured: first === undefined ? 'none' : `${fmtMs(first)}; verdict after ${verdict === undefined ? 'none within 10 min' : fmtMs(verdict)} (${answers.length} questions)`, baseline: `${fmtMs(warmMs)} once warm`, ratio: first === undefined ? undefined : first / 10_000, target: '<= 1 (10 s)', result: first !== undefined && first <= 10_000 && verdict !== undefined ? 'PASS' : 'FAIL' })
+  } finally {
+    await gate.close()
+  }
+}
+
 async function main (): Promise<void> {
   const opts = options()
   build = opts.build
@@ -556,6 +595,7 @@ async function main (): Promise<void> {
     if (opts.only.has('throughput')) await benchThroughput(run)
     if (opts.only.has('incremental')) await benchIncremental(run)
     if (opts.only.has('memory')) await benchMemory(run)
+    if (opts.only.has('warming')) await benchWarming(run)
     if (opts.only.has('overload')) {
       const o = await benchOverload(sandbox.url, warm, build, { ...gateEnv, ...uncappedEnv }, opts.quick ? 2 : 10)
       rows.push(...o.rows)

@@ -188,10 +188,10 @@ function tally (result: JobCounts, job: JobRecord, dlq: Map<string, string> | un
  * The same counts from the job ledger (ledger.ts): every job of the arms it saw updated in the
  * window, each once with its newest state, and what it covers of the window.
  */
-export async function countJobsFromLedger (ledger: JobLedger, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext): Promise<JobCounts> {
+export async function countJobsFromLedger (ledger: JobLedger, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext, refresh = true): Promise<JobCounts> {
   const sinceMs = req.since.getTime()
   const untilMs = req.until.getTime()
-  await ledger.refresh(req.tenant, sinceMs, untilMs, ctx)
+  if (refresh) await ledger.refresh(req.tenant, sinceMs, untilMs, ctx)
   const [coverage, jobs] = await Promise.all([ledger.coverage(req.tenant, sinceMs, untilMs), ledger.jobs(req.tenant, arms, sinceMs, untilMs)])
   const result = emptyCounts(req, arms)
   const overloadCodes = new Set(req.overloadReasonCodes)

@@ -45,6 +45,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
 export const DEFAULT_DEADLINE_MS = 8_000
 export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
 export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
+/** A window that ended longer ago than this is a past one for the job ledger. */
+const PAST_WINDOW_MS = 10 * 60_000
 /** Canaries whose first decision is remembered (each a few hundred bytes). */
 const FIRST_SEEN_ENTRIES = 10_000
 
@@ -165,7 +167,12 @@ export class CordumSource implements SignalSource {
           const dlqCodes = reasons?.ok === true ? reasons.value : undefined
           if (this.#ledger !== undefined) {
             try {
-              return await countJobsFromLedger(this.#ledger, req, arms, dlqCodes, call)
+              // A window that ended a while ago: the ledger's reads go from now back, so it
+              // answers only what it already covers; the rest is walked from `until` as before.
+              const past = req.until.getTime() < this.#reads.now() - PAST_WINDOW_MS
+              if (!past || (await this.#ledger.coverage(req.tenant, req.since.getTime(), req.until.getTime())).share >= 1) {
+                return await countJobsFromLedger(this.#ledger, req, arms, dlqCodes, call, !past)
+              }
             } catch (err) {
               // The ledger's store failed, not Cordum: count what Cordum's list still holds.
               if (!(isGateError(err) && err.code === 'GATE_ERR_EVIDENCE_UNAVAILABLE')) throw err
