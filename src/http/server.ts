@@ -161,11 +161,12 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
     if (reads.warmSeconds > 0) sourceOpts.warmMs = reads.warmSeconds * 1000
-    sourceOpts.ledger = {
+    // 2 s is the ledger's shortest interval: a longer bound below it means 2 s.
+    if (reads.ledgerMaxIntervalSeconds > 0) sourceOpts.ledger = {
       // The evidence store, so replicas and restarts share the ledger; without one, memory.
       store: evidence ?? new MemoryLedgerStore(),
       tenants: [tenant],
-      maxIntervalMs: reads.ledgerMaxIntervalSeconds * 1000,
+      maxIntervalMs: Math.max(2, reads.ledgerMaxIntervalSeconds) * 1000,
       retentionMs: reads.ledgerRetentionHours * 3_600_000,
       maxPages: reads.maxPages,
       deadlineMs: cordum.deadlineMs,

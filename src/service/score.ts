@@ -265,14 +265,17 @@ export class ScoreService {
     this.#recorder?.begin?.()
     let q = first
     // Argo's form (no `since`): the canary's own window.
+    // An upstream that failed while the window's start was looked for: its signals are not
+    // read again (that would spend a second deadline on the same failure).
+    const failed = new Map<SourceName, GateError>()
     if (q.windowRule === 'default') {
-      const start = await this.#windowStart(q, abort)
+      const start = await this.#windowStart(q, abort, failed)
       if (start !== undefined) {
         const w = startingAt({ since: q.since, until: q.until, rule: 'default' }, start)
         q = { ...q, since: w.since, windowRule: w.rule }
       }
     }
-    const [observations, split] = await Promise.all([this.observe(q, abort), this.#stepSplit(q, abort)])
+    const [observations, split] = await Promise.all([this.observe(q, abort, failed), failed.size > 0 ? undefined : this.#stepSplit(q, abort)])
     if (split !== undefined) observations.split = split
     let judgement = warmingUp(judge(q.stage, observations), observations)
     const actions: ActionsTaken = {}
@@ -300,24 +303,25 @@ export class ScoreService {
    * canary's first event within the lifetime (`q.since` .. `q.until`), or, for an analysis
    * whose first look saw no canary yet, within that look's window. Undefined: the lifetime.
    */
-  async #windowStart (q: NormalizedQuery, abort: AbortSignal): Promise<WindowStart | undefined> {
+  async #windowStart (q: NormalizedQuery, abort: AbortSignal, failed: Map<SourceName, GateError>): Promise<WindowStart | undefined> {
     let stored: AnalysisStart | undefined
     if (q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
       stored = await this.#recorder.analysisStart(q)
       if (stored !== undefined && stored.rule !== 'default') return { at: stored.since, rule: 'analysis' }
     }
     const since = stored !== undefined && stored.since < q.since ? stored.since : q.since
-    const first = await this.#firstSeen(q, since, abort)
+    const first = await this.#firstSeen(q, since, abort, failed)
     if (first !== undefined && first > since) return { at: first, rule: 'canary' }
     return stored === undefined ? undefined : { at: stored.since, rule: 'analysis' }
   }
 
   /**
    * The canary's first event in [since, q.until] from the first source that can tell, or
-   * undefined. A failing upstream is the stage's on_source_error: with `inconclusive` the
-   * window stays as it is (the observation then meets the same failure and says so).
+   * undefined. A failing upstream is the stage's on_source_error (warming aside, see observe):
+   * with `inconclusive` the window stays as it is and the failure is put in `failed` for the
+   * observation to report.
    */
-  async #firstSeen (q: NormalizedQuery, since: Date, abort: AbortSignal): Promise<Date | undefined> {
+  async #firstSeen (q: NormalizedQuery, since: Date, abort: AbortSignal, failed: Map<SourceName, GateError>): Promise<Date | undefined> {
     const source = this.sources.all().find((s) => s.firstSeen !== undefined)
     if (source?.firstSeen === undefined) return undefined
     const req: FirstSeenRequest = { tenant: q.tenant, agent: q.canary, since, until: q.until }
@@ -325,7 +329,8 @@ export class ScoreService {
     try {
       return await source.firstSeen(req, abort)
     } catch (err) {
-      if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+      if (!(isGateError(err) && err.isUpstream && (isWarming(err) || q.stage.onSourceError === 'inconclusive'))) throw err
+      failed.set(source.name, err)
       return undefined
     }
   }
@@ -374,7 +379,7 @@ export class ScoreService {
   }
 
   /** The observations a normalized request needs, from every source it touches. */
-  async observe (q: NormalizedQuery, abort: AbortSignal): Promise<Observations> {
+  async observe (q: NormalizedQuery, abort: AbortSignal, failed?: Map<SourceName, GateError>): Promise<Observations> {
     const bySource = new Map<SourceName, SignalSpec[]>()
     const checks: SignalSpec[] = []
     for (const name of signalsNeeded(q.stage)) {
@@ -403,11 +408,13 @@ export class ScoreService {
         return
       }
       try {
+        const known = failed?.get(name)
+        if (known !== undefined) throw known
         Object.assign(signals, await this.#observeShared(source, this.#request(q), specs, abort))
       } catch (err) {
         // A cold window still being read (warming) is inconclusive whatever on_source_error says:
         // the reads go on, and a later question gets the verdict.
-        const warming = isGateError(err) && (err.details as { warming?: unknown } | undefined)?.warming !== undefined
+        const warming = isGateError(err) && isWarming(err)
         if (!(isGateError(err) && err.isUpstream && (warming || q.stage.onSourceError === 'inconclusive'))) throw err
         for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message, ...(warming ? { warming: true } : {}) } }
       }
@@ -472,6 +479,11 @@ function answerKey (q: NormalizedQuery): string {
     windowRule: q.windowRule,
   }
   return JSON.stringify(key)
+}
+
+/** A source's timeout while Cordum was answering: a cold window still being read (slices.ts, ledger.ts). */
+function isWarming (err: GateError): boolean {
+  return (err.details as { warming?: unknown } | undefined)?.warming !== undefined
 }
 
 /**

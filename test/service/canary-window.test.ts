@@ -136,8 +136,11 @@ t.test('a failing upstream while finding the start: on_source_error decides, nev
       continue
     }
     src.asked.length = 0
-    await s.score(argo, never)
-    t.equal(src.asked[0]?.since.toISOString(), new Date(T - 3 * HOUR).toISOString(), 'on_source_error inconclusive: the lifetime, and the observation meets the failure itself')
+    const r = await s.score(argo, never)
+    t.equal(r.verdict, 'inconclusive', 'on_source_error inconclusive: inconclusive')
+    t.same(r.reasonCodes, ['source_unavailable'])
+    t.match(r.reasons.join(' '), /Cordum unreachable/, 'for the failure met while finding the start')
+    t.equal(src.asked.length, 0, 'which is not met a second time (a second deadline) by the observation')
   }
 })
 

@@ -362,7 +362,7 @@ t.test('configuration: defaults and refusals naming the variable', async (t) => 
   t.same(readConfig({}).cordumReads, defaults)
   t.same(readConfig({ CORDUM_MAX_CONCURRENCY: '2', CORDUM_SLICE_MARGIN_SECONDS: '0', CORDUM_SLICE_CACHE_ENTRIES: '0', CORDUM_SLICE_CACHE_MB: '1', CORDUM_LEDGER_MAX_INTERVAL_SECONDS: '5', CORDUM_LEDGER_RETENTION_HOURS: '24', CORDUM_WARM_SECONDS: '0' }).cordumReads,
     { ...defaults, maxConcurrency: 2, sliceMarginSeconds: 0, sliceCacheEntries: 0, sliceCacheMb: 1, ledgerMaxIntervalSeconds: 5, ledgerRetentionHours: 24, warmSeconds: 0 })
-  for (const [name, value] of [['CORDUM_MAX_CONCURRENCY', '0'], ['CORDUM_MAX_CONCURRENCY', 'many'], ['CORDUM_SLICE_MARGIN_SECONDS', '-5'], ['CORDUM_SLICE_CACHE_ENTRIES', '1.5'], ['CORDUM_SLICE_CACHE_MB', '99999'], ['CORDUM_LEDGER_MAX_INTERVAL_SECONDS', '1'], ['CORDUM_LEDGER_RETENTION_HOURS', '0'], ['CORDUM_WARM_SECONDS', '-1']] as const) {
+  for (const [name, value] of [['CORDUM_MAX_CONCURRENCY', '0'], ['CORDUM_MAX_CONCURRENCY', 'many'], ['CORDUM_SLICE_MARGIN_SECONDS', '-5'], ['CORDUM_SLICE_CACHE_ENTRIES', '1.5'], ['CORDUM_SLICE_CACHE_MB', '99999'], ['CORDUM_LEDGER_MAX_INTERVAL_SECONDS', '-1'], ['CORDUM_LEDGER_RETENTION_HOURS', '0'], ['CORDUM_WARM_SECONDS', '-1']] as const) {
     t.throws(() => readConfig({ [name]: value }), { code: 'GATE_ERR_CONFIG_INVALID', message: new RegExp(`^${name}: must be a whole number`) }, `${name}=${value}`)
   }
 })

@@ -28,10 +28,14 @@ export const MAX_PAGES_SETTING = 'CORDUM_MAX_PAGES'
 export interface DecisionCounts { decisions: number, denies: number }
 
 /** Policy decisions of one agent in the window: `GET /api/v1/governance/decisions`, all pages. */
-export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES): Promise<DecisionCounts> {
+export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES, onPage?: () => void): Promise<DecisionCounts> {
   const what = 'GET /api/v1/governance/decisions'
   const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit }
-  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages })
+  const pages = walkPages(async (cursor) => {
+    const page = listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string')
+    onPage?.()
+    return page
+  }, { what, maxPages })
   // RFC 3339 timestamps may carry whole seconds only: a record stamped in the second that holds
   // `since` may lie inside the window (Cordum's own filter put it there), so `since` is floored.
   const sinceMs = Math.floor(req.since.getTime() / 1000) * 1000

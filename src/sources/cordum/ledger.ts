@@ -100,8 +100,9 @@ interface Tracked {
   polledAt?: number
   /** Jobs per ms observed by the last poll, for the cadence. */
   rate?: number
-  /** Jobs the poll under way has read so far (warming progress). */
+  /** Jobs and pages the poll under way has read so far (warming progress). */
   read?: number
+  pages?: number
 }
 
 /** What the ledger knows of a window: covered share, gaps, and the start of the covered run reaching its end. */
@@ -203,7 +204,8 @@ export class JobLedger {
     if ((signal.reason as { name?: string } | undefined)?.name !== 'TimeoutError') {
       return new GateError('GATE_ERR_UNAVAILABLE', 'GET /api/v1/jobs to Cordum was cancelled: the request that needed it has ended', { source: 'cordum' })
     }
-    const details = this.#o.warmMs > this.#o.deadlineMs ? { details: { warming: { done: t.read ?? 0 } } } : {}
+    // Warming only while Cordum answers: a poll that has read no page yet may be an outage.
+    const details = this.#o.warmMs > this.#o.deadlineMs && (t.pages ?? 0) > 0 ? { details: { warming: { done: t.read ?? 0 } } } : {}
     return new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum's jobs list is still being read by the job ledger: ${t.read ?? 0} jobs so far`, { source: 'cordum', ...details })
   }
 
@@ -259,6 +261,7 @@ export class JobLedger {
     const budget = Math.max(this.#o.deadlineMs, this.#o.warmMs)
     const ctx: CallContext = { signal: AbortSignal.timeout(budget), deadline: Date.now() + budget }
     t.read = 0
+    t.pages = 0
     let requests = 0
     try {
       t.mark ??= await this.#o.store.ledgerMark(tenant)
@@ -270,6 +273,7 @@ export class JobLedger {
       const pages = walkPages(async (cursor) => {
         requests++
         const page = listPage(await this.#o.client.getJson('/api/v1/jobs', { limit: PAGE_LIMIT, cursor: cursor ?? startUs }, tenant, ctx), 'GET /api/v1/jobs', parseJob, 'number')
+        t.pages = (t.pages ?? 0) + 1
         const low = page.items.reduce((min, j) => Math.min(min, j.updated_at), Infinity)
         const done = page.items.length === 0 || low < mark
         return { items: page.items, next: done ? null : low - 1 }

@@ -259,6 +259,8 @@ async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: st
   const sub: CallContext = { signal: AbortSignal.any([ctx.signal, siblings.signal]), deadline: ctx.deadline }
   // Every slice's request (and its wait for a slot) listens on this signal: many listeners are expected.
   setMaxListeners(2 * slices.length + 10, sub.signal)
+  // Pages Cordum answered for this request's fetches: warming needs Cordum to be answering.
+  let pages = 0
   try {
     const parts = await Promise.all(slices.map(async (s) => {
       const fetch = async (): Promise<DecisionCounts> => await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub, PAGE_LIMIT, SLICE_MAX_PAGES)
@@ -279,7 +281,7 @@ async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: st
       // Warming: a closed slice is fetched under its own budget, so it lands in the cache even
       // when this request stops waiting at its deadline (a sibling's failure still stops it).
       const own = r.warmMs === undefined ? sub : warmContext(r.warmMs, siblings.signal)
-      const fetching = countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, own, PAGE_LIMIT, SLICE_MAX_PAGES).then((counts) => {
+      const fetching = countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, own, PAGE_LIMIT, SLICE_MAX_PAGES, () => { pages++ }).then((counts) => {
         r.cache.set(key, counts)
         return counts
       })
@@ -292,8 +294,9 @@ async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: st
     return parts.map((counts, i) => ({ slice: slices[i] as Slice, counts }))
   } catch (err) {
     const timedOut = (ctx.signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
-    if (r.warmMs !== undefined && timedOut) {
-      // The deadline, not a failure: say how far the closed slices are, and let them go on.
+    if (r.warmMs !== undefined && timedOut && pages > 0) {
+      // The deadline while Cordum answers, not a failure: say how far the closed slices are,
+      // and let them go on. A Cordum that answered nothing is a plain timeout (an outage).
       const closed = slices.filter((s) => s.closed)
       const done = closed.filter((s) => cachedDecisions(r, req, agentId, s.start, s.end, s.level) !== undefined).length
       throw new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum's decision log is still being read: ${done} of ${slices.length} time slices of agent '${agentId ?? 'all'}' counted`, { source: 'cordum', details: { warming: { done, total: slices.length } } })
