@@ -165,7 +165,6 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     if (reads.ledgerMaxIntervalSeconds > 0) sourceOpts.ledger = {
       // The evidence store, so replicas and restarts share the ledger; without one, memory.
       store: evidence ?? new MemoryLedgerStore(),
-      tenants: [tenant],
       maxIntervalMs: Math.max(2, reads.ledgerMaxIntervalSeconds) * 1000,
       retentionMs: reads.ledgerRetentionHours * 3_600_000,
       maxPages: reads.maxPages,

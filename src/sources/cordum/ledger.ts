@@ -13,8 +13,7 @@
  *
  * The cadence follows the observed job rate: half the time the list takes to scroll by at that
  * rate, bounded by [minIntervalMs, maxIntervalMs] (CORDUM_LEDGER_MAX_INTERVAL_SECONDS). A
- * tenant is tracked from its first question (and CORDUM_TENANT from the start) until nobody
- * asked about it for `idleMs`.
+ * tenant is tracked from its first question until nobody asked about it for `idleMs`.
  */
 import { GateError } from '../../errors.js'
 import type { CallContext, CordumClient } from './client.js'
