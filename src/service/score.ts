@@ -264,9 +264,8 @@ export class ScoreService {
   async #evaluate (first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
     this.#recorder?.begin?.()
     let q = first
-    // Argo's form (no `since`): the canary's own window.
-    // An upstream that failed while the window's start was looked for: its signals are not
-    // read again (that would spend a second deadline on the same failure).
+    // Argo's form (no `since`): the canary's own window. An upstream that failed while its
+    // start was looked for is not read again (that would spend a second deadline on it).
     const failed = new Map<SourceName, GateError>()
     if (q.windowRule === 'default') {
       const start = await this.#windowStart(q, abort, failed)
