@@ -10,10 +10,10 @@
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
  * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
  * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
- * overload, decoders, plugin, decisions), --evidence=none (gates keep no decision records),
- * --json=PATH (default .bench/results.json). The overload and decoders groups (bench/timings.ts)
- * measure what the tests no longer time; decisions (bench/decisions.ts) is the rollout
- * simulator on issue 15's targets (no sandbox, no gate process).
+ * overload, warming, decoders, ledger, plugin, decisions), --evidence=none (gates keep no decision
+ * records), --json=PATH (default .bench/results.json). The overload and decoders groups
+ * (bench/timings.ts) measure what the tests no longer time; decisions (bench/decisions.ts) is
+ * the rollout simulator on issue 15's targets (no sandbox, no gate process).
  *
  * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
  * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
@@ -30,6 +30,7 @@ import autocannon from 'autocannon'
 import { request } from 'undici'
 import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
 import { benchDecisions } from './decisions.js'
+import { benchLedger } from './ledger.js'
 import { benchDecoders, benchOverload } from './timings.js'
 import { buildDist, cpuMsOf, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
 
@@ -47,9 +48,9 @@ interface Row {
 }
 
 const H = 3600_000
-const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'plugin', 'decisions']
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'warming', 'decoders', 'ledger', 'plugin', 'decisions']
 /** The groups that measure a gate against the sandbox (the others need neither). */
-const SANDBOX_GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload']
+const SANDBOX_GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'warming']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -531,6 +532,45 @@ async function benchMemory ({ opts, sandbox, warm, sized, rows, details }: Run):
   }
 }
 
+/**
+ * 7b: a cold evaluation of the largest size's decision log (bench-decisions) at the default
+ * deadline (CORDUM_DEADLINE_MS 8000, warming on), asked again every 10 s as Argo retries: the
+ * time to the first 200 answer (target <= 10 s, Argo's timeout) and to the verdict, against
+ * the same question once warm.
+ */
+async function benchWarming ({ sandbox, warm, sized, rows, details }: Run): Promise<void> {
+  const seg = sized[sized.length - 1] as BenchSegment
+  const gate = await warmGate(sandbox, warm, { ...uncappedEnv, CORDUM_DEADLINE_MS: '8000' })
+  try {
+    const ask = (untilMs: number): string => `${gate.url}${scorePath({ stage: stageOf('decisions'), since: seg.startMs, until: untilMs })}`
+    const t0 = performance.now()
+    const answers: string[] = []
+    let first: number | undefined
+    let verdict: number | undefined
+    for (let i = 0; i < 60 && verdict === undefined; i++) {
+      const asked = performance.now()
+      const res = await request(ask(seg.endMs))
+      const body = await res.body.json() as { verdict?: string, reasonCodes?: string[] }
+      const at = performance.now() - t0
+      const warming = body.reasonCodes?.includes('warming') === true
+      answers.push(`${res.statusCode}${res.statusCode === 200 ? ` ${warming ? 'warming' : body.verdict ?? '?'}` : ''} at ${(at / 1000).toFixed(1)} s`)
+      if (res.statusCode === 200) first ??= performance.now() - asked
+      if (res.statusCode === 200 && !warming) verdict = at
+      else await sleep(Math.max(0, 10_000 - (performance.now() - asked)))
+    }
+    // The same question once warm: after the answer reuse (10 s) lapses, so it is evaluated again.
+    await sleep(10_500)
+    const w0 = performance.now()
+    await request(ask(seg.endMs)).then(async (r) => await r.body.dump())
+    const warmMs = performance.now() - w0
+    details.warming = { answers, first, verdict, warmMs }
+    log(`warming: ${answers.join('; ')}`)
+    rows.push({ id: '7b', what: `cold evaluation of ${fmtN(seg.perArm)} decisions per arm at the default deadline (8 s, warming on), asked every 10 s: the first 200 answer`, measured: first === undefined ? 'none' : `${fmtMs(first)}; verdict after ${verdict === undefined ? 'none within 10 min' : fmtMs(verdict)} (${answers.length} questions)`, baseline: `${fmtMs(warmMs)} once warm`, ratio: first === undefined ? undefined : first / 10_000, target: '<= 1 (10 s)', result: first !== undefined && first <= 10_000 && verdict !== undefined ? 'PASS' : 'FAIL' })
+  } finally {
+    await gate.close()
+  }
+}
+
 /** The groups that measure gates against the sandbox, which runs for their time only. */
 async function benchGates (parts: Omit<Run, 'sandbox'>, profile: BenchProfile): Promise<void> {
   const { opts, warm, sized, rows, details } = parts
@@ -551,6 +591,7 @@ async function benchGates (parts: Omit<Run, 'sandbox'>, profile: BenchProfile): 
     if (opts.only.has('throughput')) await benchThroughput(run)
     if (opts.only.has('incremental')) await benchIncremental(run)
     if (opts.only.has('memory')) await benchMemory(run)
+    if (opts.only.has('warming')) await benchWarming(run)
     if (opts.only.has('overload')) {
       const o = await benchOverload(sandbox.url, warm, build, { ...gateEnv, ...uncappedEnv }, opts.quick ? 2 : 10)
       rows.push(...o.rows)
@@ -574,6 +615,11 @@ async function main (): Promise<void> {
   const startLoad = loadavg()
   log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, ${[...opts.only].join(', ')}${opts.gateEnv.EVIDENCE_URL === 'none' ? ', EVIDENCE_URL=none' : ''}, ${gates ? `gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}` : 'no gate process'}${opts.quick ? ', quick' : ''}${gates ? `; gates on the uncapped jobs list run with CORDUM_MAX_PAGES=${uncappedEnv.CORDUM_MAX_PAGES as string}` : ''}`)
   if (gates) await benchGates({ opts, warm, sized, growing, rows, details }, profile)
+  if (opts.only.has('ledger')) {
+    const l = await benchLedger(opts.quick ? 1 : 3)
+    rows.push(...l.rows)
+    details.ledger = l.details
+  }
   if (opts.only.has('decoders')) {
     const d = benchDecoders(opts.quick ? 300 : 5_000)
     rows.push(...d.rows)

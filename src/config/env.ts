@@ -85,6 +85,12 @@ export interface CordumReads {
   sliceCacheMb: number
   /** Pages one walk of the jobs list or the DLQ may take; more are refused as a misbehaving upstream (CORDUM_MAX_PAGES). */
   maxPages: number
+  /** The job ledger reads Cordum's jobs list at least this often, whatever the job rate (CORDUM_LEDGER_MAX_INTERVAL_SECONDS; 0: no ledger). */
+  ledgerMaxIntervalSeconds: number
+  /** Jobs the ledger keeps, by age (CORDUM_LEDGER_RETENTION_HOURS). */
+  ledgerRetentionHours: number
+  /** A cold window's closed slices keep being read this long after the request that asked stopped waiting (CORDUM_WARM_SECONDS; 0: off). */
+  warmSeconds: number
 }
 
 /** A Prometheus or Loki the gate queries. */
@@ -133,6 +139,9 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
       sliceCacheEntries: integer(env, 'CORDUM_SLICE_CACHE_ENTRIES', 100_000, 0, 10_000_000),
       sliceCacheMb: integer(env, 'CORDUM_SLICE_CACHE_MB', 32, 0, 4_096),
       maxPages: integer(env, 'CORDUM_MAX_PAGES', DEFAULT_MAX_PAGES, 1, 1_000_000),
+      ledgerMaxIntervalSeconds: integer(env, 'CORDUM_LEDGER_MAX_INTERVAL_SECONDS', 60, 0, 3_600),
+      ledgerRetentionHours: integer(env, 'CORDUM_LEDGER_RETENTION_HOURS', 72, 1, 24 * 30),
+      warmSeconds: integer(env, 'CORDUM_WARM_SECONDS', 120, 0, 3_600),
     },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
     verifyKeys: parseApiKeys(env.VERIFY_API_KEYS, 'VERIFY_API_KEYS'),

@@ -36,6 +36,11 @@ const Arm = Type.Object({
 export const ObservationsSchema = Type.Object({
   window: Type.Object({ since: Type.String({ minLength: 1 }), until: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
   expectedWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'expected canary share of traffic in percent' })),
+  split: Type.Optional(Type.Object({
+    since: Type.String({ minLength: 1 }),
+    canary: Whole,
+    baseline: Whole,
+  }, { additionalProperties: false, description: 'the split signal\'s events per arm since the current step\'s weight took effect' })),
   approval: Type.Optional(Type.Object({
     status: Type.Enum(['pending', 'approved', 'rejected']),
     ref: Type.Optional(Type.String()),
@@ -45,7 +50,7 @@ export const ObservationsSchema = Type.Object({
   signals: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Object({
     canary: Type.Optional(Arm),
     baseline: Type.Optional(Arm),
-    unavailable: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String() }, { additionalProperties: false })),
+    unavailable: Type.Optional(Type.Object({ code: Type.String(), reason: Type.String(), warming: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
     notes: Type.Optional(Type.Array(Type.String())),
   }, { additionalProperties: false }), { additionalProperties: false }),
 }, { additionalProperties: false })

@@ -120,7 +120,7 @@ export const GatesFileSchema = Type.Object({
   rollout_gates: Type.Object({
     // The keys of rollout-gates.yaml in Cordum's guide "AI Agent Canary Deployment and Shadow Traffic".
     min_data_points_per_metric: Type.Optional(Type.Integer({ minimum: 1, description: 'events the canary arm of a required signal needs before it can pass' })),
-    canary_lifetime_hours: Type.Optional(Positive('default analysis window when a request gives no start')),
+    canary_lifetime_hours: Type.Optional(Positive('how far back a request without a start looks for the canary\'s first event (its window starts there, or this far back for a canary not seen)')),
     metric_interval_hours: Type.Optional(Positive('how often Argo measures (used by the templates and the overload sub-intervals)')),
     score: Type.Optional(Type.Object({
       pass: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'score at or above this passes' })),

@@ -13,8 +13,9 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, hashOf, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, StoreOptions } from './store.js'
+import { ANALYSIS_WHERE_POSTGRES, LEDGER_UPSERT_SET, listPage, listQuery, MIGRATIONS, POSTGRES_RULE } from './sql.js'
+import type { LedgerJob, LedgerStore } from '../sources/cordum/ledger.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, RolloutKey, StepStart, StoreOptions } from './store.js'
 
 /** Advisory lock class ids ("acg" + purpose), so the gate's locks never collide with an application's. */
 const LOCK_CHAIN = 0x61636731
@@ -40,7 +41,7 @@ export function describePostgres (url: string): string {
   }
 }
 
-export class PostgresStore implements EvidenceStore {
+export class PostgresStore implements EvidenceStore, LedgerStore {
   readonly kind = 'postgres'
   readonly location: string
   readonly #pool: pg.Pool
@@ -199,13 +200,28 @@ export class PostgresStore implements EvidenceStore {
     }
   }
 
-  async analysisStart (key: AnalysisKey): Promise<Date | undefined> {
+  async analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined> {
     try {
-      const row = (await this.#pool.query<{ window_since_ms: number }>(`SELECT window_since_ms FROM decisions WHERE kind = 'decision' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND stage = $5
+      const row = (await this.#pool.query<{ window_since_ms: string | number, rule: string }>(`SELECT window_since_ms, ${POSTGRES_RULE} AS rule FROM decisions WHERE ${ANALYSIS_WHERE_POSTGRES} AND ${POSTGRES_RULE} <> 'request'
         ORDER BY seq LIMIT 1`, [key.tenant, key.namespace, key.rollout, key.revision, key.stage])).rows[0]
-      return row === undefined ? undefined : new Date(row.window_since_ms)
+      return row === undefined ? undefined : { since: new Date(Number(row.window_since_ms)), rule: row.rule }
     } catch (err) {
       throw unavailable('read the start of the analysis', err)
+    }
+  }
+
+  async stepStart (key: RolloutKey, weight: number): Promise<StepStart> {
+    try {
+      const where = `kind = 'decision' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND ${POSTGRES_RULE} <> 'request'`
+      const params = [key.tenant, key.namespace, key.rollout, key.revision, weight]
+      const weightOf = '(body::jsonb #>> \'{request,weight}\')::float8'
+      const first = (await this.#pool.query<{ seq: string, until: string }>(`SELECT seq, body::jsonb #>> '{request,until}' AS until FROM decisions WHERE ${where}
+        AND ${weightOf} = $5 ORDER BY seq LIMIT 1`, params)).rows[0]
+      const other = (await this.#pool.query(`SELECT 1 FROM decisions WHERE ${where}
+        AND ${weightOf} <> $5 AND seq < $6 LIMIT 1`, [...params, first?.seq ?? Number.MAX_SAFE_INTEGER])).rows.length > 0
+      return first === undefined ? { afterOtherWeight: other } : { at: new Date(first.until), afterOtherWeight: other }
+    } catch (err) {
+      throw unavailable('read the start of the step', err)
     }
   }
 
@@ -233,6 +249,71 @@ export class PostgresStore implements EvidenceStore {
 
   hashOk (record: ChainRecord): boolean {
     return hashOf(record, this.#key) === record.hash
+  }
+
+  async putJobs (tenant: string, jobs: LedgerJob[]): Promise<void> {
+    try {
+      // Chunks keep a statement well under PostgreSQL's 65535 parameters.
+      for (let i = 0; i < jobs.length; i += 500) {
+        const chunk = jobs.slice(i, i + 500)
+        const params: unknown[] = []
+        const values = chunk.map((j) => {
+          params.push(tenant, j.id, j.agentId, j.topic, j.state, j.updatedUs, j.attempts)
+          const b = params.length - 7
+          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`
+        })
+        await this.#pool.query(`INSERT INTO cordum_jobs (tenant, job_id, agent_id, topic, state, updated_us, attempts) VALUES ${values.join(', ')} ${LEDGER_UPSERT_SET}`, params)
+      }
+    } catch (err) {
+      throw unavailable('keep the job ledger', err)
+    }
+  }
+
+  async addCoverage (tenant: string, fromUs: number, untilUs: number): Promise<void> {
+    try {
+      // Replicas may both add a stretch: overlapping rows are merged when read (ledger.ts).
+      const grown = await this.#pool.query('UPDATE cordum_job_coverage SET until_us = GREATEST(until_us, $1), from_us = LEAST(from_us, $2) WHERE tenant = $3 AND until_us >= $2 AND from_us <= $1', [untilUs, fromUs, tenant])
+      if ((grown.rowCount ?? 0) === 0) await this.#pool.query('INSERT INTO cordum_job_coverage (tenant, from_us, until_us) VALUES ($1, $2, $3)', [tenant, fromUs, untilUs])
+    } catch (err) {
+      throw unavailable('keep the job ledger', err)
+    }
+  }
+
+  async ledgerJobs (tenant: string, agents: string[], sinceUs: number, untilUs: number): Promise<LedgerJob[]> {
+    try {
+      const rows = (await this.#pool.query<{ job_id: string, agent_id: string, topic: string, state: string, updated_us: string, attempts: number }>(
+        'SELECT job_id, agent_id, topic, state, updated_us, attempts FROM cordum_jobs WHERE tenant = $1 AND agent_id = ANY($2) AND updated_us BETWEEN $3 AND $4', [tenant, agents, sinceUs, untilUs])).rows
+      return rows.map((r) => ({ id: r.job_id, agentId: r.agent_id, topic: r.topic, state: r.state, updatedUs: Number(r.updated_us), attempts: r.attempts }))
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async ledgerCoverage (tenant: string, sinceUs: number, untilUs: number): Promise<Array<[number, number]>> {
+    try {
+      return (await this.#pool.query<{ from_us: string, until_us: string }>('SELECT from_us, until_us FROM cordum_job_coverage WHERE tenant = $1 AND until_us >= $2 AND from_us <= $3', [tenant, sinceUs, untilUs])).rows.map((r) => [Number(r.from_us), Number(r.until_us)])
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async ledgerMark (tenant: string): Promise<number | undefined> {
+    try {
+      const mark = (await this.#pool.query<{ mark: string | null }>('SELECT max(until_us) AS mark FROM cordum_job_coverage WHERE tenant = $1', [tenant])).rows[0]?.mark
+      return mark === null || mark === undefined ? undefined : Number(mark)
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async pruneLedger (beforeUs: number): Promise<void> {
+    try {
+      await this.#pool.query('DELETE FROM cordum_jobs WHERE updated_us < $1', [beforeUs])
+      await this.#pool.query('DELETE FROM cordum_job_coverage WHERE until_us < $1', [beforeUs])
+      await this.#pool.query('UPDATE cordum_job_coverage SET from_us = $1 WHERE from_us < $1', [beforeUs])
+    } catch (err) {
+      throw unavailable('prune the job ledger', err)
+    }
   }
 
   async close (): Promise<void> {

@@ -14,6 +14,7 @@ import { createHmac } from 'node:crypto'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import type { Observations } from '../gate/observations.js'
 import type { Judgement, Verdict } from '../gate/verdict.js'
+import type { WindowRule } from '../service/window.js'
 
 /** prevHash of the first record of a tenant's chain. */
 export const GENESIS = '0'.repeat(64)
@@ -32,7 +33,7 @@ export interface RecordedRequest {
   until: string
   weight?: number
   /** How `since` was chosen: given by the request, the first record of this analysis, or the default lifetime. */
-  windowRule: 'request' | 'analysis' | 'default'
+  windowRule: WindowRule
 }
 
 /** Versions of what produced the decision, e.g. `{ cordum: { version: 'v0.9.3', commit: 'abc' } }`. */

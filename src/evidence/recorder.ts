@@ -8,9 +8,9 @@ import type { LoadedPolicy } from '../config/load.js'
 import type { Observations } from '../gate/observations.js'
 import type { Judgement } from '../gate/verdict.js'
 import type { DecisionRecorder, NormalizedQuery } from '../service/score.js'
-import type { DecisionEntry, RecordedRequest, SourceVersions } from './record.js'
+import type { AnalysisKey, DecisionEntry, RecordedRequest, SourceVersions } from './record.js'
 import type { ChainAnchors } from './anchors.js'
-import type { EvidenceStore } from './store.js'
+import type { AnalysisStart, EvidenceStore, StepStart } from './store.js'
 
 export interface EvidenceRecorderOptions {
   store: EvidenceStore
@@ -66,15 +66,18 @@ export class EvidenceRecorder implements DecisionRecorder {
     return record.id
   }
 
-  async analysisStart (q: NormalizedQuery): Promise<Date | undefined> {
-    return await this.#opts.store.analysisStart({
-      tenant: q.tenant,
-      namespace: q.rollout.namespace ?? '',
-      rollout: q.rollout.rollout ?? '',
-      revision: q.rollout.revision ?? '',
-      stage: q.stage.name,
-    })
+  async analysisStart (q: NormalizedQuery): Promise<AnalysisStart | undefined> {
+    return await this.#opts.store.analysisStart(analysisKey(q))
   }
+
+  async stepStart (q: NormalizedQuery, weight: number): Promise<StepStart> {
+    const { stage: _stage, ...rollout } = analysisKey(q)
+    return await this.#opts.store.stepStart(rollout, weight)
+  }
+}
+
+function analysisKey (q: NormalizedQuery): AnalysisKey {
+  return { tenant: q.tenant, namespace: q.rollout.namespace ?? '', rollout: q.rollout.rollout ?? '', revision: q.rollout.revision ?? '', stage: q.stage.name }
 }
 
 /**

@@ -29,6 +29,24 @@ const INDEXES = `
 CREATE INDEX decisions_analysis ON decisions (tenant, rollout, namespace, revision, stage, seq);
 CREATE INDEX decisions_time ON decisions (time_ms);`
 
+const LEDGER_TABLES = `CREATE TABLE cordum_jobs (
+  tenant TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  state TEXT NOT NULL,
+  updated_us BIGINT NOT NULL,
+  attempts INTEGER NOT NULL,
+  PRIMARY KEY (tenant, job_id));
+CREATE INDEX cordum_jobs_agent ON cordum_jobs (tenant, agent_id, updated_us);
+CREATE INDEX cordum_jobs_updated ON cordum_jobs (updated_us);
+CREATE TABLE cordum_job_coverage (tenant TEXT NOT NULL, from_us BIGINT NOT NULL, until_us BIGINT NOT NULL);
+CREATE INDEX cordum_job_coverage_tenant ON cordum_job_coverage (tenant, until_us);`
+
+/** Upsert of one ledger job: a row changes only for a newer (or the same) updated_us. */
+export const LEDGER_UPSERT_SET = `ON CONFLICT (tenant, job_id) DO UPDATE SET agent_id = excluded.agent_id, topic = excluded.topic,
+  state = excluded.state, updated_us = excluded.updated_us, attempts = excluded.attempts WHERE excluded.updated_us >= cordum_jobs.updated_us`
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -48,7 +66,25 @@ CREATE INDEX decisions_canary ON decisions (canary, id);`,
 UPDATE decisions SET canary = COALESCE(body::jsonb ->> 'canary', '') WHERE kind = 'decision';
 CREATE INDEX decisions_canary ON decisions (canary, id);`,
   },
+  {
+    // The job ledger (src/sources/cordum/ledger.ts): each Cordum job once by id with its newest
+    // state, and the stretches of time in which every job was seen.
+    version: 3,
+    sqlite: LEDGER_TABLES,
+    postgres: LEDGER_TABLES,
+  },
 ]
+
+/**
+ * One analysis's decision records (tenant, namespace, rollout, revision, stage: five
+ * parameters), and how each one's window was chosen (records from before the rule was kept
+ * count as `default`). Only records asked in Argo's form (rule other than `request`) start or
+ * extend an analysis: an explicit `since` judges its own request only.
+ */
+export const ANALYSIS_WHERE_SQLITE = 'kind = \'decision\' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND stage = ?'
+export const ANALYSIS_WHERE_POSTGRES = 'kind = \'decision\' AND tenant = $1 AND namespace = $2 AND rollout = $3 AND revision = $4 AND stage = $5'
+export const SQLITE_RULE = 'COALESCE(json_extract(body, \'$.request.windowRule\'), \'default\')'
+export const POSTGRES_RULE = 'COALESCE(body::jsonb #>> \'{request,windowRule}\', \'default\')'
 
 /** The list query with placeholders from `p` (`?` for SQLite, `$n` for PostgreSQL); one row more than the limit tells whether a next page exists. */
 export function listQuery (filter: DecisionFilter, opts: ListOptions, p: (n: number) => string): { sql: string, params: unknown[] } {

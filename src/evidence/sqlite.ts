@@ -12,8 +12,9 @@ import { GateError } from '../errors.js'
 import { ChainVerifier, type Head, type VerifyReport } from './chain.js'
 import { DecisionIds } from './ids.js'
 import { fromRow, hashOf, nextAnchor, nextDecision, toRow, type AnalysisKey, type ChainRecord, type DecisionEntry, type DecisionRecord, type RecordRow } from './record.js'
-import { listPage, listQuery, MIGRATIONS } from './sql.js'
-import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, StoreOptions } from './store.js'
+import { ANALYSIS_WHERE_SQLITE, LEDGER_UPSERT_SET, listPage, listQuery, MIGRATIONS, SQLITE_RULE } from './sql.js'
+import type { LedgerJob, LedgerStore } from '../sources/cordum/ledger.js'
+import type { AnalysisStart, DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport, RolloutKey, StepStart, StoreOptions } from './store.js'
 
 export const SQLITE_FILE = 'evidence.sqlite'
 
@@ -29,7 +30,7 @@ function unavailable (what: string, err: unknown): GateError {
   return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (SQLite) could not ${what}; retry`, { source: 'evidence', cause: err })
 }
 
-export class SqliteStore implements EvidenceStore {
+export class SqliteStore implements EvidenceStore, LedgerStore {
   readonly kind = 'sqlite'
   readonly location: string
   readonly #db: Database.Database
@@ -163,13 +164,27 @@ export class SqliteStore implements EvidenceStore {
     }
   }
 
-  async analysisStart (key: AnalysisKey): Promise<Date | undefined> {
+  async analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined> {
     try {
-      const row = this.#db.prepare(`SELECT window_since_ms FROM decisions WHERE kind = 'decision' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND stage = ?
-        ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage) as { window_since_ms: number } | undefined
-      return row === undefined ? undefined : new Date(row.window_since_ms)
+      const row = this.#db.prepare(`SELECT window_since_ms, ${SQLITE_RULE} AS rule FROM decisions WHERE ${ANALYSIS_WHERE_SQLITE} AND ${SQLITE_RULE} <> 'request'
+        ORDER BY seq LIMIT 1`).get(key.tenant, key.namespace, key.rollout, key.revision, key.stage) as { window_since_ms: number, rule: string } | undefined
+      return row === undefined ? undefined : { since: new Date(row.window_since_ms), rule: row.rule }
     } catch (err) {
       throw unavailable('read the start of the analysis', err)
+    }
+  }
+
+  async stepStart (key: RolloutKey, weight: number): Promise<StepStart> {
+    try {
+      const where = `kind = 'decision' AND tenant = ? AND namespace = ? AND rollout = ? AND revision = ? AND ${SQLITE_RULE} <> 'request'`
+      const params = [key.tenant, key.namespace, key.rollout, key.revision]
+      const first = this.#db.prepare(`SELECT seq, json_extract(body, '$.request.until') AS until FROM decisions WHERE ${where}
+        AND json_extract(body, '$.request.weight') = ? ORDER BY seq LIMIT 1`).get(...params, weight) as { seq: number, until: string } | undefined
+      const other = this.#db.prepare(`SELECT 1 FROM decisions WHERE ${where}
+        AND json_extract(body, '$.request.weight') <> ? AND seq < ? LIMIT 1`).get(...params, weight, first?.seq ?? Number.MAX_SAFE_INTEGER)
+      return first === undefined ? { afterOtherWeight: other !== undefined } : { at: new Date(first.until), afterOtherWeight: other !== undefined }
+    } catch (err) {
+      throw unavailable('read the start of the step', err)
     }
   }
 
@@ -197,6 +212,67 @@ export class SqliteStore implements EvidenceStore {
 
   hashOk (record: ChainRecord): boolean {
     return hashOf(record, this.#key) === record.hash
+  }
+
+  async putJobs (tenant: string, jobs: LedgerJob[]): Promise<void> {
+    if (jobs.length === 0) return
+    try {
+      const put = this.#db.prepare(`INSERT INTO cordum_jobs (tenant, job_id, agent_id, topic, state, updated_us, attempts) VALUES (?, ?, ?, ?, ?, ?, ?) ${LEDGER_UPSERT_SET}`)
+      this.#db.transaction(() => { for (const j of jobs) put.run(tenant, j.id, j.agentId, j.topic, j.state, j.updatedUs, j.attempts) })()
+    } catch (err) {
+      throw unavailable('keep the job ledger', err)
+    }
+  }
+
+  async addCoverage (tenant: string, fromUs: number, untilUs: number): Promise<void> {
+    try {
+      this.#db.transaction(() => {
+        // Extends the stretch this one touches (a poll covers from where the last one began).
+        const grown = this.#db.prepare('UPDATE cordum_job_coverage SET until_us = max(until_us, ?), from_us = min(from_us, ?) WHERE tenant = ? AND until_us >= ? AND from_us <= ?').run(untilUs, fromUs, tenant, fromUs, untilUs).changes
+        if (grown === 0) this.#db.prepare('INSERT INTO cordum_job_coverage (tenant, from_us, until_us) VALUES (?, ?, ?)').run(tenant, fromUs, untilUs)
+      }).immediate()
+    } catch (err) {
+      throw unavailable('keep the job ledger', err)
+    }
+  }
+
+  async ledgerJobs (tenant: string, agents: string[], sinceUs: number, untilUs: number): Promise<LedgerJob[]> {
+    if (agents.length === 0) return []
+    try {
+      const rows = this.#db.prepare(`SELECT job_id, agent_id, topic, state, updated_us, attempts FROM cordum_jobs WHERE tenant = ? AND agent_id IN (${agents.map(() => '?').join(', ')}) AND updated_us BETWEEN ? AND ?`)
+        .all(tenant, ...agents, sinceUs, untilUs) as { job_id: string, agent_id: string, topic: string, state: string, updated_us: number, attempts: number }[]
+      return rows.map((r) => ({ id: r.job_id, agentId: r.agent_id, topic: r.topic, state: r.state, updatedUs: r.updated_us, attempts: r.attempts }))
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async ledgerCoverage (tenant: string, sinceUs: number, untilUs: number): Promise<Array<[number, number]>> {
+    try {
+      return (this.#db.prepare('SELECT from_us, until_us FROM cordum_job_coverage WHERE tenant = ? AND until_us >= ? AND from_us <= ?').all(tenant, sinceUs, untilUs) as { from_us: number, until_us: number }[]).map((r) => [r.from_us, r.until_us])
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async ledgerMark (tenant: string): Promise<number | undefined> {
+    try {
+      return (this.#db.prepare('SELECT max(until_us) AS mark FROM cordum_job_coverage WHERE tenant = ?').get(tenant) as { mark: number | null }).mark ?? undefined
+    } catch (err) {
+      throw unavailable('read the job ledger', err)
+    }
+  }
+
+  async pruneLedger (beforeUs: number): Promise<void> {
+    try {
+      this.#db.transaction(() => {
+        this.#db.prepare('DELETE FROM cordum_jobs WHERE updated_us < ?').run(beforeUs)
+        this.#db.prepare('DELETE FROM cordum_job_coverage WHERE until_us < ?').run(beforeUs)
+        this.#db.prepare('UPDATE cordum_job_coverage SET from_us = ? WHERE from_us < ?').run(beforeUs, beforeUs)
+      })()
+    } catch (err) {
+      throw unavailable('prune the job ledger', err)
+    }
   }
 
   async close (): Promise<void> {

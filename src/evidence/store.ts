@@ -9,6 +9,7 @@
  */
 import type { Head, VerifyReport } from './chain.js'
 import type { AnalysisKey, ChainRecord, DecisionEntry, DecisionRecord } from './record.js'
+import type { LedgerStore } from '../sources/cordum/ledger.js'
 
 export interface DecisionFilter {
   /** Only these tenants (a key bound to tenants); absent: every tenant. */
@@ -49,7 +50,7 @@ export interface PruneReport {
   prunedThroughSeq: number
 }
 
-export interface EvidenceStore {
+export interface EvidenceStore extends LedgerStore {
   /** `sqlite` or `postgres`. */
   readonly kind: string
   /** Where it is, for logs: a file path, or host/database (never a password). */
@@ -66,8 +67,13 @@ export interface EvidenceStore {
   heads (): Promise<Array<Head & { tenant: string }>>
   /** Whether a record's hash is right (an HMAC under the store's key for a keyed record). */
   hashOk (record: ChainRecord): boolean
-  /** The window start (`request.since`) of the first record of this analysis, if any. */
-  analysisStart (key: AnalysisKey): Promise<Date | undefined>
+  /** The window start (`request.since`) and rule of this analysis's first record asked in Argo's form (no `since`), if any. */
+  analysisStart (key: AnalysisKey): Promise<AnalysisStart | undefined>
+  /**
+   * When the gate first heard of this rollout revision at this expected weight in Argo's form
+   * (any stage), the same for every replica: the start of the step's traffic-split window.
+   */
+  stepStart (key: RolloutKey, weight: number): Promise<StepStart>
   /** Deletes records older than the cutoff, behind an anchor record per tenant (retention). */
   prune (cutoffMs: number, retentionDays: number): Promise<PruneReport[]>
   close (): Promise<void>
@@ -80,4 +86,20 @@ export interface StoreOptions {
   now?: () => number
   /** EVIDENCE_HMAC_KEY: new records are sealed with an HMAC under it, and keyed records checked with it. */
   key?: Buffer
+}
+
+/** A rollout revision: an analysis key without its stage (a weight's steps span stages). */
+export type RolloutKey = Omit<AnalysisKey, 'stage'>
+
+export interface StepStart {
+  /** The `until` of the first record at this weight; absent: none yet (this is the step's first question). */
+  at?: Date
+  /** True when a record at another weight came first: the weight changed after the canary started. */
+  afterOtherWeight: boolean
+}
+
+export interface AnalysisStart {
+  since: Date
+  /** How the first record's window was chosen (service/window.ts): `analysis`, `canary` or `default`. */
+  rule: string
 }

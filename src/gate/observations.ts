@@ -57,7 +57,7 @@ export interface SignalObservation {
   canary?: Arm
   baseline?: Arm
   /** Set when the source could not measure the signal (e.g. Cordum answered 403 for a viewer key). */
-  unavailable?: { code: string, reason: string }
+  unavailable?: { code: string, reason: string, warming?: boolean }
   /** Facts a person should see, e.g. "Cordum's decision log is empty for this window". */
   notes?: string[]
 }
@@ -77,7 +77,21 @@ export interface Observations {
   approval?: ApprovalObservation
   /** The canary's expected share of traffic in percent (0-100), for the traffic-split check. */
   expectedWeight?: number
+  /**
+   * The split signal's events per arm since the current step's weight took effect (from
+   * `since` to the window's end), when that is later than the window's start: the
+   * traffic-split check reads these instead of the whole window's counts, which mix the
+   * weights of earlier steps.
+   */
+  split?: TrafficSplitCounts
   signals: Record<string, SignalObservation>
+}
+
+export interface TrafficSplitCounts {
+  /** RFC 3339: when the current step's weight took effect (as far as the gate knows). */
+  since: string
+  canary: number
+  baseline: number
 }
 
 export function isRateArm (arm: Arm | undefined): arm is RateArm {

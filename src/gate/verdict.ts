@@ -47,6 +47,8 @@ export type ReasonCode =
   | 'approval_pending'
   | 'approval_rejected'
   | 'approval_granted'
+  /** Set by the score service: a cold window still being read; ask again (never from the judge). */
+  | 'warming'
 
 export interface TrafficSplit {
   status: 'ok' | 'mismatch' | 'not_checked'
@@ -306,18 +308,20 @@ function checkTrafficSplit (stage: Stage, observations: Observations, measured$:
   if (!stage.trafficSplit.enabled) return none('traffic-split check disabled in the gates policy')
   if (w === undefined) return none('no expected canary weight in the request')
   if (w <= 0 || w >= 100) return none(`expected weight ${w}% leaves no split to check`)
-  const o = measured$(stage.trafficSplit.signal).observation
+  // Counts since the current step's weight took effect, when the request knows them.
+  const step = observations.split
+  const o = step === undefined ? measured$(stage.trafficSplit.signal).observation : { canary: { n: step.canary, k: 0 }, baseline: { n: step.baseline, k: 0 } }
   if (!isRateArm(o?.canary) || !isRateArm(o?.baseline)) {
     return none(`${label(stage.trafficSplit.signal)} has no counts for both arms`)
   }
   const total = o.canary.n + o.baseline.n
-  if (total === 0) return none(`${label(stage.trafficSplit.signal)} has no events yet`)
+  if (total === 0) return none(`${label(stage.trafficSplit.signal)} has no events ${step === undefined ? 'yet' : `since this step's weight took effect (${step.since})`}`)
   const share = rateBound(total, o.canary.n, stage.alpha)
   const expected = w / 100
   const lo = expected * (1 - stage.trafficSplit.tolerance)
   const hi = Math.min(1, expected * (1 + stage.trafficSplit.tolerance))
   const view = { expected, observed: share.rate, lower: share.lower, upper: share.upper }
-  const observed = `canary has ${pct(share.rate)} of ${label(stage.trafficSplit.signal)} events (${o.canary.n}/${total}, bound ${pct(share.lower)}-${pct(share.upper)})`
+  const observed = `canary has ${pct(share.rate)} of ${label(stage.trafficSplit.signal)} events${step === undefined ? '' : ` since ${step.since}`} (${o.canary.n}/${total}, bound ${pct(share.lower)}-${pct(share.upper)})`
   if (share.upper < lo || share.lower > hi) {
     return { status: 'mismatch', ...view, reason: `traffic split mismatch: ${observed}, expected ${pct(expected)} (accepted ${pct(lo)}-${pct(hi)}); check the Rollout's weight and the agents' agent_id labels` }
   }

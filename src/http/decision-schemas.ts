@@ -35,7 +35,7 @@ export const DecisionSummarySchema = Type.Object({
   score: Type.Number(),
   summary: Type.String(),
   reasonCodes: Type.Array(Type.String()),
-  window: Type.Object({ since: Type.String(), until: Type.String(), rule: Type.String({ description: 'request, analysis (the first record of this analysis) or default' }) }),
+  window: Type.Object({ since: Type.String(), until: Type.String(), rule: Type.String({ description: 'request (given by the request), analysis (the first record of this analysis), canary (the canary\'s first event) or default' }) }),
   approval: Type.Optional(ApprovalSchema),
   actions: Type.Optional(ActionsSchema),
   policySha256: Type.String(),

@@ -139,7 +139,7 @@ export const ScoreResponseSchema = Type.Object({
   stage: Type.String(),
   summary: Type.String({ description: 'one human line' }),
   reasons: Type.Array(Type.String()),
-  reasonCodes: Type.Array(Type.String(), { description: 'trigger_fired, source_unavailable, insufficient_data, traffic_split_mismatch, score_pass, manual_hold, score_below_marginal, undecided; with a required approval: approval_required, approval_pending, approval_rejected, approval_granted' }),
+  reasonCodes: Type.Array(Type.String(), { description: 'trigger_fired, source_unavailable, insufficient_data, traffic_split_mismatch, score_pass, manual_hold, score_below_marginal, undecided; with a required approval: approval_required, approval_pending, approval_rejected, approval_granted; warming (a cold window is still being read: ask again)' }),
   signals: Type.Array(SignalResult),
   triggers: Type.Array(TriggerResult),
   trafficSplit: Type.Object({

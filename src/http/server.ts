@@ -25,6 +25,7 @@ import { GateMetrics } from '../metrics/gate-metrics.js'
 import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
 import { signalsNeeded } from '../gate/verdict.js'
 import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
+import { MemoryLedgerStore } from '../sources/cordum/ledger.js'
 import { CordumSource } from '../sources/cordum/source.js'
 import { LokiSource } from '../sources/loki/source.js'
 import { PrometheusSource } from '../sources/prometheus/source.js'
@@ -140,6 +141,13 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     maxRolloutStages: config.metrics.maxRolloutStages,
     ...(opts.now === undefined ? {} : { now: opts.now }),
   })
+  let evidence: EvidenceStore | undefined
+  try {
+    evidence = await openEvidence(config, opts.now)
+  } catch (err) {
+    await sandbox?.close()
+    throw err
+  }
   const sources = new SourceRegistry()
   let cordumSource: CordumSource | undefined
   if (cordum !== undefined) {
@@ -157,19 +165,24 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
       ...(opts.now === undefined ? {} : { now: opts.now }),
     }
     if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
+    if (reads.warmSeconds > 0) sourceOpts.warmMs = reads.warmSeconds * 1000
+    // 2 s is the ledger's shortest interval: a longer bound below it means 2 s.
+    if (reads.ledgerMaxIntervalSeconds > 0) sourceOpts.ledger = {
+      // The evidence store, so replicas and restarts share the ledger; without one, memory.
+      store: evidence ?? new MemoryLedgerStore(),
+      maxIntervalMs: Math.max(2, reads.ledgerMaxIntervalSeconds) * 1000,
+      retentionMs: reads.ledgerRetentionHours * 3_600_000,
+      maxPages: reads.maxPages,
+      deadlineMs: cordum.deadlineMs,
+      ...(reads.warmSeconds > 0 ? { warmMs: reads.warmSeconds * 1000 } : {}),
+      onPoll: (_tenant, requests) => metrics.ledgerPolled(requests),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    }
     cordumSource = new CordumSource(sourceOpts)
     sources.register(cordumSource)
   }
   if (config.prometheus !== undefined) sources.register(new PrometheusSource({ ...config.prometheus, telemetry: metrics }))
   if (config.loki !== undefined) sources.register(new LokiSource({ ...config.loki, telemetry: metrics }))
-  let evidence: EvidenceStore | undefined
-  try {
-    evidence = await openEvidence(config, opts.now)
-  } catch (err) {
-    await sources.close()
-    await sandbox?.close()
-    throw err
-  }
   const client = cordumSource?.client
   const cordumVersion = client === undefined ? undefined : cachedVersion(async () => {
     const status = await client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }

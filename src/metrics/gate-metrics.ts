@@ -56,6 +56,8 @@ export class GateMetrics implements Telemetry {
   readonly #upstreamDuration: Histogram<'source' | 'endpoint'>
   readonly #upstreamBytes: Counter<'source' | 'endpoint'>
   readonly #sliceCache: Counter<'source' | 'endpoint' | 'result'>
+  readonly #ledgerPolls: Counter<string>
+  readonly #ledgerRequests: Counter<string>
   readonly #observations: Counter<'source' | 'result'>
   readonly #answers: Counter<'result'>
   readonly #evidenceWrites: Counter<'outcome'>
@@ -95,6 +97,8 @@ export class GateMetrics implements Telemetry {
     this.#upstreamDuration = histogram('upstream_request_duration_seconds', 'Duration of requests to upstreams (each attempt), by source and endpoint template.', ['source', 'endpoint'])
     this.#upstreamBytes = counter('upstream_response_bytes_total', 'Response body bytes read from upstreams (each attempt), by source and endpoint template.', ['source', 'endpoint'])
     this.#sliceCache = counter('slice_cache_requests_total', 'Lookups of closed time slices in the slice cache: hit (counts reused, no upstream request) or miss (fetched), by source and endpoint template.', ['source', 'endpoint', 'result'])
+    this.#ledgerPolls = counter('cordum_ledger_polls_total', 'Polls of Cordum\'s jobs list by the job ledger (background and on demand).', [])
+    this.#ledgerRequests = counter('cordum_ledger_requests_total', 'Requests to Cordum\'s jobs list made by the job ledger\'s polls.', [])
     this.#observations = counter('observation_requests_total', 'Observation requests to a source: fetched, coalesced with an identical fetch in flight, or served from the short cache.', ['source', 'result'])
     this.#answers = counter('score_answers_total', 'Score answers by how they were obtained: fetched (evaluated and recorded), coalesced with an identical evaluation in flight, or cached (an identical question within the cache TTL, same decision record).', ['result'])
     this.#evidenceWrites = counter('evidence_writes_total', 'Decision records written to the evidence store, by outcome.', ['outcome'])
@@ -238,6 +242,12 @@ export class GateMetrics implements Telemetry {
     this.#upstreamRequests.inc({ source: r.source, endpoint: r.endpoint, outcome: r.outcome })
     this.#upstreamDuration.observe({ source: r.source, endpoint: r.endpoint }, r.seconds)
     if (r.bytes !== undefined) this.#upstreamBytes.inc({ source: r.source, endpoint: r.endpoint }, r.bytes)
+  }
+
+  /** One poll of Cordum's jobs list by the job ledger, and the requests it took. */
+  ledgerPolled (requests: number): void {
+    this.#ledgerPolls.inc()
+    this.#ledgerRequests.inc(requests)
   }
 
   sliceCache (source: string, endpoint: string, result: SliceCacheResult): void {

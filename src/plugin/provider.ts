@@ -130,7 +130,10 @@ export class GateMetricProvider {
 /**
  * The score request for one measurement. Config wins; otherwise the AnalysisRun says what Argo
  * knows: namespace, the owning Rollout, its revision, the canary's pod-template hash (label or
- * `canary-hash` arg) and the stable one (`stable-hash` arg), and the window start.
+ * `canary-hash` arg) and the stable one (`stable-hash` arg). No `since`: like the web
+ * templates, the plugin asks in Argo's form, so the gate judges the canary over its own window
+ * (from its first event; docs/argo.md, "The window") and both paths give the same verdict for
+ * the same canary, stage and moment.
  */
 export function scoreRequest (config: PluginConfig, run: AnalysisRunView): ScoreRequest {
   const owner = run.ownerReferences.find((o) => o.kind === 'Rollout' && o.controller) ?? run.ownerReferences.find((o) => o.kind === 'Rollout')
@@ -151,7 +154,6 @@ export function scoreRequest (config: PluginConfig, run: AnalysisRunView): Score
     ['namespace', config.namespace ?? (run.namespace || undefined)],
     ['rollout', rollout],
     ['revision', config.revision ?? run.annotations.get(REVISION_ANNOTATION)],
-    ['since', run.startedAt ?? run.creationTimestamp],
     ['weight', config.weight],
   ]
   for (const [key, value] of optional) if (value !== undefined && value !== '') (body as unknown as Record<string, unknown>)[key] = value

@@ -42,6 +42,14 @@ export interface DecisionPageInput {
 
 const TOP_REASONS = 3
 
+/** How a window's start was chosen (service/window.ts), in words. */
+const WINDOW_RULES: Record<string, string> = {
+  analysis: 'kept from the first look of this analysis',
+  canary: "the canary's first event",
+  request: 'given by the request',
+  default: 'the default lifetime',
+}
+
 /** Links are relative, so the pages work behind a proxy that serves the gate under a path prefix. */
 export const links = {
   decision: (id: string): string => `./${encodeURIComponent(id)}`,
@@ -92,7 +100,7 @@ ${row('stage', r.stage)}
 ${row('canary', html`<code>${r.canary}</code>`)}
 ${row('baseline', r.baseline === undefined ? 'none (ratio rules use their floors)' : html`<code>${r.baseline}</code>`)}
 ${row('tenant', r.tenant)}
-${row('window', `${when(q.since)} to ${when(q.until)} (${span(Date.parse(q.until) - Date.parse(q.since))}; start ${q.windowRule === 'analysis' ? 'kept from the first look of this analysis' : q.windowRule === 'request' ? 'given by the request' : 'the default lifetime'})`)}
+${row('window', `${when(q.since)} to ${when(q.until)} (${span(Date.parse(q.until) - Date.parse(q.since))}; start ${WINDOW_RULES[q.windowRule] ?? 'the default lifetime'})`)}
 ${row('look', `${i + 1} of ${n}${earlier ? '+' : ''} shown for this analysis (same rollout, revision and stage)`)}
 </dl>`
 }

@@ -11,13 +11,14 @@ import type { LoadedPolicy } from '../config/load.js'
 import { unknownName } from '../config/names.js'
 import type { SignalSpec, SourceName, Stage } from '../config/policy.js'
 import { GateError, isGateError } from '../errors.js'
-import type { ApprovalObservation, Observations, SignalObservation } from '../gate/observations.js'
+import { isRateArm, type ApprovalObservation, type Observations, type SignalObservation, type TrafficSplitCounts } from '../gate/observations.js'
 import { judge, signalsNeeded, type Judgement } from '../gate/verdict.js'
 import type { SourceRegistry } from '../sources/registry.js'
-import type { ObservationRequest, SignalSource } from '../sources/source.js'
+import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights, signalOf, type Cancellation } from './flights.js'
-import { badField, resolveWindow, UNTIL_ROUNDING_MS } from './window.js'
+import type { AnalysisStart, StepStart } from '../evidence/store.js'
+import { badField, resolveWindow, startingAt, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */
 export interface ScoreQuery {
@@ -48,8 +49,8 @@ export interface NormalizedQuery {
   weight?: number
   /** Where the request came from (Argo fills these); kept for decision records. */
   rollout: { namespace?: string, rollout?: string, revision?: string }
-  /** How `since` was chosen: by the request, by the first record of this analysis, or the default lifetime. */
-  windowRule?: 'request' | 'analysis' | 'default'
+  /** How `since` was chosen: by the request, the first record of this analysis, the canary's first event, or the default lifetime. */
+  windowRule?: WindowRule
 }
 
 /**
@@ -71,10 +72,13 @@ export interface DecisionRecorder {
   begin? (): void
   record (query: NormalizedQuery, observations: Observations, judgement: Judgement, actions?: ActionsTaken): Promise<string | undefined>
   /**
-   * The window start of the first recorded decision of this analysis (tenant, namespace,
-   * rollout, revision, stage), so a growing analysis keeps its start (see window.ts).
+   * The window start and rule of the first decision of this analysis (tenant, namespace,
+   * rollout, revision, stage) recorded in Argo's form, so a growing analysis keeps its start
+   * (see window.ts).
    */
-  analysisStart? (q: NormalizedQuery): Promise<Date | undefined>
+  analysisStart? (q: NormalizedQuery): Promise<AnalysisStart | undefined>
+  /** When the gate first heard of this rollout revision at this weight in Argo's form (the traffic-split window). */
+  stepStart? (q: NormalizedQuery, weight: number): Promise<StepStart>
 }
 
 /** Where Cordum-side actions plug in (src/actions): check signals before judging, approval and on_fail after. */
@@ -157,9 +161,9 @@ export class ScoreService {
 
   /**
    * Checks and completes a request; throws GATE_ERR_BAD_REQUEST / GATE_ERR_UNKNOWN_STAGE naming
-   * the field. `analysisStart` is the window start of this analysis's first record, if any.
+   * the field. A window in Argo's form gets its start when evaluated (see #windowStart).
    */
-  normalize (query: ScoreQuery, analysisStart?: Date): NormalizedQuery {
+  normalize (query: ScoreQuery): NormalizedQuery {
     if (query.stage === undefined || query.stage === '') throw badField('stage', `is required (one of ${Object.keys(this.policy.policy.stages).join(', ')})`)
     const stage = this.policy.policy.stages[query.stage]
     if (stage === undefined) {
@@ -173,7 +177,7 @@ export class ScoreService {
     if (query.weight !== undefined && !(Number.isFinite(query.weight) && query.weight >= 0 && query.weight <= 100)) {
       throw badField('weight', `must be a percentage between 0 and 100, got ${String(query.weight)}`, query.weight)
     }
-    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now(), analysisStart)
+    const { since, until, rule } = resolveWindow(query.since, query.until, this.policy.policy.canaryLifetimeHours, this.#now())
     const q: NormalizedQuery = { stage, canary, tenant, since, until, rollout: {}, windowRule: rule }
     if (baseline !== undefined) q.baseline = baseline
     if (topic !== undefined) q.topic = topic
@@ -205,8 +209,8 @@ export class ScoreService {
       const q = this.normalize(query)
       let use: ObservationUse = 'fetched'
       const evaluate = async (signal: AbortSignal): Promise<ScoreResponse> => admission === undefined
-        ? await this.#evaluate(query, q, signal)
-        : await admission.run(async () => await this.#evaluate(query, q, signal))
+        ? await this.#evaluate(q, signal)
+        : await admission.run(async () => await this.#evaluate(q, signal))
       let response: ScoreResponse
       if (this.#answers === undefined) {
         response = await evaluate(signalOf(abort))
@@ -257,16 +261,22 @@ export class ScoreService {
     }
   }
 
-  async #evaluate (query: ScoreQuery, first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
+  async #evaluate (first: NormalizedQuery, abort: AbortSignal): Promise<ScoreResponse> {
     this.#recorder?.begin?.()
     let q = first
-    // A growing analysis (no `since`, a named rollout) keeps the start of its first record.
-    if (q.windowRule === 'default' && q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
-      const start = await this.#recorder.analysisStart(q)
-      if (start !== undefined) q = this.normalize(query, start)
+    // Argo's form (no `since`): the canary's own window. An upstream that failed while its
+    // start was looked for is not read again (that would spend a second deadline on it).
+    const failed = new Map<SourceName, GateError>()
+    if (q.windowRule === 'default') {
+      const start = await this.#windowStart(q, abort, failed)
+      if (start !== undefined) {
+        const w = startingAt({ since: q.since, until: q.until, rule: 'default' }, start)
+        q = { ...q, since: w.since, windowRule: w.rule }
+      }
     }
-    const observations = await this.observe(q, abort)
-    let judgement = judge(q.stage, observations)
+    const [observations, split] = await Promise.all([this.observe(q, abort, failed), failed.size > 0 ? undefined : this.#stepSplit(q, abort)])
+    if (split !== undefined) observations.split = split
+    let judgement = warmingUp(judge(q.stage, observations), observations)
     const actions: ActionsTaken = {}
     if (this.#actions !== undefined) {
       if (judgement.reasonCodes.includes('approval_required')) {
@@ -286,6 +296,77 @@ export class ScoreService {
     return response
   }
 
+  /**
+   * Where a window in Argo's form starts: a growing analysis (a named rollout) keeps the start
+   * of its first record in that form once that start was the canary's own; otherwise the
+   * canary's first event within the lifetime (`q.since` .. `q.until`), or, for an analysis
+   * whose first look saw no canary yet, within that look's window. Undefined: the lifetime.
+   */
+  async #windowStart (q: NormalizedQuery, abort: AbortSignal, failed: Map<SourceName, GateError>): Promise<WindowStart | undefined> {
+    let stored: AnalysisStart | undefined
+    if (q.rollout.rollout !== undefined && this.#recorder?.analysisStart !== undefined) {
+      stored = await this.#recorder.analysisStart(q)
+      if (stored !== undefined && stored.rule !== 'default') return { at: stored.since, rule: 'analysis' }
+    }
+    const since = stored !== undefined && stored.since < q.since ? stored.since : q.since
+    const first = await this.#firstSeen(q, since, abort, failed)
+    if (first !== undefined && first > since) return { at: first, rule: 'canary' }
+    return stored === undefined ? undefined : { at: stored.since, rule: 'analysis' }
+  }
+
+  /**
+   * The canary's first event in [since, q.until] from the first source that can tell, or
+   * undefined. A failing upstream is the stage's on_source_error (warming aside, see observe):
+   * with `inconclusive` the window stays as it is and the failure is put in `failed` for the
+   * observation to report.
+   */
+  async #firstSeen (q: NormalizedQuery, since: Date, abort: AbortSignal, failed: Map<SourceName, GateError>): Promise<Date | undefined> {
+    const source = this.sources.all().find((s) => s.firstSeen !== undefined)
+    if (source?.firstSeen === undefined) return undefined
+    const req: FirstSeenRequest = { tenant: q.tenant, agent: q.canary, since, until: q.until }
+    if (q.topic !== undefined) req.topic = q.topic
+    try {
+      return await source.firstSeen(req, abort)
+    } catch (err) {
+      if (!(isGateError(err) && err.isUpstream && (isWarming(err) || q.stage.onSourceError === 'inconclusive'))) throw err
+      failed.set(source.name, err)
+      return undefined
+    }
+  }
+
+  /**
+   * The split signal's events per arm since the current step's weight took effect, when that
+   * is after the window's start: the time of the first question in Argo's form about this
+   * rollout revision at this weight, kept in the evidence store so replicas agree (the step's
+   * first question itself has no events yet, and the check waits for the next). A weight that
+   * took effect with the canary (no question at another weight before it) has the whole window.
+   * Undefined: the judge checks the split over the window.
+   */
+  async #stepSplit (q: NormalizedQuery, abort: AbortSignal): Promise<TrafficSplitCounts | undefined> {
+    const w = q.weight
+    const policy = q.stage.trafficSplit
+    if (w === undefined || w <= 0 || w >= 100 || !policy.enabled || q.baseline === undefined) return undefined
+    if (q.windowRule === 'request' || q.rollout.rollout === undefined || this.#recorder?.stepStart === undefined) return undefined
+    const step = await this.#recorder.stepStart(q, w)
+    if (!step.afterOtherWeight) return undefined
+    const since = step.at ?? q.until
+    if (since <= q.since) return undefined
+    if (since >= q.until) return { since: since.toISOString(), canary: 0, baseline: 0 }
+    const spec = this.policy.policy.signals[policy.signal] as SignalSpec
+    const source = this.sources.get(spec.source)
+    if (source === undefined) return undefined
+    let o: SignalObservation | undefined
+    try {
+      o = (await this.#observeShared(source, { ...this.#request(q), since }, [spec], abort))[spec.name]
+    } catch (err) {
+      // The stage's signals meet the same upstream and say so; the split is then not checked.
+      if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
+      return undefined
+    }
+    if (!isRateArm(o?.canary) || !isRateArm(o?.baseline)) return undefined
+    return { since: since.toISOString(), canary: o.canary.n, baseline: o.baseline.n }
+  }
+
   /** The approval, with an upstream failure handled like a source's (on_source_error); never a pass. */
   async #approval (q: NormalizedQuery, judgement: Judgement, abort: AbortSignal): Promise<{ observation?: ApprovalObservation, taken: ApprovalTaken }> {
     try {
@@ -297,7 +378,7 @@ export class ScoreService {
   }
 
   /** The observations a normalized request needs, from every source it touches. */
-  async observe (q: NormalizedQuery, abort: AbortSignal): Promise<Observations> {
+  async observe (q: NormalizedQuery, abort: AbortSignal, failed?: Map<SourceName, GateError>): Promise<Observations> {
     const bySource = new Map<SourceName, SignalSpec[]>()
     const checks: SignalSpec[] = []
     for (const name of signalsNeeded(q.stage)) {
@@ -326,10 +407,15 @@ export class ScoreService {
         return
       }
       try {
+        const known = failed?.get(name)
+        if (known !== undefined) throw known
         Object.assign(signals, await this.#observeShared(source, this.#request(q), specs, abort))
       } catch (err) {
-        if (!(isGateError(err) && err.isUpstream && q.stage.onSourceError === 'inconclusive')) throw err
-        for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message } }
+        // A cold window still being read (warming) is inconclusive whatever on_source_error says:
+        // the reads go on, and a later question gets the verdict.
+        const warming = isGateError(err) && isWarming(err)
+        if (!(isGateError(err) && err.isUpstream && (warming || q.stage.onSourceError === 'inconclusive'))) throw err
+        for (const s of specs) signals[s.name] = { unavailable: { code: err.code, reason: err.message, ...(warming ? { warming: true } : {}) } }
       }
     })])
     const observations: Observations = { window: { since: q.since.toISOString(), until: q.until.toISOString() }, signals }
@@ -392,6 +478,23 @@ function answerKey (q: NormalizedQuery): string {
   return JSON.stringify(key)
 }
 
+/** A source's timeout while Cordum was answering: a cold window still being read (slices.ts, ledger.ts). */
+function isWarming (err: GateError): boolean {
+  return (err.details as { warming?: unknown } | undefined)?.warming !== undefined
+}
+
+/**
+ * An inconclusive judgement with signals still being read says so first (reason code
+ * `warming`, with how far the reads are), so Argo's next question is expected to differ. A
+ * fail stands: it rests on what was read.
+ */
+function warmingUp (j: Judgement, o: Observations): Judgement {
+  const warming = Object.values(o.signals).filter((s) => s.unavailable?.warming === true).map((s) => s.unavailable?.reason as string)
+  if (warming.length === 0 || j.verdict !== 'inconclusive') return j
+  const reason = `warming up: ${[...new Set(warming)].join('; ')}; ask again`
+  return { ...j, reasonCodes: ['warming', ...j.reasonCodes], reasons: [reason, ...j.reasons], summary: `INCONCLUSIVE at ${j.stage} (score ${j.score}): ${reason}` }
+}
+
 /** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */
 function rolloutStage (query: ScoreQuery, tenant: string, stage: string): RolloutStage {
   const subject: RolloutStage = { tenant, rollout: query.rollout === undefined || query.rollout === '' ? query.canary : query.rollout, stage }
@@ -416,5 +519,6 @@ function timedRecorder (recorder: DecisionRecorder, telemetry: Telemetry): Decis
   }
   if (recorder.begin !== undefined) timed.begin = recorder.begin.bind(recorder)
   if (recorder.analysisStart !== undefined) timed.analysisStart = recorder.analysisStart.bind(recorder)
+  if (recorder.stepStart !== undefined) timed.stepStart = recorder.stepStart.bind(recorder)
   return timed
 }

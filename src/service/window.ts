@@ -38,31 +38,50 @@ function parseTime (field: string, text: string): Date {
 export interface Window {
   since: Date
   until: Date
-  /** request: `since` was given; analysis: the start of this analysis's first record; default: until - lifetime. */
-  rule: 'request' | 'analysis' | 'default'
+  /**
+   * request: `since` was given (that request only); analysis: the start of this analysis's
+   * first record in Argo's form; canary: the canary's first event within the lifetime;
+   * default: until - lifetime.
+   */
+  rule: WindowRule
+}
+
+export type WindowRule = 'request' | 'analysis' | 'canary' | 'default'
+
+/** Where a window in Argo's form (no `since`) starts, when the gate knows more than the lifetime. */
+export interface WindowStart {
+  at: Date
+  rule: 'analysis' | 'canary'
 }
 
 /**
- * The window of a request. With no `since`, a growing analysis (Argo asking again and again
- * about the same rollout, revision and stage) starts where its first recorded decision's window
- * started (`analysisStart`), so each look sees all the evidence since the analysis began and the
- * confidence sequences apply; otherwise it is the last `defaultHours` before `until`. The start
- * is never more than the 30-day maximum before `until`, and never after it.
+ * A window in Argo's form moved to start where the gate knows the canary's window starts
+ * (never more than the 30-day maximum before `until`); unchanged when that start is not
+ * before `until`.
  */
-export function resolveWindow (since: string | undefined, until: string | undefined, defaultHours: number, now: number, analysisStart?: Date): Window {
+export function startingAt (w: Window, start: WindowStart): Window {
+  const at = start.at.getTime()
+  if (at >= w.until.getTime()) return w
+  return { since: new Date(Math.max(at, w.until.getTime() - MAX_WINDOW_MS)), until: w.until, rule: start.rule }
+}
+
+/**
+ * The window of a request. With no `since` (Argo's form), the window is the canary's own:
+ * a growing analysis (Argo asking again and again about the same rollout, revision and stage)
+ * starts where its first recorded decision's window started (`start` with rule `analysis`), so
+ * each look sees all the evidence since the analysis began and the confidence sequences apply;
+ * a first question starts at the canary's first event within the lifetime (rule `canary`), so
+ * hours when only the baseline ran are not in it; otherwise it is the last `defaultHours`
+ * before `until`. A start is never more than the 30-day maximum before `until`, and never
+ * after it.
+ */
+export function resolveWindow (since: string | undefined, until: string | undefined, defaultHours: number, now: number, start?: WindowStart): Window {
   const untilDate = until === undefined || until === '' ? new Date(Math.floor(now / UNTIL_ROUNDING_MS) * UNTIL_ROUNDING_MS) : parseTime('until', until)
   if (untilDate.getTime() > now + FUTURE_SLACK_MS) throw badField('until', `is in the future (${untilDate.toISOString()}); nothing has been observed there yet`, until)
   let sinceDate: Date
-  let rule: Window['rule'] = 'request'
   if (since === undefined || since === '') {
-    const start = analysisStart?.getTime()
-    if (start !== undefined && start < untilDate.getTime()) {
-      sinceDate = new Date(Math.max(start, untilDate.getTime() - MAX_WINDOW_MS))
-      rule = 'analysis'
-    } else {
-      sinceDate = new Date(untilDate.getTime() - defaultHours * 3_600_000)
-      rule = 'default'
-    }
+    const lifetime: Window = { since: new Date(untilDate.getTime() - defaultHours * 3_600_000), until: untilDate, rule: 'default' }
+    return start === undefined ? lifetime : startingAt(lifetime, start)
   } else {
     const back = parseDuration(since)
     if (back !== undefined && back <= 0) throw badField('since', `the duration must be positive, got '${since}'`, since)
@@ -72,5 +91,5 @@ export function resolveWindow (since: string | undefined, until: string | undefi
   }
   if (sinceDate.getTime() >= untilDate.getTime()) throw badField('since', `must be before until (${untilDate.toISOString()}), got ${sinceDate.toISOString()}`, since)
   if (untilDate.getTime() - sinceDate.getTime() > MAX_WINDOW_MS) throw badField('since', 'the window may be at most 30 days (Cordum keeps its decision log 30 days)', since)
-  return { since: sinceDate, until: untilDate, rule }
+  return { since: sinceDate, until: untilDate, rule: 'request' }
 }

@@ -35,6 +35,14 @@ export interface ObservationRequest {
   sustainedSignals?: string[]
 }
 
+export interface FirstSeenRequest {
+  tenant: string
+  topic?: string
+  agent: string
+  since: Date
+  until: Date
+}
+
 export interface SignalSource {
   readonly name: SourceName
   /**
@@ -43,6 +51,12 @@ export interface SignalSource {
    * upstream as a whole fails. Honours `abort` (the caller's request and deadline).
    */
   observe (req: ObservationRequest, signals: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>>
+  /**
+   * When the agent was first seen in the window (its oldest event), or undefined when it has
+   * none there: where a canary's own window starts (service/window.ts). Sources that cannot
+   * tell leave it out. Throws like observe.
+   */
+  firstSeen? (req: FirstSeenRequest, abort: AbortSignal): Promise<Date | undefined>
   /** Resolves when the upstream answers its health endpoint; throws a GateError otherwise. */
   ready (abort: AbortSignal): Promise<void>
   /** Releases connections and timers. Idempotent. */

@@ -10,10 +10,11 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import pg from 'pg'
 import t from 'tap'
-import { GENESIS, type DecisionRecord } from '../../src/evidence/record.js'
+import { GENESIS, type DecisionEntry, type DecisionRecord } from '../../src/evidence/record.js'
 import { PostgresStore } from '../../src/evidence/postgres.js'
 import { SQLITE_FILE, SqliteStore } from '../../src/evidence/sqlite.js'
 import type { EvidenceStore } from '../../src/evidence/store.js'
+import { coverageOf, type LedgerJob } from '../../src/sources/cordum/ledger.js'
 import { entry } from '../helpers/evidence.js'
 import { postgresAvailable, tempDatabase } from '../helpers/postgres.js'
 import { needTool } from '../helpers/tools.js'
@@ -177,14 +178,68 @@ for (const backend of [sqlite, postgres]) {
 
     t.test('analysisStart: the window start of the first record of the same analysis', async (t) => {
       const { store } = await backend.fresh(t)
-      await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T06:00:00.000Z' }))
+      await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T06:00:00.000Z', windowRule: 'canary' }))
       await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-1', since: '2026-11-26T07:00:00.000Z' }))
       await store.append(entry({ rollout: 'support', revision: 'r1', stage: 'canary-2', since: '2026-11-26T08:00:00.000Z' }))
       const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-1' }
-      t.equal((await store.analysisStart(key))?.toISOString(), '2026-11-26T06:00:00.000Z', 'first record wins')
-      t.equal((await store.analysisStart({ ...key, stage: 'canary-2' }))?.toISOString(), '2026-11-26T08:00:00.000Z', 'per stage')
+      t.same(await store.analysisStart(key), { since: new Date('2026-11-26T06:00:00.000Z'), rule: 'canary' }, 'first record wins, with its rule')
+      t.same(await store.analysisStart({ ...key, stage: 'canary-2' }), { since: new Date('2026-11-26T08:00:00.000Z'), rule: 'default' }, 'per stage')
       t.equal(await store.analysisStart({ ...key, revision: 'r2' }), undefined, 'a new revision starts afresh')
       t.equal(await store.analysisStart({ ...key, namespace: 'prod' }), undefined, 'namespace is part of the key')
+    })
+
+    t.test('analysisStart: a request with an explicit since judges itself only', async (t) => {
+      const { store } = await backend.fresh(t)
+      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1', stage: 'canary-1' }
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T08:30:00.000Z', windowRule: 'request' }))
+      t.equal(await store.analysisStart(key), undefined, 'no analysis has started: the only record gave its own since')
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T06:00:00.000Z', windowRule: 'canary' }))
+      await store.append(entry({ rollout: 'support', revision: 'r1', since: '2026-11-26T08:45:00.000Z', windowRule: 'request' }))
+      t.same(await store.analysisStart(key), { since: new Date('2026-11-26T06:00:00.000Z'), rule: 'canary' }, 'the first question in Argo\'s form starts it')
+    })
+
+    t.test('stepStart: the until of the first Argo-form record of the rollout revision at this weight, and whether another weight came first', async (t) => {
+      const { store } = await backend.fresh(t)
+      const key = { tenant: 'default', namespace: '', rollout: 'support', revision: 'r1' }
+      const at = (stage: string, until: string, weight: number | undefined, windowRule: 'canary' | 'analysis' | 'request' = 'analysis'): DecisionEntry =>
+        entry({ rollout: 'support', revision: 'r1', stage, since: '2026-11-26T06:00:00.000Z', until, ...(weight === undefined ? {} : { weight }), windowRule })
+      t.same(await store.stepStart(key, 10), { afterOtherWeight: false }, 'nothing asked yet')
+      await store.append(at('shadow', '2026-11-26T06:30:00.000Z', undefined, 'canary'))
+      await store.append(at('canary-1', '2026-11-26T06:50:00.000Z', 10, 'canary'))
+      await store.append(at('canary-1', '2026-11-26T06:55:00.000Z', 10))
+      t.same(await store.stepStart(key, 10), { at: new Date('2026-11-26T06:50:00.000Z'), afterOtherWeight: false }, 'the first weight: it took effect with the canary (a question without weight is no other weight)')
+      t.same(await store.stepStart(key, 25), { afterOtherWeight: true }, 'a new weight\'s first question: another came before')
+      await store.append(at('canary-2', '2026-11-26T07:00:00.000Z', 50, 'request'))
+      await store.append(at('canary-2', '2026-11-26T07:05:00.000Z', 25, 'canary'))
+      await store.append(at('canary-2', '2026-11-26T07:10:00.000Z', 25))
+      await store.append(at('canary-2', '2026-11-26T08:05:00.000Z', 50))
+      await store.append(at('canary-2', '2026-11-26T08:10:00.000Z', 50))
+      t.same(await store.stepStart(key, 25), { at: new Date('2026-11-26T07:05:00.000Z'), afterOtherWeight: true }, 'the 25% step began with its first question, across stages')
+      t.same(await store.stepStart(key, 50), { at: new Date('2026-11-26T08:05:00.000Z'), afterOtherWeight: true }, 'the 50% step: a question with its own since does not start it')
+      t.same(await store.stepStart({ ...key, revision: 'r2' }, 25), { afterOtherWeight: false }, 'per revision')
+    })
+
+    t.test('the job ledger: each job once by id with its newest state, coverage merged, pruned by age', async (t) => {
+      const { store, reopen } = await backend.fresh(t)
+      const job = (id: string, agentId: string, state: string, updatedUs: number): LedgerJob => ({ id, agentId, topic: 'job.support.reply', state, updatedUs, attempts: 0 })
+      await store.putJobs('acme', [job('j1', 'c1', 'RUNNING', 1_000), job('j2', 's1', 'SUCCEEDED', 2_000), job('j3', 'c1', 'FAILED', 3_000)])
+      await store.putJobs('acme', [job('j1', 'c1', 'SUCCEEDED', 5_000), job('j3', 'c1', 'RUNNING', 2_500)])
+      await store.putJobs('other', [job('j1', 'c1', 'FAILED', 4_000)])
+      const byId = async (agents: string[], since: number, until: number, tenant = 'acme'): Promise<string[]> =>
+        (await store.ledgerJobs(tenant, agents, since, until)).map((j) => `${j.id} ${j.state} ${j.updatedUs}`).sort()
+      t.same(await byId(['c1'], 0, 10_000), ['j1 SUCCEEDED 5000', 'j3 FAILED 3000'], 'a newer updated_at replaces the row; an older one does not')
+      t.same(await byId(['c1', 's1'], 2_000, 4_000), ['j2 SUCCEEDED 2000', 'j3 FAILED 3000'], 'by agent and updated_at, bounds inclusive')
+      t.same(await byId(['c1'], 0, 10_000, 'other'), ['j1 FAILED 4000'], 'per tenant')
+      await store.addCoverage('acme', 1_000, 2_000)
+      await store.addCoverage('acme', 2_000, 3_000)
+      await store.addCoverage('acme', 5_000, 6_000)
+      t.same(coverageOf(await store.ledgerCoverage('acme', 0, 10_000), 0, 10_000).gaps, [[0, 1_000], [3_000, 5_000], [6_000, 10_000]], 'touching stretches merge, a gap stays')
+      t.equal(await store.ledgerMark('acme'), 6_000)
+      t.equal(await store.ledgerMark('nobody'), undefined)
+      const again = await reopen()
+      await again.pruneLedger(2_500)
+      t.same((await again.ledgerJobs('acme', ['c1', 's1'], 0, 10_000)).map((j) => j.id).sort(), ['j1', 'j3'], 'reopened, then pruned: older jobs gone')
+      t.same(coverageOf(await again.ledgerCoverage('acme', 0, 10_000), 0, 10_000).gaps, [[0, 2_500], [3_000, 5_000], [6_000, 10_000]], 'and coverage before the cut with them')
     })
 
     t.test('tampering: verify reports the first broken link', async (t) => {

@@ -190,6 +190,23 @@ t.test('traffic split: a canary share clearly off the expected weight is inconcl
   t.equal(judge(stage('canary-1', off), obs(s, { expectedWeight: 10 })).verdict, 'pass', 'disabled by policy')
 })
 
+t.test('traffic split per step: counts since the step\'s weight took effect win over the window\'s', async (t) => {
+  const s = healthy()
+  // Over the window the canary has 10% (its earlier step); since the 25% step, 25%.
+  s.policy_deny_rate = { canary: { n: 4000, k: 20 }, baseline: { n: 36000, k: 200 } }
+  const since = '2026-11-26T08:40:00Z'
+  t.equal(judge(stage('canary-1'), obs(s, { expectedWeight: 25 })).trafficSplit.status, 'mismatch', 'the window alone: a mismatch')
+  const step = judge(stage('canary-1'), obs(s, { expectedWeight: 25, split: { since, canary: 2500, baseline: 7500 } }))
+  t.equal(step.trafficSplit.status, 'ok')
+  t.match(step.trafficSplit.reason, /canary has 25.0% of policy deny rate events since 2026-11-26T08:40:00Z \(2500\/10000/)
+  t.equal(step.verdict, 'pass')
+  const off = judge(stage('canary-1'), obs(s, { expectedWeight: 25, split: { since, canary: 1000, baseline: 9000 } }))
+  t.same(off.reasonCodes, ['traffic_split_mismatch'], 'a step whose weight did not take effect')
+  const empty = judge(stage('canary-1'), obs(s, { expectedWeight: 25, split: { since, canary: 0, baseline: 0 } }))
+  t.equal(empty.trafficSplit.status, 'not_checked')
+  t.match(empty.trafficSplit.reason, /no events since this step's weight took effect \(2026-11-26T08:40:00Z\)/)
+})
+
 t.test('a canary with clear trigger evidence fails even with a traffic-split mismatch', async (t) => {
   const s = healthy()
   s.policy_deny_rate = { canary: { n: 4000, k: 400 }, baseline: { n: 6000, k: 30 } }

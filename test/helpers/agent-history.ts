@@ -17,7 +17,7 @@ const MINUTE = 60_000
 export const MINUTES = (HISTORY_END - HISTORY_START) / MINUTE
 
 export interface ArmProfile {
-  /** The pod template hash: topic job.support.<hash>, label rollouts_pod_template_hash. */
+  /** The arm's id (the agent_id the templates send): topic job.support.<id>, label agent_id. */
   hash: string
   jobsPerMinute: number
   /** Every Nth job is denied by policy (0: never). */
@@ -241,7 +241,7 @@ export function openMetrics (arms: ArmProfile[], extra = ''): string {
   }
   out += '# HELP agent_request_duration_seconds Agent request latency.\n# TYPE agent_request_duration_seconds histogram\n'
   for (const { p, c } of all) {
-    const hash = { rollouts_pod_template_hash: p.hash }
+    const hash = { agent_id: p.hash }
     for (let i = 0; i <= MINUTES; i++) {
       const ts = (HISTORY_START + i * MINUTE) / 1000
       LATENCY_BUCKETS.forEach((le, b) => { out += `agent_request_duration_seconds_bucket${labels({ ...hash, le: le === Infinity ? '+Inf' : String(le) })} ${c.buckets[b]?.[i]} ${ts}\n` })

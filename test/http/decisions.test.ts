@@ -37,7 +37,9 @@ t.test('records, replay, growing window, list/get/verify, CLI', async (t) => {
 
   const rec1 = (await getJson(`${url}/api/v1/decisions/${first.body.decisionId as string}`, admin)).body
   const rec2 = (await getJson(`${url}/api/v1/decisions/${second.body.decisionId as string}`, admin)).body
-  t.match(rec1, { kind: 'decision', seq: 1, tenant: 'default', namespace: 'prod', rollout: 'support-agent', revision: 'rev-1', stage: 'canary-1', verdict: 'fail', request: { windowRule: 'default' }, sources: { cordum: { version: 'sandbox' } } })
+  t.match(rec1, { kind: 'decision', seq: 1, tenant: 'default', namespace: 'prod', rollout: 'support-agent', revision: 'rev-1', stage: 'canary-1', verdict: 'fail', request: { windowRule: 'canary' }, sources: { cordum: { version: 'sandbox' } } })
+  // The sandbox's agents have run for days: the canary's first event is at the lifetime's start.
+  t.ok(Date.parse(rec1.request.since) - (Date.parse(rec1.request.until) - 3 * 3_600_000) < 60_000, 'the window starts at the canary\'s first event within the 3 h lifetime')
   t.same(rec1.judgement, (({ decisionId: _d, reportUrl: _u, ...j }) => j)(first.body), 'the record holds the whole answer (its id and page link are the record\'s own)')
   t.equal(rec2.prevHash, rec1.hash, 'the second record links to the first')
   t.equal(rec2.request.windowRule, 'analysis', 'the second look of the same analysis keeps its start')
@@ -60,7 +62,7 @@ t.test('records, replay, growing window, list/get/verify, CLI', async (t) => {
 
   const list = await getJson(`${url}/api/v1/decisions?rollout=support-agent&order=asc`, admin)
   t.same(list.body.items.map((d: any) => d.id), [first.body.decisionId, second.body.decisionId], 'rollout filter: the story of the rollout, in order')
-  t.match(list.body.items[0], { verdict: 'fail', reasonCodes: ['trigger_fired'], window: { rule: 'default' }, summary: /FAIL at canary-1/ })
+  t.match(list.body.items[0], { verdict: 'fail', reasonCodes: ['trigger_fired'], window: { rule: 'canary' }, summary: /FAIL at canary-1/ })
   const page1 = await getJson(`${url}/api/v1/decisions?limit=2`, admin)
   t.equal(page1.body.items.length, 2)
   t.equal(page1.body.items[0].id, adhoc.body.decisionId, 'newest first')

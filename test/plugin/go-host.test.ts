@@ -109,8 +109,7 @@ t.test('a go-plugin host drives the plugin through every method', async (t) => {
     namespace: 'agents',
     rollout: 'support-agent',
     revision: '7',
-    since: '2026-11-26T09:00:00Z',
-  }, 'score request filled from the AnalysisRun: namespace, owning Rollout, revision, hashes, status.startedAt')
+  }, 'score request filled from the AnalysisRun: namespace, owning Rollout, revision, hashes (no since: the canary\'s own window)')
   t.equal(healthyRequest?.headers['x-api-key'], STUB_API_KEY, 'API key sent as X-API-Key')
   t.equal(healthyRequest?.url, '/api/v1/score')
 

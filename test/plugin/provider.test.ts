@@ -76,14 +76,12 @@ t.test('the score request comes from the AnalysisRun unless the config says othe
     namespace: 'agents',
     rollout: 'support-agent',
     revision: '7',
-    since: '2026-11-26T09:00:00Z',
-  }, 'namespace, owning Rollout, revision annotation, pod-template-hash label, stable-hash arg, status.startedAt')
+  }, 'namespace, owning Rollout, revision annotation, pod-template-hash label, stable-hash arg; no since: Argo\'s form, the canary\'s own window')
 
   t.equal(scoreRequest(c, run({ args: new Map([['canary-hash', 'abc']]) })).canary, 'support-agent-abc', 'a canary-hash arg wins over the label')
   t.equal(scoreRequest(parsePluginConfig(cfg({ ...base, agent: 'support' })), run()).canary, 'support-6d4f8b7c9', 'agent names the Cordum agent when it differs from the Rollout')
   const explicit = scoreRequest(parsePluginConfig(cfg({ ...base, canary: 'c-1', baseline: 'b-1', tenant: 't', topic: 'job.x', namespace: 'ns', rollout: 'r', revision: '9', weight: 25 })), run())
-  t.strictSame(explicit, { stage: 'canary-1', canary: 'c-1', baseline: 'b-1', tenant: 't', topic: 'job.x', namespace: 'ns', rollout: 'r', revision: '9', since: '2026-11-26T09:00:00Z', weight: 25 }, 'config wins')
-  t.equal(scoreRequest(c, run({ startedAt: undefined })).since, '2026-11-26T08:59:58Z', 'window start falls back to creationTimestamp')
+  t.strictSame(explicit, { stage: 'canary-1', canary: 'c-1', baseline: 'b-1', tenant: 't', topic: 'job.x', namespace: 'ns', rollout: 'r', revision: '9', weight: 25 }, 'config wins')
   t.equal(scoreRequest(c, run({ args: new Map() })).baseline, undefined, 'no stable hash: the gate picks its baseline')
   t.throws(() => scoreRequest(c, run({ ownerReferences: [], labels: new Map() })), /cannot tell the canary/)
 })

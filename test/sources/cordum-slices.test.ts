@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check'
 import t from 'tap'
+import { GateError } from '../../src/errors.js'
 import { readConfig } from '../../src/config/env.js'
 import { AGENTS } from '../../src/sandbox/scenarios.js'
 import { CordumClient } from '../../src/sources/cordum/client.js'
@@ -357,9 +358,80 @@ t.test('telemetry: response bytes per request, slice cache hits and misses', asy
 })
 
 t.test('configuration: defaults and refusals naming the variable', async (t) => {
-  t.same(readConfig({}).cordumReads, { maxConcurrency: 8, sliceMarginSeconds: 120, sliceCacheEntries: 100_000, sliceCacheMb: 32, maxPages: 200 })
-  t.same(readConfig({ CORDUM_MAX_CONCURRENCY: '2', CORDUM_SLICE_MARGIN_SECONDS: '0', CORDUM_SLICE_CACHE_ENTRIES: '0', CORDUM_SLICE_CACHE_MB: '1' }).cordumReads, { maxConcurrency: 2, sliceMarginSeconds: 0, sliceCacheEntries: 0, sliceCacheMb: 1, maxPages: 200 })
-  for (const [name, value] of [['CORDUM_MAX_CONCURRENCY', '0'], ['CORDUM_MAX_CONCURRENCY', 'many'], ['CORDUM_SLICE_MARGIN_SECONDS', '-5'], ['CORDUM_SLICE_CACHE_ENTRIES', '1.5'], ['CORDUM_SLICE_CACHE_MB', '99999']] as const) {
+  const defaults = { maxConcurrency: 8, sliceMarginSeconds: 120, sliceCacheEntries: 100_000, sliceCacheMb: 32, maxPages: 200, ledgerMaxIntervalSeconds: 60, ledgerRetentionHours: 72, warmSeconds: 120 }
+  t.same(readConfig({}).cordumReads, defaults)
+  t.same(readConfig({ CORDUM_MAX_CONCURRENCY: '2', CORDUM_SLICE_MARGIN_SECONDS: '0', CORDUM_SLICE_CACHE_ENTRIES: '0', CORDUM_SLICE_CACHE_MB: '1', CORDUM_LEDGER_MAX_INTERVAL_SECONDS: '5', CORDUM_LEDGER_RETENTION_HOURS: '24', CORDUM_WARM_SECONDS: '0' }).cordumReads,
+    { ...defaults, maxConcurrency: 2, sliceMarginSeconds: 0, sliceCacheEntries: 0, sliceCacheMb: 1, ledgerMaxIntervalSeconds: 5, ledgerRetentionHours: 24, warmSeconds: 0 })
+  for (const [name, value] of [['CORDUM_MAX_CONCURRENCY', '0'], ['CORDUM_MAX_CONCURRENCY', 'many'], ['CORDUM_SLICE_MARGIN_SECONDS', '-5'], ['CORDUM_SLICE_CACHE_ENTRIES', '1.5'], ['CORDUM_SLICE_CACHE_MB', '99999'], ['CORDUM_LEDGER_MAX_INTERVAL_SECONDS', '-1'], ['CORDUM_LEDGER_RETENTION_HOURS', '0'], ['CORDUM_WARM_SECONDS', '-1']] as const) {
     t.throws(() => readConfig({ [name]: value }), { code: 'GATE_ERR_CONFIG_INVALID', message: new RegExp(`^${name}: must be a whole number`) }, `${name}=${value}`)
   }
+})
+
+t.test('firstSeen: the canary\'s oldest decision in the window, walking only the first slice that holds any', async (t) => {
+  const log = await server(t, [], { maxLimit: 3 })
+  let runs = 0
+  await assertProperty(fc.asyncProperty(
+    fc.array(fc.record({ at: fc.integer({ min: 0, max: 6 * HOUR }), agent: fc.constantFrom('a', 'b') }), { maxLength: 40 }),
+    fc.integer({ min: 0, max: 3 * HOUR }), fc.integer({ min: 1, max: 3 * HOUR }),
+    async (records, sinceOff, length) => {
+      const since = BASE + sinceOff
+      const until = since + length
+      log.data = records.map((r, i) => ({ t: BASE + r.at, id: `d${i}`, agent: r.agent, verdict: 'allow' }))
+      // A fresh source each run: its memory of first events belongs to the data it saw.
+      const s = new CordumSource({ url: log.url, maxRetries: 0, now: () => BASE + 7 * HOUR })
+      try {
+        const inside = log.data.filter((d) => d.agent === 'a' && d.t >= since && d.t <= until).map((d) => d.t)
+        // Cordum stamps whole seconds: the first event is known to the second.
+        const truth = inside.length === 0 ? undefined : Math.floor(Math.min(...inside) / 1000) * 1000
+        log.reset()
+        const got = await s.firstSeen({ tenant: 'default', agent: 'a', since: new Date(since), until: new Date(until) }, new AbortController().signal)
+        if (got?.getTime() !== truth) return false
+        // Beyond the slice counts (one request per slice and page), one slice's pages only.
+        const slices = planSlices(since, until, BASE + 7 * HOUR, DEFAULT_SLICES)
+        const walked = log.requests.filter((q) => !slices.some((sl) => sl.start === q.since && sl.end - 1 === q.until))
+        if (truth !== undefined && new Set(walked.map((q) => `${q.since}-${q.until}`)).size > 1) return false
+        runs++
+        return true
+      } finally {
+        await s.close()
+      }
+    }), { numRuns: 60 })
+  t.equal(runs, 60, 'every generated case held: the first event, found in one slice')
+})
+
+t.test('firstSeen: remembered, so a growing window asks Cordum nothing more for it', async (t) => {
+  const log = await server(t, [...steady('b', BASE, BASE + 6 * HOUR, 10_000), ...steady('a', BASE + 4 * HOUR + 1_234, BASE + 6 * HOUR, 10_000)])
+  const s = source(t, log.url, { now: () => BASE + 6 * HOUR })
+  const ask = async (since: number, until: number): Promise<number | undefined> =>
+    (await s.firstSeen({ tenant: 'default', agent: 'a', since: new Date(since), until: new Date(until) }, new AbortController().signal))?.getTime()
+  t.equal(await ask(BASE + 3 * HOUR, BASE + 5 * HOUR), BASE + 4 * HOUR + 1_000)
+  log.reset()
+  t.equal(await ask(BASE + 3 * HOUR + 600_000, BASE + 5 * HOUR + 600_000), BASE + 4 * HOUR + 1_000, 'a later window starting before the first event')
+  t.equal(await ask(BASE + 4 * HOUR + 600_000, BASE + 6 * HOUR), undefined, 'a window starting after it: the canary is older than the window')
+  t.equal(log.requests.length, 0, 'both from memory')
+  t.equal(await ask(BASE, BASE + 4 * HOUR), undefined, 'a window ending before the canary started: none')
+})
+
+t.test('warming: a cold window too large for one deadline answers how far it got, and the reads go on into the cache', async (t) => {
+  const log = await server(t, [...steady('a', BASE, BASE + 4 * HOUR, 2_000), ...steady('b', BASE, BASE + 4 * HOUR, 1_000)], { delayMs: 100, maxLimit: 200 })
+  const s = source(t, log.url, { now: () => BASE + 10 * HOUR, deadlineMs: 600, maxConcurrency: 2, warmMs: 60_000 })
+  const req = request('a', { ...window(BASE, BASE + 3 * HOUR), baseline: 'b' })
+  const err = await s.observe(req, specs('policy_deny_rate'), new AbortController().signal).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof GateError && err.code === 'GATE_ERR_UPSTREAM_TIMEOUT', 'the first request meets its deadline')
+  const warming = (err as GateError).details as { warming: { done: number, total: number } }
+  t.ok(warming.warming.done < warming.warming.total, `with its progress (${warming.warming.done} of ${warming.warming.total} slices)`)
+  // The reads go on after the request: a later question is answered in full, and exactly.
+  let obs: Awaited<ReturnType<typeof s.observe>> | undefined
+  let asks = 1
+  while (obs === undefined && asks < 40) {
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    asks++
+    obs = await s.observe(req, specs('policy_deny_rate'), new AbortController().signal).catch(() => undefined)
+  }
+  t.ok(obs !== undefined, `answered in full at question ${asks}`)
+  const a = expected(log.data, 'a', req.since.getTime(), req.until.getTime())
+  t.same(obs?.policy_deny_rate?.canary, { n: a.decisions, k: a.denies }, 'the counts of the whole window')
+  const off = source(t, log.url, { now: () => BASE + 10 * HOUR, deadlineMs: 600, maxConcurrency: 2 })
+  const cold = await off.observe(request('a', { ...window(BASE + HOUR, BASE + 4 * HOUR), baseline: 'b' }), specs('policy_deny_rate'), new AbortController().signal).then(() => undefined, (e: unknown) => e)
+  t.equal((cold as GateError).details, undefined, 'without warming, a timeout is only a timeout')
 })

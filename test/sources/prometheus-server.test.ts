@@ -186,7 +186,7 @@ if (needTool(t as never, 'prometheus', havePrometheus(), 'Debian package prometh
     no_events: ${signal(`sum(increase(no_such_metric_total{${topic}}[{{window}}]))`, `sum(increase(no_such_metric_total{${topic}}[{{window}}]))`)}
     missing_hits: ${signal(received, `sum(increase(cordum_scheduler_safety_denied_total{${topic}}[{{window}}]))`)}
     fine: ${signal(received, `sum(increase(cordum_scheduler_safety_denied_total{${topic}}[{{window}}])) or vector(0)`)}
-    latency: { kind: quantile, source: prometheus, max_seconds: 1, query: { seconds: 'histogram_quantile(0.95, sum by (le) (rate(agent_request_duration_seconds_bucket{rollouts_pod_template_hash="{{arm}}"}[{{window}}])))' } }
+    latency: { kind: quantile, source: prometheus, max_seconds: 1, query: { seconds: 'histogram_quantile(0.95, sum by (le) (rate(agent_request_duration_seconds_bucket{agent_id="{{arm}}"}[{{window}}])))' } }
   stages:
     probe:
       signals: { broken_syntax: {}, execution_error: {}, many_series: {}, no_events: {}, missing_hits: {}, fine: {}, latency: {} }

@@ -5,6 +5,7 @@
  */
 import type { ObservationRequest } from '../source.js'
 import { BucketCounter } from './buckets.js'
+import type { JobLedger, LedgerCoverage } from './ledger.js'
 import type { CallContext, CordumClient } from './client.js'
 import { DEFAULT_MAX_PAGES, itemsOf, takeUntil, walkPages } from './pages.js'
 import { listPage, micros, parseApproval, parseDecision, parseDlq, parseJob, parsePool, type JobRecord } from './wire.js'
@@ -27,10 +28,14 @@ export const MAX_PAGES_SETTING = 'CORDUM_MAX_PAGES'
 export interface DecisionCounts { decisions: number, denies: number }
 
 /** Policy decisions of one agent in the window: `GET /api/v1/governance/decisions`, all pages. */
-export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES): Promise<DecisionCounts> {
+export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES, onPage?: () => void): Promise<DecisionCounts> {
   const what = 'GET /api/v1/governance/decisions'
   const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit }
-  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages })
+  const pages = walkPages(async (cursor) => {
+    const page = listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string')
+    onPage?.()
+    return page
+  }, { what, maxPages })
   // RFC 3339 timestamps may carry whole seconds only: a record stamped in the second that holds
   // `since` may lie inside the window (Cordum's own filter put it there), so `since` is floored.
   const sinceMs = Math.floor(req.since.getTime() / 1000) * 1000
@@ -45,6 +50,26 @@ export async function countDecisions (client: CordumClient, req: ObservationRequ
     if (d.verdict.toLowerCase() === 'deny') counts.denies++
   }
   return counts
+}
+
+/**
+ * The time (ms) of the agent's oldest decision in the window, or undefined when it has none:
+ * the same walk as countDecisions, keeping the minimum (Cordum's order within a list is not
+ * relied on). Used on one short slice only: the first that holds any of the agent's decisions.
+ */
+export async function firstDecision (client: CordumClient, req: ObservationRequest, agentId: string, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES): Promise<number | undefined> {
+  const what = 'GET /api/v1/governance/decisions'
+  const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit: PAGE_LIMIT }
+  const pages = walkPages(async (cursor) => listPage(await client.getJson('/api/v1/governance/decisions', { ...query, cursor }, req.tenant, ctx), what, parseDecision, 'string'), { what, maxPages })
+  const sinceMs = Math.floor(req.since.getTime() / 1000) * 1000
+  const untilMs = req.until.getTime()
+  let first: number | undefined
+  for await (const d of itemsOf(pages)) {
+    const at = Date.parse(d.timestamp)
+    if (at < sinceMs || at > untilMs) continue
+    if (first === undefined || at < first) first = at
+  }
+  return first
 }
 
 /** True when the decision log has any entry for the tenant (and topic) in the window. */
@@ -89,8 +114,10 @@ export interface JobCounts {
   coveredFromMs: number
   /** True when the list ended before reaching `since` (Cordum keeps only the newest 1000 jobs). */
   truncated: boolean
-  /** Jobs of the tenant (and topic) seen in the covered window, all agents. */
+  /** Jobs of the tenant (and topic) seen in the covered window, all agents (from the ledger: the arms'). */
   seen: number
+  /** From the job ledger: what it covers of the window, and the gaps. */
+  coverage?: LedgerCoverage
 }
 
 /** Evidence that a job was held back by overload: an overload DLQ code, or requeues by the scheduler. */
@@ -116,10 +143,7 @@ export async function countJobs (client: CordumClient, req: ObservationRequest, 
   const sinceUs = micros(req.since)
   const untilUs = micros(req.until)
   const overloadCodes = new Set(req.overloadReasonCodes)
-  const result: JobCounts = { arms: new Map(), coveredFromMs: req.until.getTime(), truncated: true, seen: 0 }
-  for (const arm of arms) {
-    result.arms.set(arm, { succeeded: 0, failed: 0, timedOut: 0, quarantined: 0, schemaFailed: 0, overload: new BucketCounter(req.subIntervalMinutes) })
-  }
+  const result = emptyCounts(req, arms)
   const pages = walkPages(async (cursor) => {
     const page = listPage(await client.getJson('/api/v1/jobs', { limit: PAGE_LIMIT, cursor: cursor ?? untilUs }, req.tenant, ctx), what, parseJob, 'number')
     const oldest = page.items.reduce((min, j) => Math.min(min, j.updated_at), Infinity)
@@ -132,22 +156,57 @@ export async function countJobs (client: CordumClient, req: ObservationRequest, 
       if (req.topic !== undefined && job.topic !== req.topic) continue
       result.seen++
       result.coveredFromMs = Math.min(result.coveredFromMs, Math.floor(job.updated_at / 1000))
-      const arm = result.arms.get(job.agent_id)
-      if (arm === undefined) continue
-      const reason = dlq?.get(job.id)
-      arm.overload.add(job.updated_at / 1000, overloaded(job, reason, overloadCodes))
-      switch (job.state) {
-        case 'SUCCEEDED': arm.succeeded++; break
-        case 'FAILED':
-          arm.failed++
-          if (reason !== undefined && SCHEMA_REASON_CODES.has(reason)) arm.schemaFailed++
-          break
-        case 'TIMEOUT': arm.timedOut++; break
-        case 'OUTPUT_QUARANTINED': arm.quarantined++; break
-      }
+      tally(result, job, dlq, overloadCodes)
     }
   }
   if (!result.truncated) result.coveredFromMs = req.since.getTime()
+  return result
+}
+
+function emptyCounts (req: ObservationRequest, arms: string[]): JobCounts {
+  const result: JobCounts = { arms: new Map(), coveredFromMs: req.until.getTime(), truncated: true, seen: 0 }
+  for (const arm of arms) {
+    result.arms.set(arm, { succeeded: 0, failed: 0, timedOut: 0, quarantined: 0, schemaFailed: 0, overload: new BucketCounter(req.subIntervalMinutes) })
+  }
+  return result
+}
+
+/** Counts one job of the window into its arm (jobs of other agents are ignored). */
+function tally (result: JobCounts, job: JobRecord, dlq: Map<string, string> | undefined, overloadCodes: Set<string>): void {
+  const arm = result.arms.get(job.agent_id)
+  if (arm === undefined) return
+  const reason = dlq?.get(job.id)
+  arm.overload.add(job.updated_at / 1000, overloaded(job, reason, overloadCodes))
+  switch (job.state) {
+    case 'SUCCEEDED': arm.succeeded++; break
+    case 'FAILED':
+      arm.failed++
+      if (reason !== undefined && SCHEMA_REASON_CODES.has(reason)) arm.schemaFailed++
+      break
+    case 'TIMEOUT': arm.timedOut++; break
+    case 'OUTPUT_QUARANTINED': arm.quarantined++; break
+  }
+}
+
+/**
+ * The same counts from the job ledger (ledger.ts): every job of the arms it saw updated in the
+ * window, each once with its newest state, and what it covers of the window.
+ */
+export async function countJobsFromLedger (ledger: JobLedger, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext, refresh = true): Promise<JobCounts> {
+  const sinceMs = req.since.getTime()
+  const untilMs = req.until.getTime()
+  if (refresh) await ledger.refresh(req.tenant, sinceMs, untilMs, ctx)
+  const [coverage, jobs] = await Promise.all([ledger.coverage(req.tenant, sinceMs, untilMs), ledger.jobs(req.tenant, arms, sinceMs, untilMs)])
+  const result = emptyCounts(req, arms)
+  const overloadCodes = new Set(req.overloadReasonCodes)
+  for (const j of jobs) {
+    if (req.topic !== undefined && j.topic !== req.topic) continue
+    result.seen++
+    tally(result, { id: j.id, state: j.state, updated_at: j.updatedUs, agent_id: j.agentId, tenant: req.tenant, topic: j.topic, attempts: j.attempts }, dlq, overloadCodes)
+  }
+  result.coverage = coverage
+  result.truncated = coverage.share < 1
+  result.coveredFromMs = coverage.coveredFromMs
   return result
 }
 

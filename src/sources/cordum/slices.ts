@@ -25,7 +25,7 @@ import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import type { ObservationRequest } from '../source.js'
 import type { CallContext, CordumClient } from './client.js'
-import { countDecisions, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
+import { countDecisions, firstDecision, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
 
 export interface SliceOptions {
   /** Slice lengths to choose from (ms), ascending, each a whole multiple of the one before. */
@@ -189,6 +189,12 @@ export interface SlicedReads {
   slices: SliceOptions
   now: () => number
   telemetry: Telemetry
+  /**
+   * Warming (CORDUM_WARM_SECONDS): closed slices are fetched under this budget (ms) rather than
+   * the request's, so a cold window too large for one request's deadline fills the cache over
+   * a few requests; the request that times out says how far it got. Undefined: no warming.
+   */
+  warmMs?: number
 }
 
 const DECISIONS = '/api/v1/governance/decisions'
@@ -229,12 +235,32 @@ function cachedDecisions (r: SlicedReads, req: ObservationRequest, agentId: stri
  * and summed. Equal to countDecisions over the whole window; fails as a whole if any slice fails.
  */
 export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequest, agentId: string | undefined, ctx: CallContext): Promise<DecisionCounts> {
+  const parts = await sliceCounts(r, req, agentId, ctx)
+  return parts.reduce((sum, p) => ({ decisions: sum.decisions + p.counts.decisions, denies: sum.denies + p.counts.denies }), { decisions: 0, denies: 0 })
+}
+
+/**
+ * The time (ms) of the agent's first decision in the window, or undefined when it has none:
+ * the window's slice counts (closed ones from the cache, shared with the deny-rate reads)
+ * name the first slice holding any, and only that slice is walked for its oldest record.
+ */
+export async function firstDecisionSliced (r: SlicedReads, req: ObservationRequest, agentId: string, ctx: CallContext): Promise<number | undefined> {
+  const parts = await sliceCounts(r, req, agentId, ctx)
+  const first = parts.find((p) => p.counts.decisions > 0)
+  if (first === undefined) return undefined
+  return await firstDecision(r.client, { ...req, since: new Date(first.slice.start), until: new Date(first.slice.end - 1) }, agentId, ctx, SLICE_MAX_PAGES)
+}
+
+/** The counts of each slice of the window, oldest first. */
+async function sliceCounts (r: SlicedReads, req: ObservationRequest, agentId: string | undefined, ctx: CallContext): Promise<{ slice: Slice, counts: DecisionCounts }[]> {
   const slices = planSlices(req.since.getTime(), req.until.getTime(), r.now(), r.slices)
   // Our own abort, so the first failing slice stops its siblings rather than letting them run on.
   const siblings = new AbortController()
   const sub: CallContext = { signal: AbortSignal.any([ctx.signal, siblings.signal]), deadline: ctx.deadline }
   // Every slice's request (and its wait for a slot) listens on this signal: many listeners are expected.
   setMaxListeners(2 * slices.length + 10, sub.signal)
+  // Pages Cordum answered for this request's fetches: warming needs Cordum to be answering.
+  let pages = 0
   try {
     const parts = await Promise.all(slices.map(async (s) => {
       const fetch = async (): Promise<DecisionCounts> => await countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, sub, PAGE_LIMIT, SLICE_MAX_PAGES)
@@ -252,7 +278,10 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
         if (joined !== undefined) return joined
       }
       r.telemetry.sliceCache('cordum', DECISIONS, 'miss')
-      const fetching = fetch().then((counts) => {
+      // Warming: a closed slice is fetched under its own budget, so it lands in the cache even
+      // when this request stops waiting at its deadline (a sibling's failure still stops it).
+      const own = r.warmMs === undefined ? sub : warmContext(r.warmMs, siblings.signal)
+      const fetching = countDecisions(r.client, { ...req, since: new Date(s.start), until: new Date(s.end - 1) }, agentId, own, PAGE_LIMIT, SLICE_MAX_PAGES, () => { pages++ }).then((counts) => {
         r.cache.set(key, counts)
         return counts
       })
@@ -260,12 +289,40 @@ export async function countDecisionsSliced (r: SlicedReads, req: ObservationRequ
       // Gone once settled, failed or not: errors are never kept.
       const settled = (): void => { if (r.inflight.get(key) === fetching) r.inflight.delete(key) }
       fetching.then(settled, settled)
-      return await fetching
+      return r.warmMs === undefined ? await fetching : await waitFor(fetching, sub.signal)
     }))
-    return parts.reduce((sum, c) => ({ decisions: sum.decisions + c.decisions, denies: sum.denies + c.denies }), { decisions: 0, denies: 0 })
+    return parts.map((counts, i) => ({ slice: slices[i] as Slice, counts }))
   } catch (err) {
+    const timedOut = (ctx.signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
+    if (r.warmMs !== undefined && timedOut && pages > 0) {
+      // The deadline while Cordum answers, not a failure: say how far the closed slices are,
+      // and let them go on. A Cordum that answered nothing is a plain timeout (an outage).
+      const closed = slices.filter((s) => s.closed)
+      const done = closed.filter((s) => cachedDecisions(r, req, agentId, s.start, s.end, s.level) !== undefined).length
+      throw new GateError('GATE_ERR_UPSTREAM_TIMEOUT', `Cordum's decision log is still being read: ${done} of ${slices.length} time slices of agent '${agentId ?? 'all'}' counted`, { source: 'cordum', details: { warming: { done, total: slices.length } } })
+    }
     siblings.abort(new DOMException('a sibling slice failed', 'AbortError'))
     throw err
+  }
+}
+
+/** The context of a slice fetched to warm the cache: its own deadline, and the siblings' failure. */
+function warmContext (warmMs: number, siblings: AbortSignal): CallContext {
+  return { signal: AbortSignal.any([siblings, AbortSignal.timeout(warmMs)]), deadline: Date.now() + warmMs }
+}
+
+/** The fetch's result, or its failure; the caller's cancellation ends the wait only. */
+async function waitFor<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: (() => void) | undefined
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(cancellation(signal))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, cancelled])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -8,17 +8,18 @@
  * rather than undercounted: an undercount could let a bad canary pass.
  */
 import type { SignalSpec } from '../../config/policy.js'
-import type { GateError } from '../../errors.js'
+import { isGateError, type GateError } from '../../errors.js'
 import { seconds } from '../../gate/format.js'
 import type { RateArm, SignalObservation } from '../../gate/observations.js'
-import type { ObservationRequest, SignalSource } from '../source.js'
+import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../source.js'
 import { NO_TELEMETRY } from '../../telemetry.js'
 import { CordumClient, isForbidden, type CallContext, type CordumClientOptions } from './client.js'
-import { approvalBacklog, busyPools, countJobs, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
+import { approvalBacklog, busyPools, countJobs, countJobsFromLedger, decisionLogHasEntries, dlqReasons, MAX_PAGES_SETTING, type ArmJobCounts, type Backlog, type DecisionCounts, type JobCounts } from './feeds.js'
 import { readsFor, refusedReads, type Refusal } from './permissions.js'
-import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
+import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, firstDecisionSliced, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
+import { JobLedger, type LedgerCoverage, type LedgerOptions } from './ledger.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
   /** Overall deadline of one observation, all pages and retries included (ms). */
@@ -35,11 +36,19 @@ export interface CordumSourceOptions extends CordumClientOptions {
   now?: () => number
   /** Pages one walk of the jobs list or the DLQ may take before it is refused (CORDUM_MAX_PAGES). */
   maxPages?: number
+  /** The job ledger (ledger.ts): job signals count every job it saw, past Cordum's 1000-job cap. */
+  ledger?: Omit<LedgerOptions, 'client'>
+  /** Warming budget of a closed slice's fetch (ms; CORDUM_WARM_SECONDS); undefined: the request's deadline. */
+  warmMs?: number
 }
 
 export const DEFAULT_DEADLINE_MS = 8_000
 export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
 export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
+/** A window that ended longer ago than this is a past one for the job ledger. */
+const PAST_WINDOW_MS = 10 * 60_000
+/** Canaries whose first decision is remembered (each a few hundred bytes). */
+const FIRST_SEEN_ENTRIES = 10_000
 
 /** A read that may be refused with 403: its value, or why it is unavailable. */
 type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
@@ -51,12 +60,20 @@ export class CordumSource implements SignalSource {
   readonly #tenant: string
   readonly #reads: SlicedReads
   readonly #maxPages: number
+  readonly #ledger: JobLedger | undefined
+  /**
+   * An agent's first decision, by tenant, topic and agent, with the window start it was found
+   * from: nothing of the agent lies between that start and the first decision, so it answers
+   * any later window starting at or after that start. Oldest entries go first.
+   */
+  readonly #firstSeen = new Map<string, { fromMs: number, firstMs: number }>()
 
   constructor (opts: CordumSourceOptions) {
     this.client = new CordumClient(opts)
     this.#deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS
     this.#tenant = opts.tenant ?? 'default'
     this.#maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES
+    this.#ledger = opts.ledger === undefined ? undefined : new JobLedger({ ...opts.ledger, client: this.client })
     if (!Number.isInteger(this.#maxPages) || this.#maxPages < 1) throw new Error(`${MAX_PAGES_SETTING}: must be a whole number >= 1`)
     const slices = { ...DEFAULT_SLICES, ...opts.slices }
     checkLadder(slices.ladderMs)
@@ -68,7 +85,13 @@ export class CordumSource implements SignalSource {
       slices,
       now: opts.now ?? Date.now,
       telemetry: opts.telemetry ?? NO_TELEMETRY,
+      ...(opts.warmMs === undefined ? {} : { warmMs: opts.warmMs }),
     }
+  }
+
+  /** The job ledger, when configured (tests and the bench). */
+  get ledger (): JobLedger | undefined {
+    return this.#ledger
   }
 
   /** The closed-slice cache (entries and estimated bytes), for tests and the bench. */
@@ -96,7 +119,34 @@ export class CordumSource implements SignalSource {
   }
 
   async close (): Promise<void> {
+    this.#ledger?.close()
     await this.client.close()
+  }
+
+  async firstSeen (req: FirstSeenRequest, abort: AbortSignal): Promise<Date | undefined> {
+    const key = JSON.stringify([req.tenant, req.topic ?? null, req.agent])
+    const sinceMs = req.since.getTime()
+    const known = this.#firstSeen.get(key)
+    if (known !== undefined && known.fromMs <= sinceMs && known.firstMs <= req.until.getTime()) {
+      // Started before this window: nothing to narrow.
+      return known.firstMs < sinceMs ? undefined : new Date(known.firstMs)
+    }
+    const ctx = this.#context(abort)
+    try {
+      const obs: ObservationRequest = { tenant: req.tenant, canary: req.agent, since: req.since, until: req.until, subIntervalMinutes: 5, overloadReasonCodes: [] }
+      if (req.topic !== undefined) obs.topic = req.topic
+      const firstMs = await firstDecisionSliced(this.#reads, obs, req.agent, ctx.call)
+      if (firstMs === undefined) return undefined
+      this.#firstSeen.delete(key)
+      this.#firstSeen.set(key, { fromMs: sinceMs, firstMs })
+      for (const oldest of this.#firstSeen.keys()) {
+        if (this.#firstSeen.size <= FIRST_SEEN_ENTRIES) break
+        this.#firstSeen.delete(oldest)
+      }
+      return new Date(firstMs)
+    } finally {
+      ctx.done()
+    }
   }
 
   async observe (req: ObservationRequest, signals: SignalSpec[], abort: AbortSignal): Promise<Record<string, SignalObservation>> {
@@ -114,7 +164,21 @@ export class CordumSource implements SignalSource {
       const jobs = needJobs
         ? forbiddenAsUnavailable((async () => {
           const reasons = dlq === undefined ? undefined : await dlq
-          return await countJobs(this.client, req, arms, reasons?.ok === true ? reasons.value : undefined, call, this.#maxPages)
+          const dlqCodes = reasons?.ok === true ? reasons.value : undefined
+          if (this.#ledger !== undefined) {
+            try {
+              // A window that ended a while ago: the ledger's reads go from now back, so it
+              // answers only what it already covers; the rest is walked from `until` as before.
+              const past = req.until.getTime() < this.#reads.now() - PAST_WINDOW_MS
+              if (!past || (await this.#ledger.coverage(req.tenant, req.since.getTime(), req.until.getTime())).share >= 1) {
+                return await countJobsFromLedger(this.#ledger, req, arms, dlqCodes, call, !past)
+              }
+            } catch (err) {
+              // The ledger's store failed, not Cordum: count what Cordum's list still holds.
+              if (!(isGateError(err) && err.code === 'GATE_ERR_EVIDENCE_UNAVAILABLE')) throw err
+            }
+          }
+          return await countJobs(this.client, req, arms, dlqCodes, call, this.#maxPages)
         })())
         : undefined
       const [d, b, p, q, j] = await Promise.all([decisions, backlog, pools, dlq, jobs])
@@ -181,12 +245,22 @@ function window (req: ObservationRequest): string {
 }
 
 function coverageNotes (req: ObservationRequest, j: JobCounts): string[] {
+  if (j.coverage !== undefined) return [ledgerNote(req, j.coverage)]
   if (!j.truncated) return []
   if (j.seen === 0) {
     return [`Cordum's jobs list holds no jobs of tenant '${req.tenant}' in this window (it keeps only the 1000 most recent jobs of all tenants): job counts are empty`]
   }
   const covered = seconds((req.until.getTime() - j.coveredFromMs) / 1000)
   return [`Cordum's jobs list keeps only the 1000 most recent jobs of all tenants; it reaches back to ${new Date(j.coveredFromMs).toISOString()}, so job counts cover the last ${covered} of the ${window(req)} window`]
+}
+
+/** The share of the window the job ledger covers, and each gap by its times. */
+function ledgerNote (req: ObservationRequest, c: LedgerCoverage): string {
+  const share = `the job ledger covers ${c.share >= 1 ? 'all' : `${(Math.floor(c.share * 1000) / 10).toFixed(1)}%`} of the ${window(req)} window`
+  if (c.gaps.length === 0) return `${share}: every job outcome of tenant '${req.tenant}' in it is counted`
+  const shown = c.gaps.slice(0, 3).map(([a, b]) => `${new Date(a).toISOString()} to ${new Date(b).toISOString()}`).join(', ')
+  const more = c.gaps.length > 3 ? ` and ${c.gaps.length - 3} more` : ''
+  return `${share}; not covered: ${shown}${more} (before the gate tracked tenant '${req.tenant}', or Cordum's 1000-job list scrolled past between two reads)`
 }
 
 function jobObservation (req: ObservationRequest, j: JobCounts, count: (c: ArmJobCounts) => RateArm): SignalObservation {
