@@ -23,6 +23,28 @@ t.test('validate: exit 0 and a one-line summary', async (t) => {
   t.equal(r.stderr, '')
 })
 
+t.test('validate: a warning for a rule that never binds; --traffic prints the time to decide per stage', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'acg-'))
+  const file = join(dir, 'dead-ratio.yaml')
+  await writeFile(file, 'rollout_gates:\n  signals:\n    policy_deny_rate: { max_ratio: 1.5, floor: 0.02 }\n')
+  const r = await run(['validate', file])
+  t.equal(r.code, 0, 'a warning, not an error')
+  t.match(r.stdout, /\nwarning: signal policy_deny_rate: max_ratio 1\.5x x floor 2\.0% = 3\.0% is at or above max_rate 3\.0%, so the ratio never binds/)
+  t.notMatch((await run(['validate', 'analysis-templates/rollout-gates.yaml'])).stdout, /warning/, 'the shipped policy has no dead rule')
+
+  const busy = await run(['validate', 'analysis-templates/rollout-gates.yaml', '--traffic', '600,200', '--weight', '10'])
+  t.equal(busy.code, 0)
+  t.match(busy.stdout, /time for a healthy canary to pass, at 600 decisions\/min and 200 jobs\/min in all, canary weight 10%:\n/)
+  const minutes = (text: string, stage: string): number => Number(new RegExp(`\\n  ${stage}: about (\\d+) min\\n`).exec(text)?.[1])
+  const quiet = await run(['validate', 'analysis-templates/rollout-gates.yaml', '--traffic', '60,20'])
+  t.ok(minutes(busy.stdout, 'canary-1') > 0, `canary-1 decides in ${minutes(busy.stdout, 'canary-1')} min when busy`)
+  t.ok(minutes(quiet.stdout, 'canary-1') > 5 * minutes(busy.stdout, 'canary-1'), 'a tenth of the traffic takes far longer')
+  t.match(busy.stdout, /    job_failure_rate at 2\.0% of jobs: \d+ min, \d+ canary jobs\n/)
+  const bad = await run(['validate', 'analysis-templates/rollout-gates.yaml', '--weight', '10'])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--weight and --rates need --traffic/)
+})
+
 t.test('validate: exit 1 and every located error', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'acg-'))
   const file = join(dir, 'bad.yaml')
