@@ -17,7 +17,7 @@ import { simulateStage, type StageRun } from '../src/simulate/rollout.js'
 import { scenario, BUSY } from '../src/simulate/scenarios.js'
 import type { TimingRow } from './timings.js'
 
-/** A run of one scenario at one stage, and what the rows need from it. */
+/** One scenario at one stage; `key` names its result for decisionRows. */
 export interface DecisionCase {
   key: string
   scenario: string

@@ -22,7 +22,7 @@
  * For a step analysis: Successful promotes, Failed and Error abort (roll back), Inconclusive
  * pauses the Rollout for a person (held).
  */
-import { parse } from 'yaml'
+import { parseAllDocuments } from 'yaml'
 
 /** DefaultErrorRetryInterval in Argo's analysis controller. */
 export const ERROR_RETRY_SECONDS = 10
@@ -127,12 +127,8 @@ export function metricRules (metric: Record<string, unknown>): MetricRules {
  * the file (it may hold several documents: the first template with such a metric is taken).
  */
 export function templateMetric (text: string, file: string, metricName = 'gate-verdict'): MetricRules {
-  const docs: unknown[] = []
-  for (const doc of text.split(/^---\s*$/m)) {
-    const value: unknown = parse(doc)
-    if (value !== null && value !== undefined) docs.push(value)
-  }
-  for (const doc of docs) {
+  for (const doc of parseAllDocuments(text).map((d) => d.toJS() as unknown)) {
+    if (doc === null || typeof doc !== 'object') continue
     const d = doc as { kind?: unknown, spec?: { metrics?: unknown } }
     if (d.kind !== 'AnalysisTemplate' && d.kind !== 'ClusterAnalysisTemplate') continue
     const metrics = Array.isArray(d.spec?.metrics) ? d.spec.metrics as Record<string, unknown>[] : []

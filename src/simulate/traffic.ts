@@ -11,7 +11,7 @@
  *   job_failure_rate       jobs FAILED or TIMEOUT      (n finished jobs, k failed)
  *   overload_rate          jobs with an overload reason code or requeued by the scheduler
  *                          (n jobs, k overloaded), also per sub-interval bucket aligned to the
- *                          epoch as the source's BucketCounter does, for "sustained" rules
+ *                          epoch, as the source's BucketCounter gives them
  *   schema_violation_rate  jobs with output or schema violations
  *   approval_backlog       a gauge at the window's end: the arm's jobs that wait for a human
  *                          (a share `approvals` of its jobs, each waiting an exponential time

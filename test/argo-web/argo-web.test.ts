@@ -9,6 +9,7 @@ import t from 'tap'
 import { metricTiming } from '../helpers/argo/timing.js'
 import { shippedManifests, templateCatalog } from '../helpers/argo/validate.js'
 import { argoLine } from '../../src/report/argo-line.js'
+import { assess, metricRules, newMetricState, record, type MeasurementPhase } from '../../src/simulate/analysis.js'
 import { buildHarness, needGoHarness, rolloutArgs, runHarness, type HarnessResult } from './harness.js'
 
 type Answer = { status?: number, body: unknown } | 'pass' | 'fail' | 'inconclusive' | 503
@@ -230,6 +231,19 @@ if (needGoHarness(t)) {
       const { report, stderr } = await probe(metric, script)
       t.equal(report?.phase, phase, stderr)
       t.equal(report?.metrics[0]?.measurements.length, measurements)
+      // The rollout simulator's restatement of the rules (src/simulate/analysis.ts), fed the
+      // phases Argo's rules in Go gave each measurement, ends the run at the same one, the same way.
+      const { successCondition: _s, failureCondition: _f, ...limits } = metric
+      const rules = metricRules({ name: 'probe', ...limits })
+      let state = newMetricState()
+      let end: string | undefined
+      for (const m of report?.metrics[0]?.measurements ?? []) {
+        state = record(state, m.phase as MeasurementPhase)
+        const p = assess(rules, state)
+        if (p !== 'Running') { end = p; break }
+      }
+      t.equal(end, phase, 'the simulator ends it the same way')
+      t.equal(state.measurements, measurements, 'after as many measurements')
     })
   }
 
