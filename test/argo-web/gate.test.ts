@@ -14,7 +14,9 @@ const CLUSTER_TEMPLATE = 'analysis-templates/cluster-analysis-template.yaml'
 
 /** Starts the gate on a free loopback port in demo mode; resolves with its base URL. */
 async function startGate (): Promise<{ url: string, firstLine: string, stop: () => void }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', GATE_API_KEYS: API_KEY }
+  // Decision records in a directory of this run: the window and the step of an analysis are
+  // read from earlier records, so records of an earlier run (in ./data) must not count.
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', GATE_API_KEYS: API_KEY, DATA_DIR: t.testdir() }
   for (const name of ['CORDUM_URL', 'CORDUM_API_KEY', 'CORDUM_TENANT', 'GATES_FILE']) delete env[name]
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const output: string[] = []
@@ -121,7 +123,10 @@ if (needGoHarness(t)) {
   })
 
   t.test('the weight the templates send as a string reaches the gate\'s traffic-split check', async (t) => {
-    const report = await play(t, 'agent-gate-canary-1', 'healthy', { args: { weight: '10' }, scale: '0' })
+    // A revision of its own: the other tests asked about revision 3 at weight 100, so weight 10
+    // there would be a later step, whose split is counted from its first question (issue 16);
+    // a revision's first weight is checked over the canary's whole window at once.
+    const report = await play(t, 'agent-gate-canary-1', 'healthy', { args: { weight: '10', revision: '4' }, scale: '0' })
     const first = await decision(lines(report)[0])
     t.not(first.trafficSplit.status, 'not_checked')
     t.equal(first.trafficSplit.expected, 0.1)
