@@ -78,6 +78,7 @@ export class GateMetrics implements Telemetry {
   readonly #signalBound: Gauge<string>
   readonly #signalLevel: Gauge<string>
   readonly #triggerLevel: Gauge<string>
+  readonly #ruleRatio: Gauge<string>
   readonly #pendingLevel: Gauge<string>
   readonly #ageLevel: Gauge<string>
   readonly #specs = new Map<string, Trigger[]>()
@@ -122,6 +123,10 @@ export class GateMetrics implements Telemetry {
     this.#signalBound = gauge('rollout_signal_bound_ratio', 'The anytime-valid bound of the canary\'s rate a rate rule decides on (lower, upper), per rollout, stage and signal.', [...ROLLOUT, 'signal', 'bound'])
     this.#signalLevel = gauge('rollout_signal_level_ratio', 'The levels a rate rule decides against: margin (passes when the upper bound is under it) and harm (fails when the lower bound is over it), per rollout, stage and signal.', [...ROLLOUT, 'signal', 'level'])
     this.#triggerLevel = gauge('rollout_trigger_level_ratio', 'The rate over which a rate trigger fires (its canary lower bound compared), per rollout, stage, trigger and signal.', [...ROLLOUT, 'trigger', 'signal'])
+    // A comparative rule decides on the canary's rate over the baseline's, not on a rate: its
+    // estimate, bound, margin, harm and trigger levels are on that scale, in a series of their own
+    // (no rate-scale level is made up for it).
+    this.#ruleRatio = gauge('rollout_rule_ratio', 'A comparative rate rule on its own scale, the canary\'s rate over the baseline\'s: value estimate, lower and upper (the anytime-valid bound), margin (passes when the upper bound is under it), harm (fails when the lower bound is over it), and trigger (a rate trigger\'s level on that scale, named by the trigger label), per rollout, stage and signal.', [...ROLLOUT, 'signal', 'value', 'trigger'])
     this.#pendingLevel = gauge('rollout_approvals_pending_level', 'Approvals pending over which the approval backlog fails (level harm) or a trigger fires (level trigger), per rollout and stage.', [...ROLLOUT, 'level', 'trigger'])
     this.#ageLevel = gauge('rollout_approval_oldest_age_level_seconds', 'Age of the oldest pending approval over which the approval backlog fails (level harm) or a trigger fires (level trigger), per rollout and stage.', [...ROLLOUT, 'level', 'trigger'])
 
@@ -214,6 +219,9 @@ export class GateMetrics implements Telemetry {
         const levels = rateLevels(s)
         add(this.#signalLevel, { signal: s.name, level: 'margin' }, levels?.margin)
         add(this.#signalLevel, { signal: s.name, level: 'harm' }, levels?.harm)
+        if (rule?.scale === 'ratio') {
+          for (const value of ['estimate', 'lower', 'upper', 'margin', 'harm'] as const) add(this.#ruleRatio, { signal: s.name, value, trigger: '' }, rule[value])
+        }
       }
       if (s.kind === 'backlog') {
         add(this.#pendingLevel, { level: 'harm', trigger: '' }, s.threshold.maxPending)
@@ -227,7 +235,9 @@ export class GateMetrics implements Telemetry {
         add(this.#pendingLevel, { level: 'trigger', trigger: t.name }, spec.maxPending)
         add(this.#ageLevel, { level: 'trigger', trigger: t.name }, spec.maxOldestAgeSeconds)
       } else if (t.evaluated) {
-        add(this.#triggerLevel, { trigger: t.name, signal: t.signal }, rateTriggerLevel(t, spec, j.signals.find((s) => s.name === t.signal)))
+        const signal = j.signals.find((s) => s.name === t.signal)
+        add(this.#triggerLevel, { trigger: t.name, signal: t.signal }, rateTriggerLevel(t, spec, signal))
+        if (signal !== undefined && ruleOf(signal)?.scale === 'ratio') add(this.#ruleRatio, { signal: t.signal, value: 'trigger', trigger: t.name }, (t as { level?: number }).level)
       }
     }
     return values

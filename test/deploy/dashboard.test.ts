@@ -99,11 +99,19 @@ t.test('the rollouts dashboard: namespaced legends, what the gate decides on, li
     for (const q of p.targets ?? []) t.match(q.legendFormat, /^\{\{rollout_namespace\}\}\/\{\{rollout\}\} \{\{stage\}\}/, `"${p.title}" ${q.refId}: the legend names namespace, rollout and stage`)
     t.same(p.fieldConfig?.defaults.links?.map((l) => new URL(l.url.replace('${gate_url}', 'http://gate')).pathname), ['/decisions', '/rollouts'], `"${p.title}": links to the decision at a point and to the rollout`)
   }
-  for (const title of ['Policy deny rate', 'Job failure rate', 'Overload rate', 'Other rate signals']) {
+  // The default policy's deny rule is absolute (levels on the rate scale); the others compare
+  // the arms, so their levels are drawn on the canary / baseline scale in a panel of their own.
+  const drawn: Record<string, string[]> = {
+    'Policy deny rate': ['rollout_signal_ratio', 'rollout_signal_bound_ratio', 'rollout_signal_level_ratio', 'rollout_trigger_level_ratio'],
+    'Job failure rate': ['rollout_signal_ratio', 'rollout_signal_bound_ratio'],
+    'Overload rate': ['rollout_signal_ratio', 'rollout_signal_bound_ratio'],
+    'Other rate signals': ['rollout_signal_ratio', 'rollout_signal_bound_ratio'],
+    'Comparative rules: canary / baseline': ['rollout_rule_ratio'],
+  }
+  for (const [title, metrics] of Object.entries(drawn)) {
     const p = queryPanels(dashboard).find((x) => x.title === title)
+    t.ok(p, `the panel "${title}"`)
     const exprs = (p?.targets ?? []).map((q) => q.expr).join('\n')
-    // The default policy's overload trigger counts sub-intervals: it has no rate level to draw.
-    const metrics = ['rollout_signal_ratio', 'rollout_signal_bound_ratio', 'rollout_signal_level_ratio', ...(title === 'Overload rate' ? [] : ['rollout_trigger_level_ratio'])]
     for (const metric of metrics) t.match(exprs, `agentcanary:${metric}:latest{`, `"${title}" draws ${metric}`)
     const styled = new Set((p?.fieldConfig?.overrides ?? []).map((o) => o.matcher.options))
     const sample: Record<string, string> = { bound: 'lower', trigger: 'policy_deny_rate', signal: 'schema_violations' }

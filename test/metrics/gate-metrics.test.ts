@@ -102,13 +102,18 @@ t.test('what the gate decides on: the canary\'s bound, the margin and harm level
       t.equal(signal.status === 'pass', rule.decided === 'pass', `${signal.name}: ${signal.status}, as the rule decided`)
     } else {
       t.same([margin, harm], [undefined, undefined], `${signal.name}: a ratio rule has no rate-scale levels`)
+      const ratio = (v: string): number | undefined => value(s, 'agentcanary_rollout_rule_ratio', { ...at, signal: signal.name, value: v, trigger: '' })
+      t.same(['estimate', 'lower', 'upper', 'margin', 'harm'].map(ratio), [rule.estimate, rule.lower, rule.upper, rule.margin, rule.harm], `${signal.name}: the ratio rule on its own scale`)
     }
+    if (rule.scale === 'rate') t.same(find(s, 'agentcanary_rollout_rule_ratio', { ...at, signal: signal.name }), [], `${signal.name}: a rule on the rate scale has no ratio series`)
   }
   t.equal(value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: 'policy_deny_rate', level: 'harm' }), 0.03, 'the deny rule fails over 3%')
   for (const trigger of j.triggers.filter((x) => x.name !== 'approval_backlog')) {
     const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal })
     const scale = j.signals.find((x) => x.name === trigger.signal)?.rule?.scale
     t.equal(level, scale === 'rate' ? trigger.level : undefined, `${trigger.name}: its stated level on the rate scale, or none beside a ratio rule`)
+    const onRatio = value(s, 'agentcanary_rollout_rule_ratio', { ...at, signal: trigger.signal, value: 'trigger', trigger: trigger.name })
+    t.equal(onRatio, scale === 'ratio' ? trigger.level : undefined, `${trigger.name}: its level on the ratio scale beside a ratio rule`)
   }
   t.equal(value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: 'policy_deny_rate', signal: 'policy_deny_rate' }), 0.03)
   t.same(find(s, 'agentcanary_rollout_approvals_pending_level', at).map((x) => [x.labels.level, x.labels.trigger, x.value]).sort(), [['harm', '', 10], ['trigger', 'approval_backlog', 25]], 'the backlog\'s limit and its trigger\'s, told apart')
