@@ -223,10 +223,7 @@ function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['ev
   if (url === 'none') return { kind: 'none' }
   if (url !== undefined && url !== '') {
     if (!/^postgres(ql)?:\/\//.test(url)) throw refuse('EVIDENCE_URL', `must be a PostgreSQL URL such as postgres://gate@db:5432/evidence, or none; got a ${url.split(':')[0]?.slice(0, 16) ?? ''} URL`)
-    try {
-      // eslint-disable-next-line no-new
-      new URL(url)
-    } catch {
+    if (!URL.canParse(url)) {
       throw refuse('EVIDENCE_URL', 'is not a valid URL (postgres://user:password@host:5432/database)')
     }
     return { kind: 'postgres', url }

@@ -504,7 +504,7 @@ function buildStage (
   policy: GatesPolicy,
   triggerDefaults: Record<string, RawTrigger>,
   path: (string | number)[],
-  problems: PolicyProblem[],
+  problems: PolicyProblem[]
 ): Stage {
   const base = STAGE_DEFAULTS[name]
   const live = raw?.live ?? base?.live ?? true

@@ -166,18 +166,40 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     throw err
   }
   const client = cordumSource?.client
-  const cordumVersion = client === undefined ? undefined : cachedVersion(async () => {
-    const status = await client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }
-    const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
-    return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
-  })
+  const cordumVersion = client === undefined
+    ? undefined
+    : cachedVersion(async () => {
+      const status = await client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }
+      const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
+      return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
+    })
   const recorder = evidence === undefined
     ? undefined
-    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
+    : new EvidenceRecorder({
+      store: evidence,
+      policy,
+      gateVersion: VERSION,
+      sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }),
+    })
   // Actions (approvals, rollback runs, policy simulation) are Cordum calls: readsCordum() makes
   // sure a policy that asks for them has a Cordum client (configured, or the demo sandbox).
-  const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, answerTtlMs: config.scoreReuseSeconds * 1000, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
+  const actions = client === undefined
+    ? undefined
+    : new CordumActions({
+      client,
+      ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    })
+  const service = new ScoreService({
+    policy,
+    sources,
+    defaultTenant: tenant,
+    telemetry: metrics,
+    answerTtlMs: config.scoreReuseSeconds * 1000,
+    ...(actions === undefined ? {} : { actions }),
+    ...(recorder === undefined ? {} : { recorder }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  })
   const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
   const source = cordumSource
   const permissions = source === undefined ? undefined : new PermissionCheck({ policy: policy.policy, log: app.log, probe: async (signals, abort) => await source.refusedReads(signals, abort) })
@@ -188,7 +210,18 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     await sandbox?.close()
     await evidence?.close()
   })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
+  await app.register(gateApp, {
+    service,
+    defaultTenant: tenant,
+    apiKeys: config.apiKeys,
+    version: VERSION,
+    underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization },
+    maxScoresInFlight: config.overload.maxScoresInFlight,
+    metrics,
+    ...(evidence === undefined ? {} : { evidence }),
+    ...(permissions === undefined ? {} : { permissions }),
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
+  })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),

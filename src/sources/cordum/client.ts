@@ -61,7 +61,9 @@ export class CordumClient {
    * harmless, and simulations have no side effects); otherwise one attempt. Statuses in
    * `accept` come back with their body instead of throwing (e.g. 409, or 403 with a job id).
    */
-  async postJson (path: string, query: Query, body: unknown, tenant: string, ctx: CallContext, opts: { idempotent: boolean, headers?: Record<string, string>, accept?: number[] }): Promise<{ status: number, body: unknown }> {
+  async postJson (
+    path: string, query: Query, body: unknown, tenant: string, ctx: CallContext, opts: { idempotent: boolean, headers?: Record<string, string>, accept?: number[] }
+  ): Promise<{ status: number, body: unknown }> {
     return await this.#http.call({
       method: 'POST',
       path,

@@ -296,4 +296,3 @@ function cancellation (signal: AbortSignal): GateError {
   }
   return new GateError('GATE_ERR_UNAVAILABLE', `${what} to Cordum was cancelled: the request that needed it has ended`, { source: 'cordum' })
 }
-

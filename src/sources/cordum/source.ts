@@ -199,7 +199,9 @@ function jobObservation (req: ObservationRequest, j: JobCounts, count: (c: ArmJo
   return obs
 }
 
-function jobSignals (req: ObservationRequest, names: Set<string>, j: Outcome<JobCounts>, q: Outcome<Map<string, string>> | undefined, p: Outcome<PoolList> | undefined): Record<string, SignalObservation> {
+function jobSignals (
+  req: ObservationRequest, names: Set<string>, j: Outcome<JobCounts>, q: Outcome<Map<string, string>> | undefined, p: Outcome<PoolList> | undefined
+): Record<string, SignalObservation> {
   const out: Record<string, SignalObservation> = {}
   const wanted = ['job_failure_rate', 'schema_violation_rate', 'overload_rate'].filter((n) => names.has(n))
   if (!j.ok) {

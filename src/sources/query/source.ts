@@ -176,7 +176,7 @@ class ArmRun {
     readonly values: TemplateValues,
     readonly req: ObservationRequest,
     readonly call: CallContext,
-    readonly notes: Set<string>,
+    readonly notes: Set<string>
   ) {}
 
   get #who (): string { return `${this.spec.name}: the ${this.arm.name} arm's` }
