@@ -1,5 +1,5 @@
 /**
- * The service's environment (README "Configuration"): read once at start, every value
+ * The service's environment (docs/configuration.md): read once at start, every value
  * checked, every refusal naming the variable. Secrets (CORDUM_API_KEY, GATE_API_KEYS,
  * PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN) are kept out of error messages.
  */
