@@ -33,6 +33,7 @@ import { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
+import { DEFAULT_DEADLINE_MS } from '../config/settings.js'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -87,7 +88,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   const cordumless = config.cordum === undefined && (config.prometheus !== undefined || config.loki !== undefined) && !readsCordum(policy)
   // Demo mode: the sandbox starts before the logger writes anything, so the demo-mode line is first.
   const sandbox = config.cordum === undefined && !cordumless ? await startSandbox(opts.now === undefined ? {} : { now: opts.now }) : undefined
-  const cordum = config.cordum ?? (sandbox === undefined ? undefined : { url: sandbox.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 })
+  const cordum = config.cordum ?? (sandbox === undefined ? undefined : { url: sandbox.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: DEFAULT_DEADLINE_MS })
   const tenant = sandbox === undefined ? config.tenant : SANDBOX_TENANT
 
   // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past

@@ -13,14 +13,14 @@ import type { Judgement, Verdict } from '../gate/verdict.js'
 import { rateLevels, rateTriggerLevel, ruleOf } from '../report/series.js'
 import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../telemetry.js'
 import { RolloutSeries, type Labels, type SeriesValue } from './rollout-series.js'
+import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../config/settings.js'
 
 export const METRIC_PREFIX = 'agentcanary_'
 
 /** The verdict as a number, so a Grafana state timeline can colour it: pass 1, inconclusive 0, fail -1. */
 export const VERDICT_VALUE: Record<Verdict, number> = { pass: 1, inconclusive: 0, fail: -1 }
 
-export const DEFAULT_ROLLOUT_TTL_SECONDS = 3600
-export const DEFAULT_MAX_ROLLOUT_STAGES = 500
+export { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS }
 
 export interface GateMetricsOptions {
   version: string

@@ -7,6 +7,7 @@
 import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import { AttemptFailure, parseJson, parseRetryAfter, RETRY_STATUSES, UpstreamClient, type CallContext, type Query, type UpstreamLimits, type UpstreamResponse } from '../upstream.js'
+import { DEFAULT_CORDUM_MAX_CONCURRENCY } from '../../config/settings.js'
 
 export { parseRetryAfter, type CallContext, type Query }
 
@@ -24,7 +25,7 @@ export interface CordumClientOptions extends Partial<UpstreamLimits> {
   telemetry?: Telemetry
 }
 
-export const CORDUM_MAX_CONCURRENCY = 8
+export const CORDUM_MAX_CONCURRENCY = DEFAULT_CORDUM_MAX_CONCURRENCY
 
 export class CordumClient {
   readonly origin: string

@@ -19,6 +19,7 @@ import { readsFor, refusedReads, type Refusal } from './permissions.js'
 import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, SliceCache, type SlicedReads, type SliceOptions } from './slices.js'
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
+import { DEFAULT_DEADLINE_MS, DEFAULT_SLICE_CACHE_ENTRIES, DEFAULT_SLICE_CACHE_MB } from '../../config/settings.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
   /** Overall deadline of one observation, all pages and retries included (ms). */
@@ -37,9 +38,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
   maxPages?: number
 }
 
-export const DEFAULT_DEADLINE_MS = 8_000
-export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
-export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
+export { DEFAULT_DEADLINE_MS, DEFAULT_SLICE_CACHE_ENTRIES }
+export const DEFAULT_SLICE_CACHE_BYTES = DEFAULT_SLICE_CACHE_MB * 1024 * 1024
 
 /** A read that may be refused with 403: its value, or why it is unavailable. */
 type Outcome<T> = { ok: true, value: T } | { ok: false, unavailable: { code: string, reason: string }, error: GateError }
