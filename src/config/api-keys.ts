@@ -28,7 +28,7 @@ export function digest (key: string): Buffer {
 /** Parses GATE_API_KEYS; errors name the entry by position, never by its value. */
 export function parseApiKeys (text: string | undefined): ApiKey[] {
   if (text === undefined || text.trim() === '') return []
-  return text.split(',').map((raw, i) => {
+  const keys = text.split(',').map((raw, i) => {
     const entry = raw.trim()
     const at = `GATE_API_KEYS entry ${i + 1}`
     const colon = entry.indexOf(':')
@@ -43,4 +43,10 @@ export function parseApiKeys (text: string | undefined): ApiKey[] {
     }
     return apiKey
   })
+  // A key given twice would be bound by its first entry only, silently: refused, by position.
+  for (const k of keys) {
+    const first = keys.find((other) => other.digest.equals(k.digest))
+    if (first !== undefined && first !== k) throw new GateError('GATE_ERR_CONFIG_INVALID', `GATE_API_KEYS entry ${k.index}: the same key as entry ${first.index}; give each key once (KEY:tenant1|tenant2 for several tenants)`)
+  }
+  return keys
 }

@@ -181,10 +181,10 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     max: 60,
     unit: 's',
-    off: 'every request is evaluated and recorded',
     meaning: 'an identical question (the same request once resolved; the default `until` is rounded to 10 s) asked again within this many seconds gets the answer and decision record of one evaluation, ' +
       'and a `GET` of the very same URL gets it before its query is parsed again (never past the answer\'s time, nor past the 10 s step of a defaulted `until`); ' +
-      'one `scored` log line per evaluation, repeats at `debug` ([evidence](evidence.md))',
+      'one `scored` log line per evaluation, repeats at `debug` ([evidence](evidence.md)); `0`: every request is judged and recorded, ' +
+      'but identical questions within 10 s still share one read of the sources (the observation cache, which this setting does not turn off)',
   },
   {
     name: 'MAX_SCORES_IN_FLIGHT',

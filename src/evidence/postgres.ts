@@ -25,8 +25,9 @@ const COLUMNS = 'id, tenant, seq, kind, time_ms, namespace, rollout, revision, s
 /** int8 columns (seq, time_ms) as numbers: they stay far below 2^53. */
 const types = { getTypeParser: (oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) }
 
+/** The database's own text (a constraint, a host) stays in the cause, for the log; the answer says what failed. */
 function unavailable (what: string, err: unknown): GateError {
-  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (PostgreSQL) could not ${what}: ${(err as Error).message}`, { source: 'evidence', cause: err })
+  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (PostgreSQL) could not ${what}; retry`, { source: 'evidence', cause: err })
 }
 
 /** host:port/database of a connection string, for logs (no user, no password). */
@@ -50,8 +51,14 @@ export class PostgresStore implements EvidenceStore {
     this.location = describePostgres(url)
     this.#now = now
     this.#pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5_000, query_timeout: 10_000, types })
-    // An idle client that loses its connection must not crash the gate; the next query reconnects.
+    // A client that loses its connection (the server restarted, an administrator terminated
+    // its backend) emits 'error'. The pool listens on idle clients only; a client checked out
+    // for an append or a verify would take the process down with it. So every client gets its
+    // own listener when it connects: the query under way fails (the request answers 503
+    // GATE_ERR_EVIDENCE_UNAVAILABLE), the broken client is discarded on release, and the next
+    // request connects afresh.
     this.#pool.on('error', () => {})
+    this.#pool.on('connect', (client) => { client.on('error', () => {}) })
   }
 
   /** Connects and applies migrations; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */

@@ -17,8 +17,9 @@ import type { DecisionFilter, EvidenceStore, ListOptions, Page, PruneReport } fr
 
 export const SQLITE_FILE = 'evidence.sqlite'
 
+/** The database's own text (a constraint, a file path) stays in the cause, for the log; the answer says what failed. */
 function unavailable (what: string, err: unknown): GateError {
-  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (SQLite) could not ${what}: ${(err as Error).message}`, { source: 'evidence', cause: err })
+  return new GateError('GATE_ERR_EVIDENCE_UNAVAILABLE', `the evidence store (SQLite) could not ${what}; retry`, { source: 'evidence', cause: err })
 }
 
 export class SqliteStore implements EvidenceStore {

@@ -21,6 +21,7 @@ import { healthRoutes } from './routes/health.js'
 import { pageRoutes } from './routes/pages.js'
 import { scoreRoutes } from './routes/score.js'
 import { stagesRoutes } from './routes/stages.js'
+import { useStrictValidation } from './validation.js'
 
 export interface AppOptions {
   service: ScoreService
@@ -49,6 +50,7 @@ const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics'])
 
 export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const keys = opts.apiKeys ?? []
+  useStrictValidation(app)
   registerErrorHandlers(app)
   if (opts.underPressure !== false) await registerUnderPressure(app, opts.underPressure)
   await registerSwagger(app, opts.version ?? '0.0.0')

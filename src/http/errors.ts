@@ -57,7 +57,7 @@ function validationError (err: FastifyError & { validation?: AjvIssue[], validat
     }
     case 'type':
       if (field === '') return bad('must be a JSON object')
-      if (Array.isArray(value) && issue.params.type !== 'array') return bad(`given ${value.length} times; give it once`)
+      if (Array.isArray(value) && issue.params.type !== 'array') return bad(where === 'body' ? `must be ${KIND[String(issue.params.type)] ?? String(issue.params.type)}, not a list` : `given ${value.length} times; give it once`)
       return bad(`must be ${KIND[String(issue.params.type)] ?? String(issue.params.type)}${got}`)
     case 'enum':
       return bad(`must be one of ${(issue.params.allowedValues as unknown[]).map(String).join(', ')}${got}`)
@@ -118,7 +118,9 @@ export function registerErrorHandlers (app: FastifyInstance): void {
       // Shed requests are counted in /metrics (http_requests_total, 503); a warn line for each
       // would add to the very load being shed.
       const level = gate.code === 'GATE_ERR_INTERNAL' ? 'error' : gate.code === 'GATE_ERR_UNAVAILABLE' ? 'debug' : 'warn'
-      request.log[level]({ err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined, code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message }, 'request failed')
+      // The evidence store's own error (SQLite's or PostgreSQL's text) goes to the log only.
+      const cause = gate.code === 'GATE_ERR_EVIDENCE_UNAVAILABLE' && gate.cause instanceof Error ? gate.cause.message : undefined
+      request.log[level]({ err: gate.code === 'GATE_ERR_INTERNAL' ? err : undefined, code: gate.code, source: gate.source, reason: gate.code === 'GATE_ERR_INTERNAL' ? undefined : gate.message, cause }, 'request failed')
     }
     if (gate.statusCode === 503 && gate.code === 'GATE_ERR_UNAVAILABLE') void reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     void reply.code(gate.statusCode).send(errorBody(gate))

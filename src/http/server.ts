@@ -111,8 +111,10 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     // While closing, the onRequest hook below answers with the gate's own 503 (code,
     // Retry-After) rather than Fastify's bare one.
     return503OnClosing: false,
-    // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Unknown fields are refused (a typo such as `stagee` is named), not silently dropped. The
+    // gate's routes validate with their own compiler (http/validation.ts: nothing coerced but
+    // decimal numbers in a query string); this is for anything registered beside them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>()
   // SIGTERM: requests already in flight finish (and record their evidence); a request that

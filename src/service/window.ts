@@ -4,6 +4,7 @@
  * identical requests arriving together ask the same question (and share one upstream fetch).
  */
 import { GateError } from '../errors.js'
+import { parseRfc3339 } from './rfc3339.js'
 
 export const UNTIL_ROUNDING_MS = 10_000
 /** Cordum keeps its decision log 30 days; a longer window cannot be answered. */
@@ -13,7 +14,6 @@ const FUTURE_SLACK_MS = 60_000
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/i
 
 export function badField (field: string, message: string, value?: unknown): GateError {
   const details: Record<string, unknown> = { field }
@@ -30,8 +30,8 @@ export function parseDuration (text: string): number | undefined {
 }
 
 function parseTime (field: string, text: string): Date {
-  const t = RFC3339.test(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(t)) throw badField(field, `must be an RFC 3339 time such as 2026-11-26T09:00:00Z${field === 'since' ? ' or a duration such as 30m' : ''}, got '${text.slice(0, 64)}'`, text.slice(0, 64))
+  const t = parseRfc3339(text)
+  if (t === undefined) throw badField(field, `must be an RFC 3339 time such as 2026-11-26T09:00:00Z${field === 'since' ? ' or a duration such as 30m' : ''}, got '${text.slice(0, 64)}'`, text.slice(0, 64))
   return new Date(t)
 }
 

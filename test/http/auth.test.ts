@@ -27,6 +27,8 @@ t.test('GATE_API_KEYS: a key is 16 to 512 characters of [A-Za-z0-9._~+/=-], noth
     t.equal(err.message, 'GATE_API_KEYS entry 2: a key must be 16-512 characters of letters, digits and . _ ~ + / = -', `${why}: the entry named by position`)
     t.notOk(err.message.includes(key), `${why}: the value is not echoed`)
   }
+  // Issue 20: a repeated key was bound by its first entry only, silently.
+  t.throws(() => parseApiKeys(`${KEY}:a,other-key-0123456789,${KEY}:b`), { code: 'GATE_ERR_CONFIG_INVALID', message: 'GATE_API_KEYS entry 3: the same key as entry 1; give each key once (KEY:tenant1|tenant2 for several tenants)' }, 'a key given twice is refused, by position, without its value')
 })
 
 t.test('GATE_API_KEYS: unset, empty or blank means no keys; entries and tenants are trimmed', async (t) => {

@@ -252,9 +252,10 @@ t.test('401 fails the source; 403 on an admin route makes only those signals una
   t.equal(partial.job_failure_rate?.unavailable?.code, 'GATE_ERR_UPSTREAM_AUTH', 'the refused list makes its signal unavailable')
   t.ok(partial.policy_deny_rate?.canary !== undefined, 'the others are still measured')
 
-  // Refused everywhere (a tenant the key does not belong to): the source as a whole fails.
+  // Refused everywhere (a tenant the key does not belong to): the source as a whole fails, as
+  // the request's fault (a 4xx naming the tenant), not as an upstream failure.
   const wrongTenant = await failure(admin.observe(request('support-agent-healthy', { tenant: 'other' }), specs('policy_deny_rate', 'job_failure_rate'), new AbortController().signal))
-  t.equal(wrongTenant.code, 'GATE_ERR_UPSTREAM_AUTH')
+  t.equal(wrongTenant.code, 'GATE_ERR_FORBIDDEN')
   t.match(wrongTenant.message, /403/)
 })
 

@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify'
 import type { DecisionRecord } from '../../evidence/record.js'
 import type { DecisionFilter, EvidenceStore } from '../../evidence/store.js'
 import { GateError } from '../../errors.js'
+import { parseRfc3339 } from '../../service/rfc3339.js'
 import { badField, parseDuration } from '../../service/window.js'
 import { authorizeTenant } from '../auth.js'
 import type { Static } from 'typebox'
@@ -15,14 +16,12 @@ import { DecisionIdParamsSchema, DecisionListQuerySchema, DecisionListSchema, De
 import { BadRequestSchema, ErrorSchema, UpstreamErrorSchema } from '../schemas.js'
 import { SECURITY } from './score.js'
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/i
-
 function timeOf (field: string, text: string | undefined, now: number): number | undefined {
   if (text === undefined || text === '') return undefined
   const back = field === 'since' ? parseDuration(text) : undefined
   if (back !== undefined) return now - back
-  const t = RFC3339.test(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(t)) throw badField(field, `must be an RFC 3339 time such as 2026-11-26T09:00:00Z${field === 'since' ? ' or a duration back from now such as 24h' : ''}, got '${text.slice(0, 64)}'`, text.slice(0, 64))
+  const t = parseRfc3339(text)
+  if (t === undefined) throw badField(field, `must be an RFC 3339 time such as 2026-11-26T09:00:00Z${field === 'since' ? ' or a duration back from now such as 24h' : ''}, got '${text.slice(0, 64)}'`, text.slice(0, 64))
   return t
 }
 

@@ -103,6 +103,12 @@ function statusFailure (http: UpstreamClient, res: UpstreamResponse, what: strin
   if (status === 401) {
     return new AttemptFailure(http.error('GATE_ERR_UPSTREAM_AUTH', `Cordum refused the gate's API key (401) for ${what}${said}; check CORDUM_API_KEY`, { status }), false)
   }
+  // Cordum's 403 for an X-Tenant-ID the key may not read (an unknown tenant, or another one's):
+  // the request's own fault, the same however often it is asked, so a 4xx (Argo would retry a
+  // 503 for ever) rather than an upstream failure.
+  if (status === 403 && detail !== undefined && /tenant/i.test(detail)) {
+    return new AttemptFailure(new GateError('GATE_ERR_FORBIDDEN', `tenant: Cordum does not let the gate read this tenant (403 for ${what}${said}): it is unknown to Cordum or not the tenant of CORDUM_API_KEY`, { source: 'cordum', details: { field: 'tenant' } }), false)
+  }
   if (status === 403) {
     return new AttemptFailure(http.error('GATE_ERR_UPSTREAM_AUTH', `Cordum answered 403 for ${what}${said}: the key lacks the permission or role, or the tenant does not match`, { status }), false)
   }
