@@ -1,5 +1,5 @@
 import { defaultPolicy, loadGatesFile } from '../config/load.js'
-import { loadObservationsFile } from '../config/observations-file.js'
+import { loadObservationsFile } from '../sources/observations-file.js'
 import { unknownName } from '../config/names.js'
 import { judge as judgeObservations } from '../gate/verdict.js'
 import { EXIT_VERDICT, FAIL_ON_USAGE, failOn, parseOptions, TABLE_OPTIONS, TABLE_OPTIONS_USAGE, tableWidth, UsageError, useColour, verdictExit, type Command } from './command.js'

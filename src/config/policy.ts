@@ -3,7 +3,7 @@
  * checked, thresholds in one shape. Built from a schema-valid file by `buildPolicy`, which
  * also reports the cross-field problems the schema cannot express.
  */
-import { compileQueries, DIALECT } from '../sources/query/roles.js'
+import { compileQueries, DIALECT } from './query/roles.js'
 import { unknownName } from './names.js'
 import type { GatesFile, RawPolicySimulation, RawSignal, RawStage, RawStageSignal, RawTrigger } from './schema.js'
 

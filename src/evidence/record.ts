@@ -8,7 +8,7 @@
  * a link that `verifyChain` reports. Retention prunes the oldest records behind an anchor
  * record (see `AnchorRecord`), so a pruned chain still verifies.
  */
-import type { ActionsTaken } from '../actions/types.js'
+import type { ActionsTaken } from '../service/ports.js'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import type { Observations } from '../gate/observations.js'
 import type { Judgement, Verdict } from '../gate/verdict.js'

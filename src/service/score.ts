@@ -5,7 +5,7 @@
  * the stage needs (sharing identical concurrent fetches), applies the stage's on_source_error,
  * and judges.
  */
-import type { ActionsTaken, ApprovalTaken, RollbackTaken } from '../actions/types.js'
+import type { ActionsTaken, ApprovalTaken, RollbackTaken } from './ports.js'
 import { canonicalJson } from '../canonical-json.js'
 import type { LoadedPolicy } from '../config/load.js'
 import { unknownName } from '../config/names.js'

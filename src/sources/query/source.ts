@@ -15,8 +15,8 @@ import { GateError } from '../../errors.js'
 import type { BacklogArm, QuantileArm, RateArm, RateBucket, SignalObservation } from '../../gate/observations.js'
 import type { ObservationRequest, SignalSource } from '../source.js'
 import { QueryClient, type CallContext, type QueryClientOptions, type QueryResult } from './client.js'
-import { compileQueries, DIALECT, type ArmName, type Role, type SignalQueries } from './roles.js'
-import { duration, MissingValueError, renderTemplate, type QueryTemplate, type TemplateValues } from './template.js'
+import { compileQueries, DIALECT, type ArmName, type Role, type SignalQueries } from '../../config/query/roles.js'
+import { duration, MissingValueError, renderTemplate, type QueryTemplate, type TemplateValues } from '../../config/query/template.js'
 import { DEFAULT_DEADLINE_MS } from '../../config/settings.js'
 
 export interface QueryApi {
