@@ -1,6 +1,6 @@
 /**
  * The shape of src/ (docs/architecture.md): no two folders import each other, directly or
- * round a longer loop, and config/ is a leaf that imports nothing outside itself but the
+ * round a longer loop; no file over 400 lines without saying why at its top; and config/ is a leaf that imports nothing outside itself but the
  * shared files at the top of src/ that import no folder (errors.ts, canonical-json.ts). Read from the source text: every static `import ... from`, `export ... from` and
  * dynamic `import()` of a relative path, `import type` included (a type shared both ways ties
  * two folders as tightly as a function does).
@@ -102,4 +102,14 @@ t.test('config/ is a leaf: it imports nothing outside itself but top files that 
   t.ok(shared('errors.ts') && !shared('cli.ts'), 'errors.ts is such a file, cli.ts is not')
   const out = edges.filter((e) => unitOf(e.from) === 'config' && unitOf(e.to) !== 'config' && !shared(unitOf(e.to)))
   t.same(out.map((e) => `${relative(SRC, e.from)} -> ${relative(SRC, e.to)}`), [])
+})
+
+t.test('no file in src/ is over 400 lines without saying why at its top', async (t) => {
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    const lines = text.split('\n').length
+    if (lines <= 400) continue
+    const top = /^\/\*\*[\s\S]*?\*\//.exec(text)?.[0] ?? ''
+    t.match(top, /Over 400 lines: \S/, `${relative(SRC, file)}: ${lines} lines; its top comment says why ("Over 400 lines: ...")`)
+  }
 })
