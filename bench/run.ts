@@ -10,9 +10,10 @@
  * load per route for throughput, in alternating 2-second runs), --evaluations=N (warm
  * evaluations for RSS drift), --no-plugin, --from-source (run the gate through tsx instead of
  * building dist/), --only=GROUPS (some of scaling, coalescing, throughput, incremental, memory,
- * overload, decoders, plugin), --evidence=none (gates keep no decision records), --json=PATH
- * (default .bench/results.json). The overload and decoders groups (bench/timings.ts) measure
- * what the tests no longer time.
+ * overload, decoders, plugin, decisions), --evidence=none (gates keep no decision records),
+ * --json=PATH (default .bench/results.json). The overload and decoders groups (bench/timings.ts)
+ * measure what the tests no longer time; decisions (bench/decisions.ts) is the rollout
+ * simulator on issue 15's targets (no sandbox, no gate process).
  *
  * The sandbox (bench profile, src/sandbox/bench.ts) runs in its own process; every gate under
  * measurement is a separate `agent-canary-gate serve` process, started fresh where the cache
@@ -28,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { request } from 'undici'
 import type { BenchProfile, BenchSegment } from '../src/sandbox/bench.js'
+import { benchDecisions } from './decisions.js'
 import { benchDecoders, benchOverload } from './timings.js'
 import { buildDist, cpuMsOf, ROOT, score, scorePath, startGate, startSandboxProcess, upstreamDelta, type GateBuild, type GateProc, type SandboxProc, type Score, type ScoreAsk } from './lib.js'
 
@@ -45,7 +47,9 @@ interface Row {
 }
 
 const H = 3600_000
-const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'plugin']
+const GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload', 'decoders', 'plugin', 'decisions']
+/** The groups that measure a gate against the sandbox (the others need neither). */
+const SANDBOX_GROUPS = ['scaling', 'coalescing', 'throughput', 'incremental', 'memory', 'overload']
 const STAGE = 'canary-1'
 
 function usage (message: string): never {
@@ -559,19 +563,11 @@ async function benchMemory ({ opts, sandbox, warm, sized, rows, details }: Run):
   }
 }
 
-async function main (): Promise<void> {
-  const opts = options()
-  build = opts.build
-  gateEnv = opts.gateEnv
-  uncappedEnv = { CORDUM_MAX_PAGES: String(pagesFor(Math.max(...opts.sizes, opts.incremental))) }
-  if (build === 'dist') buildDist()
-  const { profile, warm, sized, growing } = layout(opts.sizes, opts.incremental)
-  const rows: Row[] = []
-  const details: Record<string, unknown> = {}
-  const startLoad = loadavg()
-  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, ${[...opts.only].join(', ')}${opts.gateEnv.EVIDENCE_URL === 'none' ? ', EVIDENCE_URL=none' : ''}, gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}${opts.quick ? ', quick' : ''}; gates on the uncapped jobs list run with CORDUM_MAX_PAGES=${uncappedEnv.CORDUM_MAX_PAGES as string}`)
+/** The groups that measure gates against the sandbox, which runs for their time only. */
+async function benchGates (parts: Omit<Run, 'sandbox'>, profile: BenchProfile): Promise<void> {
+  const { opts, warm, sized, rows, details } = parts
   const sandbox = await startSandboxProcess(profile)
-  const run: Run = { opts, sandbox, warm, sized, growing, rows, details }
+  const run: Run = { ...parts, sandbox }
   try {
     const solo = opts.only.has('scaling') ? await benchScaling(run) : undefined
     if (opts.only.has('coalescing')) {
@@ -595,10 +591,31 @@ async function main (): Promise<void> {
   } finally {
     await sandbox.close()
   }
+}
+
+async function main (): Promise<void> {
+  const opts = options()
+  build = opts.build
+  gateEnv = opts.gateEnv
+  uncappedEnv = { CORDUM_MAX_PAGES: String(pagesFor(Math.max(...opts.sizes, opts.incremental))) }
+  const gates = SANDBOX_GROUPS.some((g) => opts.only.has(g))
+  if (build === 'dist' && (gates || opts.only.has('plugin'))) buildDist()
+  const { profile, warm, sized, growing } = layout(opts.sizes, opts.incremental)
+  const rows: Row[] = []
+  const details: Record<string, unknown> = {}
+  const startLoad = loadavg()
+  log(`bench: node ${process.version}, ${cpus().length} cores, load ${startLoad.map((l) => l.toFixed(2)).join(' ')}, sizes ${opts.sizes.map(fmtN).join('/')} per arm, ${[...opts.only].join(', ')}${opts.gateEnv.EVIDENCE_URL === 'none' ? ', EVIDENCE_URL=none' : ''}, ${gates ? `gate from ${build === 'dist' ? 'dist/ (built now)' : 'sources (tsx)'}` : 'no gate process'}${opts.quick ? ', quick' : ''}${gates ? `; gates on the uncapped jobs list run with CORDUM_MAX_PAGES=${uncappedEnv.CORDUM_MAX_PAGES as string}` : ''}`)
+  if (gates) await benchGates({ opts, warm, sized, growing, rows, details }, profile)
   if (opts.only.has('decoders')) {
     const d = benchDecoders(opts.quick ? 300 : 5_000)
     rows.push(...d.rows)
     details.decoders = d.details
+  }
+
+  if (opts.only.has('decisions')) {
+    const d = benchDecisions(opts.quick ? 40 : 400, log)
+    rows.push(...d.rows)
+    details.decisions = d.details
   }
 
   // 6. The plugin's round trips (needs Go), informational: its own baseline is Control.Ping.

@@ -11,10 +11,11 @@ import { judge } from './cli/judge.js'
 import { sandbox } from './cli/sandbox.js'
 import { score } from './cli/score.js'
 import { serve } from './cli/serve.js'
+import { simulate } from './cli/simulate.js'
 import { validate } from './cli/validate.js'
 import { VERSION } from './http/server.js'
 
-export const COMMANDS: Command[] = [serve, score, validate, judge, decisions, sandbox]
+export const COMMANDS: Command[] = [serve, score, validate, judge, simulate, decisions, sandbox]
 
 function help (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
@@ -60,7 +61,7 @@ export async function main (argv: string[], io: Io): Promise<number> {
 // Run when executed (bin link, node dist/cli.js, tsx src/cli.ts), not when imported by tests.
 const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1])
 if (invoked === realpathSync(fileURLToPath(import.meta.url))) {
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env })
+  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin })
   // exitCode, not exit(): a long-running command (serve) resolves only when it is done.
   process.exitCode = code
 }

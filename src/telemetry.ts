@@ -45,6 +45,8 @@ export type SliceCacheResult = 'hit' | 'shared' | 'miss'
 
 /** What a judgement is about: the rollout (or, when a request names none, the canary) and stage. */
 export interface RolloutStage {
+  /** The Cordum tenant asked about: two tenants' rollouts of the same name are two series. */
+  tenant: string
   /** Kubernetes namespace of the rollout, when the request names one. */
   namespace?: string
   rollout: string

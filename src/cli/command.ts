@@ -6,6 +6,8 @@ export interface Io {
   stdout: { write: (chunk: string) => unknown, isTTY?: boolean, columns?: number }
   stderr: { write: (chunk: string) => unknown }
   env: Record<string, string | undefined>
+  /** Standard input, for commands that read a stream (judge --jsonl). */
+  stdin?: AsyncIterable<string | Buffer>
 }
 
 export interface Command {

@@ -25,12 +25,12 @@ export function digest (key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest()
 }
 
-/** Parses GATE_API_KEYS; errors name the entry by position, never by its value. */
-export function parseApiKeys (text: string | undefined): ApiKey[] {
+/** Parses GATE_API_KEYS (or another list of keys in its form, `name`); errors name the entry by position, never by its value. */
+export function parseApiKeys (text: string | undefined, name = 'GATE_API_KEYS'): ApiKey[] {
   if (text === undefined || text.trim() === '') return []
   const keys = text.split(',').map((raw, i) => {
     const entry = raw.trim()
-    const at = `GATE_API_KEYS entry ${i + 1}`
+    const at = `${name} entry ${i + 1}`
     const colon = entry.indexOf(':')
     const key = colon === -1 ? entry : entry.slice(0, colon)
     if (!KEY.test(key)) throw new GateError('GATE_ERR_CONFIG_INVALID', `${at}: a key must be 16-512 characters of letters, digits and . _ ~ + / = -`)
@@ -46,7 +46,7 @@ export function parseApiKeys (text: string | undefined): ApiKey[] {
   // A key given twice would be bound by its first entry only, silently: refused, by position.
   for (const k of keys) {
     const first = keys.find((other) => other.digest.equals(k.digest))
-    if (first !== undefined && first !== k) throw new GateError('GATE_ERR_CONFIG_INVALID', `GATE_API_KEYS entry ${k.index}: the same key as entry ${first.index}; give each key once (KEY:tenant1|tenant2 for several tenants)`)
+    if (first !== undefined && first !== k) throw new GateError('GATE_ERR_CONFIG_INVALID', `${name} entry ${k.index}: the same key as entry ${first.index}; give each key once (KEY:tenant1|tenant2 for several tenants)`)
   }
   return keys
 }

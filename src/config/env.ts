@@ -22,6 +22,13 @@ export interface ServiceConfig {
   /** How the gate reads Cordum (the configured gateway or the demo sandbox): docs/cordum.md "Reads at scale". */
   cordumReads: CordumReads
   apiKeys: ApiKey[]
+  /**
+   * Keys that may call GET /api/v1/decisions/verify (VERIFY_API_KEYS, GATE_API_KEYS' form); when
+   * set, only they may, and a gate key that is not one of them gets 403. Empty: any gate key.
+   */
+  verifyKeys: ApiKey[]
+  /** The key GET /metrics asks for (METRICS_API_KEY); empty: /metrics is open. */
+  metricsKeys: ApiKey[]
   /** Absent: signals with `source: prometheus` are unavailable. */
   prometheus?: QueryUpstream
   /** Absent: signals with `source: loki` are unavailable. */
@@ -122,6 +129,8 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
       maxPages: integer(env, 'CORDUM_MAX_PAGES'),
     },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
+    verifyKeys: parseApiKeys(env.VERIFY_API_KEYS, 'VERIFY_API_KEYS'),
+    metricsKeys: parseApiKeys(env.METRICS_API_KEY, 'METRICS_API_KEY'),
     metrics: {
       rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS'),
       maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES'),
@@ -135,6 +144,7 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     },
     scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS'),
   }
+  if (config.metricsKeys.length > 1 || config.metricsKeys[0]?.tenants !== undefined) throw refuse('METRICS_API_KEY', 'must be one key (16-512 characters of letters, digits and . _ ~ + / = -), without tenants')
   const publicUrl = publicUrlOf(env.PUBLIC_URL)
   if (publicUrl !== undefined) config.publicUrl = publicUrl
   const gates = env.GATES_FILE?.trim()

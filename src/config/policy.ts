@@ -53,8 +53,6 @@ export interface Trigger {
   maxPending?: number
   maxOldestAgeSeconds?: number
   maxSeconds?: number
-  sustainedIntervals?: number
-  minEventsPerInterval: number
 }
 
 export interface ScoreThresholds { pass: number, marginal: number }
@@ -105,6 +103,9 @@ export interface PolicySimulation {
   workflows: string[]
 }
 
+/** Why the keys of the old raw-count overload rule are refused. */
+const RETIRED_SUSTAINED = 'counting overloaded sub-intervals is retired: it had no rate, no baseline and no error control. Overload is a rate rule against the baseline: use the overload_ratio trigger (max_ratio, floor; docs/judging.md)'
+
 /** The check signal and trigger the scenario catalog adds to its stages. */
 export const POLICY_SIMULATION = 'policy_simulation'
 
@@ -119,7 +120,7 @@ export interface Stage {
   minDataPoints: number
   score: ScoreThresholds
   alpha: number
-  /** Width of the sub-intervals that "sustained" rules count in. */
+  /** Width of the sub-intervals the sources count per-arm series in (decision pages, dashboards). */
   subIntervalMinutes: number
   trafficSplit: TrafficSplitPolicy
   signals: StageSignal[]
@@ -138,7 +139,7 @@ export interface GatesPolicy {
   errorRateFloor: number
   onSourceError: OnSourceError
   approvalBacklog: { maxPending: number, maxOldestAgeSeconds: number }
-  overload: { reasonCodes: string[], subIntervalMinutes: number, sustainedIntervals: number, minEventsPerInterval: number }
+  overload: { reasonCodes: string[], subIntervalMinutes: number }
   trafficSplit: TrafficSplitPolicy
   signals: Record<string, SignalSpec>
   stages: Record<string, Stage>
@@ -174,8 +175,6 @@ const DEFAULTS = {
     // attempts, fails the job with max_scheduling_retries (research/cordum-api.md section 2).
     reasonCodes: ['pool_overloaded', 'no_workers', 'no_pool_mapping', 'tenant_limit', 'max_scheduling_retries'],
     subIntervalMinutes: 5,
-    sustainedIntervals: 3,
-    minEventsPerInterval: 1,
   },
   trafficSplit: { enabled: true, tolerance: 0.5, signal: 'policy_deny_rate' },
 }
@@ -188,17 +187,18 @@ function builtinSignals (seed: SeedValues): Record<string, RawSignal> {
       kind: 'rate',
       source: 'cordum',
       description: 'share of the agent\'s Cordum policy decisions that deny',
+      // The absolute limit of Cordum's guide is the margin. (A ratio of 1.5x over a 2% floor,
+      // as before, never bound: 1.5 x 2% is the 3% limit itself.)
       max_rate: seed.rollbackTriggers.maxPolicyDenyRate,
-      max_ratio: 1.5,
-      // Under 2% the absolute 3% limit of Cordum's guide is what matters; a ratio to a tiny baseline
-      // would demand thousands of events to show practical equivalence.
-      floor: 0.02,
     },
     job_failure_rate: {
       kind: 'rate',
       source: 'cordum',
       description: 'share of the agent\'s finished jobs that FAILED or TIMEOUT',
-      max_ratio: 1.5,
+      // Pass margin 2x the baseline: at canary-1 (10% of 200 jobs/min, 2% failures) telling 2%
+      // from 4% takes about 400 canary jobs at alpha 5% and power 80% (fixed horizon), i.e. 20
+      // minutes; a 1.5x margin would take about 1,300 (65 minutes, past the hour Argo allows).
+      max_ratio: 2.0,
       floor: seed.errorRateFloor,
     },
     approval_backlog: {
@@ -230,7 +230,10 @@ function builtinTriggers (seed: SeedValues): Record<string, RawTrigger> {
     policy_deny_rate: { signal: 'policy_deny_rate', max_rate: seed.rollbackTriggers.maxPolicyDenyRate },
     error_rate_ratio: { signal: 'job_failure_rate', max_ratio: seed.rollbackTriggers.maxErrorRateDelta, floor: seed.errorRateFloor },
     approval_backlog: { signal: 'approval_backlog', max_pending: seed.approvalBacklog.maxPending, max_oldest_age_seconds: seed.approvalBacklog.maxOldestAgeSeconds },
-    sustained_overload: { signal: 'overload_rate', sustained_intervals: seed.overload.sustainedIntervals, min_events_per_interval: seed.overload.minEventsPerInterval },
+    // The canary's overload against the baseline's: overload alike in both arms is shared
+    // capacity and never fires this. The 0.5% floor keeps a near-zero baseline from making a
+    // handful of requeues a rollback.
+    overload_ratio: { signal: 'overload_rate', max_ratio: 1.5, floor: 0.005 },
     deny_spike: { signal: 'policy_deny_rate', max_ratio: 2.0, floor: 0.01 },
     schema_violations: { signal: 'schema_violation_rate', max_ratio: 1.0, floor: 0.005 },
   }
@@ -268,7 +271,7 @@ const STAGE_DEFAULTS: Record<string, StageDefault> = {
     triggers: ['approval_backlog'],
   },
   'canary-2': {
-    description: '25-50% live traffic: stable policy deny rate; rollback on sustained overload reason codes',
+    description: '25-50% live traffic: stable policy deny rate; rollback when the canary shows more overload than the baseline',
     live: true,
     signals: {
       policy_deny_rate: { weight: 3, required: true },
@@ -276,7 +279,7 @@ const STAGE_DEFAULTS: Record<string, StageDefault> = {
       overload_rate: { weight: 2, required: true },
       approval_backlog: { weight: 1, required: false },
     },
-    triggers: ['approval_backlog', 'sustained_overload'],
+    triggers: ['approval_backlog', 'overload_ratio'],
   },
   full: {
     description: '100% traffic: no critical incidents through one business cycle; rollback on severe regression',
@@ -287,7 +290,7 @@ const STAGE_DEFAULTS: Record<string, StageDefault> = {
       overload_rate: { weight: 2, required: true },
       approval_backlog: { weight: 1, required: false },
     },
-    triggers: ['approval_backlog', 'sustained_overload'],
+    triggers: ['approval_backlog', 'overload_ratio'],
   },
 }
 
@@ -315,9 +318,10 @@ export function buildPolicy (file: GatesFile, problems: PolicyProblem[]): GatesP
     overload: {
       reasonCodes: g.overload?.reason_codes ?? DEFAULTS.overload.reasonCodes,
       subIntervalMinutes: g.overload?.sub_interval_minutes ?? DEFAULTS.overload.subIntervalMinutes,
-      sustainedIntervals: g.overload?.sustained_intervals ?? DEFAULTS.overload.sustainedIntervals,
-      minEventsPerInterval: g.overload?.min_events_per_interval ?? DEFAULTS.overload.minEventsPerInterval,
     },
+  }
+  for (const key of ['sustained_intervals', 'min_events_per_interval'] as const) {
+    if (g.overload?.[key] !== undefined) problems.push({ path: [...root, 'overload', key], key: true, message: RETIRED_SUSTAINED })
   }
 
   // Null-prototype maps: a request naming a stage or signal such as `constructor` or
@@ -591,15 +595,12 @@ function buildTrigger (name: string, entry: RawTrigger, policy: GatesPolicy, pat
   }
   const thresholds = thresholdsOf(entry, spec.thresholds.floor)
   const subject = `trigger '${name}' reads ${spec.kind} signal '${entry.signal}'`
-  const sustained = entry.sustained_intervals !== undefined
-  if (sustained && spec.kind !== 'rate') {
-    problems.push({ path: [...path, 'sustained_intervals'], key: true, message: `${subject}: sustained_intervals applies only to rate signals` })
+  for (const key of ['sustained_intervals', 'min_events_per_interval'] as const) {
+    if (entry[key] !== undefined) problems.push({ path: [...path, key], key: true, message: RETIRED_SUSTAINED })
   }
-  // A trigger needs a rule: a threshold fitting its signal's kind, or a sustain count.
-  checkThresholds(spec.kind, thresholds, subject, path, problems, !sustained)
-  const trigger: Trigger = { name, signal: entry.signal, kind: spec.kind, ...definedOnly(thresholds), floor: thresholds.floor, minEventsPerInterval: entry.min_events_per_interval ?? 1 }
-  if (sustained) trigger.sustainedIntervals = entry.sustained_intervals as number
-  return trigger
+  // A trigger needs a rule: a threshold fitting its signal's kind.
+  checkThresholds(spec.kind, thresholds, subject, path, problems, true)
+  return { name, signal: entry.signal, kind: spec.kind, ...definedOnly(thresholds), floor: thresholds.floor }
 }
 
 function definedOnly<T extends object> (o: T): Partial<T> {

@@ -47,14 +47,15 @@ export const StageSignalSchema = Type.Object({
 export const TriggerSchema = Type.Object({
   enabled: Type.Optional(Type.Boolean({ description: 'false removes an inherited trigger from this stage' })),
   signal: Type.Optional(Name('the signal this trigger reads')),
-  max_rate: Type.Optional(Rate('fires when the canary rate\'s lower bound exceeds this')),
-  max_ratio: Type.Optional(Positive('fires when the canary\'s lower bound exceeds this multiple of max(baseline upper bound, floor)')),
+  max_rate: Type.Optional(Rate('fires on evidence (e-value >= 1/alpha) that the canary rate exceeds this')),
+  max_ratio: Type.Optional(Positive('fires on evidence that the canary rate exceeds this multiple of max(baseline rate, floor)')),
   floor: Type.Optional(Rate('absolute floor for the baseline in the ratio rule')),
   max_pending: Type.Optional(Count('fires when more approvals than this are pending for the canary')),
   max_oldest_age_seconds: Type.Optional(Positive('fires when the oldest pending approval is older than this')),
   max_seconds: Type.Optional(Positive('quantile signals: fires when the canary value exceeds this')),
-  sustained_intervals: Type.Optional(Type.Integer({ minimum: 1, description: 'fires when this many consecutive sub-intervals each show overload' })),
-  min_events_per_interval: Type.Optional(Type.Integer({ minimum: 1, description: 'overload-coded events that make a sub-interval count as overloaded' })),
+  // Retired (the raw-count overload rule): accepted by the schema so the policy can say why.
+  sustained_intervals: Type.Optional(Type.Integer({ minimum: 1, description: 'retired: overload is a rate rule against the baseline (overload_ratio)' })),
+  min_events_per_interval: Type.Optional(Type.Integer({ minimum: 1, description: 'retired: overload is a rate rule against the baseline (overload_ratio)' })),
 }, { additionalProperties: false })
 
 /** Values that may hold {{canary}}, {{baseline}}, {{tenant}}, {{namespace}}, {{rollout}}, {{revision}}, {{stage}}. */
@@ -130,7 +131,7 @@ export const GatesFileSchema = Type.Object({
       max_policy_deny_rate: Type.Optional(Rate('canary policy deny rate may not exceed this')),
     }, { additionalProperties: false })),
     // Extensions; all optional.
-    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 0.5, description: 'false-alarm probability of each confidence sequence' })),
+    alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 0.5, description: 'error probability of each boundary (pass, harm) of each rule, at any number of looks' })),
     error_rate_floor: Type.Optional(Rate('absolute floor for the baseline job failure rate in the ratio trigger')),
     on_source_error: Type.Optional(Type.Enum(['error', 'inconclusive'])),
     approval_backlog: Type.Optional(Type.Object({
@@ -139,9 +140,9 @@ export const GatesFileSchema = Type.Object({
     }, { additionalProperties: false })),
     overload: Type.Optional(Type.Object({
       reason_codes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Cordum reason codes that mean overload' })),
-      sub_interval_minutes: Type.Optional(Positive('width of the sub-intervals over which overload is counted')),
-      sustained_intervals: Type.Optional(Type.Integer({ minimum: 1, description: 'consecutive overloaded sub-intervals that make overload sustained' })),
-      min_events_per_interval: Type.Optional(Type.Integer({ minimum: 1 })),
+      sub_interval_minutes: Type.Optional(Positive('width of the sub-intervals the sources count per-arm series in')),
+      sustained_intervals: Type.Optional(Type.Integer({ minimum: 1, description: 'retired: overload is a rate rule against the baseline (overload_ratio)' })),
+      min_events_per_interval: Type.Optional(Type.Integer({ minimum: 1, description: 'retired: overload is a rate rule against the baseline (overload_ratio)' })),
     }, { additionalProperties: false })),
     traffic_split: Type.Optional(Type.Object({
       enabled: Type.Optional(Type.Boolean()),

@@ -1,21 +1,19 @@
 /**
  * Per-signal classification and hard triggers.
  *
- * A rate signal is judged by its confidence sequence, not its point estimate:
- *   fail     when the canary's lower bound is beyond the limit (evidence of a regression),
- *   pass     when the canary's upper bound is within it (evidence of health),
- *   marginal when the interval straddles it (not enough evidence either way yet).
- * Every arm's bound is computed at alpha/2, so a rule comparing canary and baseline is wrong
- * with probability at most alpha (Bonferroni over the two arms), at every look.
- *
- * Ratio rules compare against the baseline conservatively: a fail needs the canary's lower
- * bound above ratio x max(baseline upper bound, floor); a pass needs the canary's upper bound
- * under ratio x max(baseline lower bound, floor). The floor keeps a zero or missing baseline
- * from making the ratio undefined (Kayenta's meanRatio = NaN hole).
+ * A rate signal is a rule with a margin (src/gate/rule.ts, src/gate/sequential.ts): it
+ *   passes    on evidence that the canary is under its margin (pass e-value >= 1/alpha),
+ *   fails     on evidence that it is over it (harm e-value >= 1/alpha),
+ *   marginal  while neither boundary is crossed, with the events and minutes still needed.
+ * Comparative rules (max_ratio) test the canary against the baseline directly, conditioned on
+ * both arms' hits; absolute rules (max_rate) test the canary's rate alone. A rate trigger fires
+ * on the same harm test at its own level. Every boundary is anytime-valid at alpha.
  */
 import type { Stage, StageSignal, Thresholds, Trigger } from '../config/policy.js'
-import { pct, rateText, ratio, seconds } from './format.js'
-import { isBacklogArm, isCheckArm, isQuantileArm, isRateArm, type BacklogArm, type CheckArm, type QuantileArm, type RateBucket, type SignalObservation } from './observations.js'
+import { pct, ratio, seconds } from './format.js'
+import { isBacklogArm, isCheckArm, isQuantileArm, isRateArm, type BacklogArm, type CheckArm, type QuantileArm, type SignalObservation } from './observations.js'
+import { limitOf, rateRule, type RateRule, type RuleScale, type ToDecide } from './rule.js'
+import { lnEvidence, type Counts } from './sequential.js'
 import { rateBound, type RateBound } from './stats.js'
 
 export type SignalStatus = 'pass' | 'marginal' | 'fail' | 'insufficient' | 'unavailable'
@@ -40,6 +38,8 @@ export interface SignalResult {
   /** One sentence with the numbers: why this status. */
   reason: string
   notes: string[]
+  /** Rate signals: the rule (margin, bound, evidence, time to decide). */
+  rule?: RateRule
 }
 
 export interface TriggerResult {
@@ -49,6 +49,9 @@ export interface TriggerResult {
   /** False when the trigger's signal could not be measured; such a trigger never lets a verdict pass. */
   evaluated: boolean
   evidence: string
+  /** Rate triggers: the level it fires over, on its scale (ratio to baseline, or rate). */
+  level?: number
+  scale?: RuleScale
 }
 
 /** What a source observed for one signal, with bounds computed once for every rule that reads it. */
@@ -56,10 +59,13 @@ export interface Measured {
   observation: SignalObservation | undefined
   canary?: RateBound
   baseline?: RateBound
+  /** Length of the observation window in minutes, for times to decide. */
+  minutes?: number
 }
 
-export function measure (observation: SignalObservation | undefined, alpha: number): Measured {
+export function measure (observation: SignalObservation | undefined, alpha: number, minutes?: number): Measured {
   const m: Measured = { observation }
+  if (minutes !== undefined) m.minutes = minutes
   if (observation?.unavailable !== undefined) return m
   if (isRateArm(observation?.canary)) m.canary = rateBound(observation.canary.n, observation.canary.k, alpha / 2)
   if (isRateArm(observation?.baseline)) m.baseline = rateBound(observation.baseline.n, observation.baseline.k, alpha / 2)
@@ -77,18 +83,6 @@ function missing (name: string, m: Measured): string | undefined {
   if (o.unavailable !== undefined) return `${label(name)} unavailable: ${o.unavailable.reason}`
   if (o.canary === undefined) return `${label(name)} unavailable: no canary measurement`
   return undefined
-}
-
-/** The baseline level used by ratio rules, with the floor applied and said. */
-interface BaselineRef { high: number, low: number, note?: string }
-
-function baselineRef (b: RateBound | undefined, floor: number): BaselineRef {
-  if (b === undefined || b.n === 0) {
-    return { high: floor, low: floor, note: `no baseline events: ratios are judged against the floor ${pct(floor)}` }
-  }
-  const ref: BaselineRef = { high: Math.max(b.upper, floor), low: Math.max(b.lower, floor) }
-  if (b.lower < floor) ref.note = `baseline ${rateText(b)} is near or under the floor ${pct(floor)}: the floor stands in for it in ratios`
-  return ref
 }
 
 export function thresholdText (t: Partial<Thresholds>): string {
@@ -123,7 +117,7 @@ export function classify (signal: StageSignal, m: Measured, stage: Stage): Signa
   }
   const o = m.observation as SignalObservation
   switch (signal.kind) {
-    case 'rate': return classifyRate(result, signal, m, stage.minDataPoints)
+    case 'rate': return classifyRate(result, signal, m, stage)
     case 'backlog': return classifyBacklog(result, signal, o)
     case 'quantile': return classifyQuantile(result, signal, o, stage.minDataPoints)
     case 'check': return classifyCheck(result, signal, o)
@@ -156,7 +150,7 @@ function classifyCheck (r: SignalResult, signal: StageSignal, o: SignalObservati
   return r
 }
 
-function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, minDataPoints: number): SignalResult {
+function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, stage: Stage): SignalResult {
   const c = m.canary
   const name = label(signal.name)
   if (c === undefined) {
@@ -165,35 +159,70 @@ function classifyRate (r: SignalResult, signal: StageSignal, m: Measured, minDat
   }
   r.canary = c
   r.baseline = m.baseline ?? null
-  if (c.n < minDataPoints) {
+  const t = signal.thresholds
+  if (t.maxRatio !== undefined && (m.baseline === undefined || m.baseline.n === 0)) {
+    r.notes.push(`${name}: no baseline events: ratios are judged against the floor ${pct(t.floor)}`)
+  }
+  const { rule, ln } = rateRule(countsOf(m), t, stage, windowMinutes(m))
+  r.rule = rule
+  if (c.n < stage.minDataPoints) {
     r.status = 'insufficient'
-    r.reason = `${name} has ${c.n} canary events; at least ${minDataPoints} are needed to judge it`
+    r.reason = `${name} has ${c.n} canary events; at least ${stage.minDataPoints} are needed to judge it`
     return r
   }
-  const t = signal.thresholds
-  const ref = t.maxRatio === undefined ? undefined : baselineRef(m.baseline, t.floor)
-  if (ref?.note !== undefined) r.notes.push(`${name}: ${ref.note}`)
-  const failLimit = Math.min(t.maxRate ?? Infinity, ref === undefined ? Infinity : (t.maxRatio as number) * ref.high)
-  const passLimit = Math.min(t.maxRate ?? Infinity, ref === undefined ? Infinity : (t.maxRatio as number) * ref.low)
-  if (c.lower > failLimit) {
+  const floor = rule.scale === 'ratio' && t.floor > 0 ? ` max(baseline, floor ${pct(t.floor)})` : ''
+  const against = `${ruleText(rule)}; the margin is ${value(rule.scale, rule.margin)}${floor}`
+  const counts = `${pct(c.rate)} (${c.k}/${c.n})${baselineText(m)}`
+  if (rule.decided === 'harm') {
     r.status = 'fail'
-    r.reason = `${name} ${rateText(c)} exceeds ${limitText(t, ref, failLimit, 'high')}`
-  } else if (c.upper <= passLimit) {
+    r.reason = `${name} ${counts} exceeds its margin: ${against} (harm evidence ${eValue(ln.harm)} >= ${cutText(ln.cut)})`
+  } else if (rule.decided === 'pass') {
     r.status = 'pass'
-    r.reason = `${name} ${rateText(c)} is within ${limitText(t, ref, passLimit, 'low')}`
+    r.reason = `${name} ${counts} is within its margin: ${against} (pass evidence ${eValue(ln.pass)} >= ${cutText(ln.cut)})`
   } else {
     r.status = 'marginal'
-    r.reason = `${name} ${rateText(c)} straddles ${limitText(t, ref, passLimit, 'low')}: not yet enough evidence either way`
+    r.reason = `${name} ${counts} is not decided yet: ${against} (evidence toward pass ${eValue(ln.pass)}, toward harm ${eValue(ln.harm)}, either needs ${cutText(ln.cut)}); ${toDecideText(rule.toDecide)}`
   }
   return r
 }
 
-/** "3.0%" or "1.5x baseline 2.1% = 3.2%", naming whichever limit binds. */
-function limitText (t: Thresholds, ref: BaselineRef | undefined, limit: number, side: 'high' | 'low'): string {
-  if (t.maxRate !== undefined && limit === t.maxRate) return pct(limit)
-  const base = side === 'high' ? (ref as BaselineRef).high : (ref as BaselineRef).low
-  const which = side === 'high' ? 'upper bound' : 'lower bound'
-  return `${ratio(t.maxRatio as number)} baseline (${which} ${pct(base)}) = ${pct(limit)}`
+function baselineText (m: Measured): string {
+  return m.baseline === undefined || m.baseline.n === 0 ? '' : ` vs baseline ${pct(m.baseline.rate)} (${m.baseline.k}/${m.baseline.n})`
+}
+
+function value (scale: RuleScale, x: number): string {
+  return scale === 'ratio' ? ratio(x) : pct(x)
+}
+
+/** "1.02x baseline (bound 0.61x-1.71x)" or "2.0% (bound 1.1%-3.0%)". */
+function ruleText (rule: RateRule): string {
+  const bound = `bound ${value(rule.scale, rule.lower)}-${Number.isFinite(rule.upper) ? value(rule.scale, rule.upper) : 'unbounded'}`
+  return rule.scale === 'ratio' ? `ratio to baseline ${ratio(rule.estimate)} (${bound})` : `rate ${pct(rule.estimate)} (${bound})`
+}
+
+function eValue (ln: number): string {
+  const e = Math.exp(ln)
+  if (!Number.isFinite(e) || e >= 1e6) return e >= 1e6 ? '>1e6' : String(e)
+  return e >= 100 ? String(Math.round(e)) : e >= 10 ? e.toFixed(1) : e.toFixed(2)
+}
+
+function cutText (lnCut: number): string {
+  return String(Number(Math.exp(lnCut).toPrecision(6)))
+}
+
+export function toDecideText (d: ToDecide | null): string {
+  if (d === null) return 'at the current rates no decision comes within a hundred million more events'
+  const minutes = d.minutes === null ? '' : `, about ${d.minutes} min at the canary's event rate so far`
+  return `about ${d.events} more canary events to decide (${d.side})${minutes}`
+}
+
+/** The cumulative counts a rate rule reads. */
+function countsOf (m: Measured): Counts {
+  return { nc: m.canary?.n ?? 0, kc: m.canary?.k ?? 0, nb: m.baseline?.n ?? 0, kb: m.baseline?.k ?? 0 }
+}
+
+function windowMinutes (m: Measured): number | undefined {
+  return m.minutes
 }
 
 function classifyBacklog (r: SignalResult, signal: StageSignal, o: SignalObservation): SignalResult {
@@ -251,33 +280,16 @@ function classifyQuantile (r: SignalResult, signal: StageSignal, o: SignalObserv
   return r
 }
 
-export function evaluateTrigger (trigger: Trigger, m: Measured, subIntervalMinutes: number): TriggerResult {
+export function evaluateTrigger (trigger: Trigger, m: Measured, alpha: number): TriggerResult {
   const base = { name: trigger.name, signal: trigger.signal }
   const why = missing(trigger.signal, m)
   if (why !== undefined) return { ...base, fired: false, evaluated: false, evidence: `not evaluated: ${why}` }
   const o = m.observation as SignalObservation
-  if (trigger.sustainedIntervals !== undefined) {
-    return { ...base, evaluated: true, ...sustained(trigger, o, subIntervalMinutes) }
-  }
   switch (trigger.kind) {
     case 'rate': {
       const c = m.canary
       if (c === undefined || c.n === 0) return { ...base, fired: false, evaluated: true, evidence: `${label(trigger.signal)}: no canary events yet` }
-      const ref = baselineRef(m.baseline, trigger.floor)
-      const fired: string[] = []
-      if (trigger.maxRate !== undefined && c.lower > trigger.maxRate) {
-        fired.push(`${label(trigger.signal)} ${rateText(c)} exceeds ${pct(trigger.maxRate)}`)
-      }
-      if (trigger.maxRatio !== undefined && c.lower > trigger.maxRatio * ref.high) {
-        const b = m.baseline === undefined || m.baseline.n === 0 ? `the floor ${pct(trigger.floor)}` : `baseline ${rateText(m.baseline)}${m.baseline.upper < trigger.floor ? ` (floor ${pct(trigger.floor)})` : ''}`
-        fired.push(`${label(trigger.signal)} ${rateText(c)} exceeds ${ratio(trigger.maxRatio)} ${b} = ${pct(trigger.maxRatio * ref.high)}`)
-      }
-      if (fired.length > 0) return { ...base, fired: true, evaluated: true, evidence: fired.join('; ') }
-      const limits = [
-        trigger.maxRate === undefined ? undefined : pct(trigger.maxRate),
-        trigger.maxRatio === undefined ? undefined : `${ratio(trigger.maxRatio)} baseline = ${pct(trigger.maxRatio * ref.high)}`,
-      ].filter((x) => x !== undefined).join(' and ')
-      return { ...base, fired: false, evaluated: true, evidence: `${label(trigger.signal)} lower bound ${pct(c.lower)} is within ${limits}` }
+      return { ...base, evaluated: true, ...rateTrigger(trigger, m, alpha) }
     }
     case 'backlog': {
       if (!isBacklogArm(o.canary)) return { ...base, fired: false, evaluated: false, evidence: 'not evaluated: the canary measurement is not a backlog' }
@@ -303,34 +315,33 @@ export function evaluateTrigger (trigger: Trigger, m: Measured, subIntervalMinut
   }
 }
 
-/** Overload in `sustainedIntervals` consecutive sub-intervals; a single blip is not sustained. */
-function sustained (trigger: Trigger, o: SignalObservation, subIntervalMinutes: number): { fired: boolean, evidence: string } {
-  const buckets: RateBucket[] = isRateArm(o.canary) ? o.canary.buckets ?? [] : []
-  const need = trigger.sustainedIntervals as number
-  if (buckets.length === 0) {
-    return { fired: false, evidence: `${label(trigger.signal)}: no sub-interval counts for the canary (need ${need} consecutive ${subIntervalMinutes}-minute sub-intervals to judge)` }
+/**
+ * A rate trigger fires on the harm test of its own limit (Cordum's guide's 3% deny rate, 2x the
+ * baseline's job failures): e-value against "the canary is within the level" >= 1/alpha.
+ */
+function rateTrigger (trigger: Trigger, m: Measured, alpha: number): { fired: boolean, evidence: string, level: number, scale: RuleScale } {
+  const c = m.canary as RateBound
+  const counts: Counts = { nc: c.n, kc: c.k, nb: m.baseline?.n ?? 0, kb: m.baseline?.k ?? 0 }
+  const limit = limitOf(trigger)
+  const lnCut = Math.log(1 / alpha)
+  const ln = lnEvidence('harm', counts, limit)
+  const comparative = limit.maxRatio !== undefined && counts.nb > 0
+  const level = comparative ? limit.maxRatio as number : Math.min(limit.maxRate ?? Infinity, limit.maxRatio === undefined ? Infinity : limit.maxRatio * limit.floor)
+  const scale: RuleScale = comparative ? 'ratio' : 'rate'
+  const parts: string[] = []
+  if (limit.maxRate !== undefined) parts.push(pct(limit.maxRate))
+  if (limit.maxRatio !== undefined) {
+    const b = m.baseline as RateBound
+    parts.push(counts.nb > 0
+      ? `${ratio(limit.maxRatio)} ${limit.floor > 0 ? `max(baseline ${pct(b.rate)} (${b.k}/${b.n}), floor ${pct(limit.floor)})` : `baseline ${pct(b.rate)} (${b.k}/${b.n})`}`
+      : `${ratio(limit.maxRatio)} the floor ${pct(limit.floor)} = ${pct(limit.maxRatio * limit.floor)} (no baseline events)`)
   }
-  let bestStart = 0
-  let bestLength = 0
-  let runStart = 0
-  let runLength = 0
-  buckets.forEach((b, i) => {
-    if (b.k < trigger.minEventsPerInterval) { runLength = 0; return }
-    if (runLength === 0) runStart = i
-    runLength++
-    if (runLength > bestLength) { bestStart = runStart; bestLength = runLength }
-  })
-  const best = buckets.slice(bestStart, bestStart + bestLength)
-  const counts = best.map((b) => b.k).join(', ')
-  const baselineBuckets = isRateArm(o.baseline) ? o.baseline.buckets ?? [] : []
-  const starts = new Set(best.map((b) => b.start))
-  const baselineHit = baselineBuckets.filter((b) => starts.has(b.start) && b.k >= trigger.minEventsPerInterval).length
-  // Overload in the baseline too, for most of the run, points at the platform's capacity
-  // rather than the canary; say so, but the canary still stops: more traffic would not help.
-  const shared = baselineHit > 0 && 2 * baselineHit >= best.length
-  const context = baselineBuckets.length === 0 ? '' : `; the baseline shows overload in ${baselineHit} of those sub-intervals${shared ? ' (a shared capacity problem, not only the canary)' : ''}`
-  if (best.length >= need) {
-    return { fired: true, evidence: `${label(trigger.signal)}: overload reason codes in ${best.length} consecutive ${subIntervalMinutes}-minute sub-intervals from ${best[0]?.start} (${counts} events); sustained means ${need}${context}` }
-  }
-  return { fired: false, evidence: `${label(trigger.signal)}: longest overloaded run is ${best.length} sub-interval${best.length === 1 ? '' : 's'} of ${buckets.length}; sustained means ${need}` }
+  const levelText = parts.join(' and ')
+  const e = Math.exp(Math.min(ln, 700))
+  const eText = e >= 1e6 ? '>1e6' : e >= 100 ? String(Math.round(e)) : e.toFixed(2)
+  const fired = ln >= lnCut
+  const evidence = fired
+    ? `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}) exceeds ${levelText} (harm evidence ${eText} >= ${Math.round(1 / alpha)})`
+    : `${label(trigger.signal)} ${pct(c.rate)} (${c.k}/${c.n}): no evidence over ${levelText} yet (harm evidence ${eText}, fires at ${Math.round(1 / alpha)})`
+  return { fired, evidence, level, scale }
 }

@@ -11,7 +11,8 @@ import type { GateMetrics } from '../metrics/gate-metrics.js'
 import type { EvidenceStore } from '../evidence/store.js'
 import type { PermissionCheck } from '../service/permissions.js'
 import type { ScoreService } from '../service/score.js'
-import { authenticate, type ApiKey } from './auth.js'
+import { GateError } from '../errors.js'
+import { authenticate, findKey, presentedKey, type ApiKey } from './auth.js'
 import { registerErrorHandlers } from './errors.js'
 import { registerMetrics } from './plugins/metrics.js'
 import { registerOpenApiRoute, registerSwagger } from './plugins/swagger.js'
@@ -29,6 +30,10 @@ export interface AppOptions {
   defaultTenant: string
   /** Gate API keys (GATE_API_KEYS); empty or absent: no auth. */
   apiKeys?: ApiKey[]
+  /** Keys that may verify the chains (VERIFY_API_KEYS); empty or absent: any gate key may. */
+  verifyKeys?: ApiKey[]
+  /** The key /metrics asks for (METRICS_API_KEY); empty or absent: /metrics is open. */
+  metricsKeys?: ApiKey[]
   /** Load-shedding limits; false turns load shedding off (tests). */
   underPressure?: PressureOptions | false
   /** Score requests answered at once before new ones are shed with 503 (MAX_SCORES_IN_FLIGHT); absent or 0: no cap. */
@@ -45,8 +50,9 @@ export interface AppOptions {
   publicUrl?: string
 }
 
-/** Routes that never need a key: probes, the API description and the metrics Prometheus scrapes. */
+/** Routes that never need a gate key: probes, the API description and the metrics Prometheus scrapes (METRICS_API_KEY guards those). */
 const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics'])
+const VERIFY = '/api/v1/decisions/verify'
 
 export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   const keys = opts.apiKeys ?? []
@@ -55,12 +61,26 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   if (opts.underPressure !== false) await registerUnderPressure(app, opts.underPressure)
   await registerSwagger(app, opts.version ?? '0.0.0')
 
+  const verifyKeys = opts.verifyKeys ?? []
+  const metricsKeys = opts.metricsKeys ?? []
   app.decorateRequest('gateKey', null)
-  if (keys.length > 0) {
+  if (keys.length > 0 || verifyKeys.length > 0 || metricsKeys.length > 0) {
     app.addHook('onRequest', async (request) => {
       const path = request.url.split('?')[0] ?? ''
+      if (path === '/metrics') {
+        // It names every tenant's rollouts and verdicts: with METRICS_API_KEY, only that key reads it.
+        if (metricsKeys.length > 0) authenticate(metricsKeys, request.headers)
+        return
+      }
       if (PUBLIC.has(path)) return
-      request.gateKey = authenticate(keys, request.headers)
+      if (path === VERIFY && verifyKeys.length > 0) {
+        // Verifying walks whole chains: its own permission, so a scoring key cannot load the store with it.
+        const verifier = findKey(verifyKeys, presentedKey(request.headers))
+        if (verifier !== undefined) { request.gateKey = verifier; return }
+        const key = authenticate(keys.length > 0 ? keys : verifyKeys, request.headers)
+        throw new GateError('GATE_ERR_FORBIDDEN', `this API key (GATE_API_KEYS entry ${key.index}) may not verify the chains: verify needs a key of VERIFY_API_KEYS`)
+      }
+      if (keys.length > 0) request.gateKey = authenticate(keys, request.headers)
     })
   }
 

@@ -58,6 +58,24 @@ const Threshold = Type.Object({
   text: Type.String({ description: 'the thresholds as a person reads them' }),
 })
 
+const ToDecide = Type.Union([Type.Object({
+  side: Type.Union([Type.Literal('pass'), Type.Literal('harm')], { description: 'the boundary the projection reaches first' }),
+  events: Type.Integer({ description: 'more canary events needed, if both arms keep their current rates' }),
+  minutes: Type.Union([Type.Integer(), Type.Null()], { description: 'those events at the canary\'s event rate over the window' }),
+}), Type.Null()], { description: 'null when decided, or when no decision comes within 1e8 more events at the current rates' })
+
+const Rule = Type.Object({
+  scale: Type.Union([Type.Literal('rate'), Type.Literal('ratio')], { description: 'ratio: canary rate / baseline rate; rate: the canary\'s rate' }),
+  estimate: Type.Number(),
+  lower: Type.Number({ description: 'largest value the harm test rejects (anytime-valid)' }),
+  upper: Type.Number({ description: 'smallest value the pass test rejects (anytime-valid)' }),
+  margin: Type.Number({ description: 'the rule passes on evidence under it' }),
+  harm: Type.Number({ description: 'the rule fails on evidence over it' }),
+  evidence: Type.Object({ pass: Type.Number(), harm: Type.Number() }, { description: 'progress of each boundary, ln E / ln(1/alpha) in [0, 1]; 1 decides' }),
+  decided: Type.Union([Type.Literal('pass'), Type.Literal('harm'), Type.Null()]),
+  toDecide: ToDecide,
+}, { description: 'rate signals: the sequential rule (docs/judging.md)' })
+
 const SignalResult = Type.Object({
   name: Type.String(),
   kind: Type.Union([Type.Literal('rate'), Type.Literal('backlog'), Type.Literal('quantile'), Type.Literal('check')]),
@@ -70,6 +88,7 @@ const SignalResult = Type.Object({
   baseline: ArmEvidence,
   reason: Type.String(),
   notes: Type.Array(Type.String()),
+  rule: Type.Optional(Rule),
 })
 
 const TriggerResult = Type.Object({
@@ -78,6 +97,8 @@ const TriggerResult = Type.Object({
   fired: Type.Boolean(),
   evaluated: Type.Boolean({ description: 'false when the trigger\'s signal could not be measured' }),
   evidence: Type.String(),
+  level: Type.Optional(Type.Number({ description: 'rate triggers: the level it fires over, on its scale' })),
+  scale: Type.Optional(Type.Union([Type.Literal('rate'), Type.Literal('ratio')])),
 })
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()])

@@ -20,6 +20,7 @@ import type { PermissionCheck } from '../service/permissions.js'
 import type { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
+import { stdoutDestination } from './log-destination.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
 
 export { openEvidence } from '../compose.js'
@@ -68,7 +69,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     logger: {
       level: config.logLevel,
       redact: { paths: REDACT, censor: '[redacted]' },
-      ...(opts.logStream === undefined ? {} : { stream: opts.logStream }),
+      // Never pino's default stdout: it blocks the process on a full pipe (log-destination.ts).
+      stream: opts.logStream ?? stdoutDestination(),
     },
     // A socket silent this long is closed. No bytes flow while a score is judged, so this
     // outlasts the handler's backstop: a long deadline (CORDUM_DEADLINE_MS up to 60 s) gets its
@@ -112,6 +114,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     service,
     defaultTenant: tenant,
     apiKeys: config.apiKeys,
+    verifyKeys: config.verifyKeys,
+    metricsKeys: config.metricsKeys,
     version: VERSION,
     underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization },
     maxScoresInFlight: config.overload.maxScoresInFlight,
@@ -128,6 +132,8 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     loki: config.loki?.url,
     tenant,
     auth: config.apiKeys.length > 0 ? `${config.apiKeys.length} key(s)` : 'off',
+    verify: config.verifyKeys.length > 0 ? `${config.verifyKeys.length} key(s) of VERIFY_API_KEYS` : config.apiKeys.length > 0 ? 'any gate key' : 'open',
+    metrics: config.metricsKeys.length > 0 ? 'METRICS_API_KEY' : 'open',
     evidence: evidence === undefined ? 'off' : `${evidence.kind} ${evidence.location}, retention ${config.retentionDays} days`,
     maxScoresInFlight: config.overload.maxScoresInFlight,
     publicUrl: config.publicUrl ?? 'unset: report links name the address each request used',

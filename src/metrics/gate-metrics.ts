@@ -40,7 +40,7 @@ export interface GateMetricsOptions {
 }
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-const ROLLOUT = ['rollout_namespace', 'rollout', 'stage'] as const
+const ROLLOUT = ['tenant', 'rollout_namespace', 'rollout', 'stage'] as const
 
 export class GateMetrics implements Telemetry {
   readonly registry = new Registry()
@@ -156,7 +156,7 @@ export class GateMetrics implements Telemetry {
     this.#evaluationDuration.observe({ stage: j.stage }, seconds)
     for (const t of j.triggers) if (t.fired) this.#triggersFired.inc({ stage: j.stage, trigger: t.name })
 
-    const base: Labels = { rollout_namespace: subject.namespace ?? '', rollout: subject.rollout, stage: j.stage }
+    const base: Labels = { tenant: subject.tenant, rollout_namespace: subject.namespace ?? '', rollout: subject.rollout, stage: j.stage }
     const values: SeriesValue[] = [
       { gauge: this.#verdict, labels: base, value: VERDICT_VALUE[j.verdict] },
       { gauge: this.#score, labels: base, value: j.score / 100 },
@@ -181,7 +181,7 @@ export class GateMetrics implements Telemetry {
       if (t.evaluated) values.push({ gauge: this.#triggerFired, labels: { ...base, trigger: t.name }, value: t.fired ? 1 : 0 })
     }
     values.push(...this.#decidedOn(base, j))
-    this.#rollouts.update(JSON.stringify([base.rollout_namespace, base.rollout, base.stage]), values)
+    this.#rollouts.update(JSON.stringify([base.tenant, base.rollout_namespace, base.rollout, base.stage]), values)
   }
 
   /** The canary's bounds and the levels each rule and trigger compares them with. */

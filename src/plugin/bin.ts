@@ -11,6 +11,11 @@ let plugin: PluginProcess | undefined
 let stopRequested = false
 process.on('SIGINT', () => {})
 process.on('SIGTERM', () => { stopRequested = true; plugin?.stop() })
+// A host that closes the plugin's stdout (it died before reading the handshake) makes the
+// handshake's write fail with EPIPE: the plugin ends as when its host goes away, exit 0,
+// instead of dying on Node's unhandled-error stack. A closed stderr only loses the logs.
+process.stdout.on('error', () => { stopRequested = true; plugin?.stop() })
+process.stderr.on('error', () => {})
 
 startPlugin({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr }).then((started) => {
   plugin = started

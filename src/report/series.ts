@@ -76,7 +76,7 @@ export function triggerSpecs (policy: { hash: string, stages: Record<string, Sta
 export function rateTriggerLevel (t: TriggerResult, spec: Trigger | undefined, s: SignalResult | undefined): number | undefined {
   const stated = (t as TriggerView).level
   if (stated !== undefined) return s !== undefined && ruleOf(s)?.scale === 'ratio' ? undefined : stated
-  if (spec === undefined || spec.sustainedIntervals !== undefined || (spec.maxRate === undefined && spec.maxRatio === undefined)) return undefined
+  if (spec === undefined || (spec.maxRate === undefined && spec.maxRatio === undefined)) return undefined
   const b = isRate(s?.baseline) && s.baseline.n > 0 ? s.baseline : undefined
   const high = b === undefined ? spec.floor : Math.max(b.upper, spec.floor)
   return Math.min(spec.maxRate ?? Infinity, spec.maxRatio === undefined ? Infinity : spec.maxRatio * high)

@@ -76,7 +76,7 @@ export const SCENARIOS: Scenario[] = [
   { agentId: 'support-agent-deny-spike', story: '30% of its actions are denied by Cordum policy', expect: [{ stage: 'canary-1', verdict: 'fail', because: 'policy_deny_rate' }] },
   { agentId: 'support-agent-failing', story: 'two thirds of its jobs FAIL or TIME OUT', expect: [{ stage: 'canary-1', verdict: 'fail', because: 'error_rate_ratio' }] },
   { agentId: 'support-agent-backlogged', story: 'half of its actions wait hours for a human approval', expect: [{ stage: 'canary-1', verdict: 'fail', because: 'approval_backlog' }] },
-  { agentId: 'support-agent-overloaded', story: 'its pool is saturated: most jobs are requeued (pool_overloaded) before they run', expect: [{ stage: 'canary-2', verdict: 'fail', because: 'sustained_overload' }] },
+  { agentId: 'support-agent-overloaded', story: 'its pool is saturated: most jobs are requeued (pool_overloaded) before they run', expect: [{ stage: 'canary-2', verdict: 'fail', because: 'overload_ratio' }] },
   { agentId: 'support-agent-schema-drift', story: 'its outputs break the output schema: quarantined or schema_validation_failed', expect: [{ stage: 'shadow', verdict: 'fail', because: 'schema_violations' }] },
   { agentId: 'support-agent-too-new', story: 'just deployed: a few decisions an hour, far from 50 data points', expect: [{ stage: 'canary-1', verdict: 'inconclusive', because: 'insufficient_data' }] },
 ]

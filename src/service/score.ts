@@ -221,7 +221,7 @@ export class ScoreService {
         if (text !== undefined) this.#remember(text, query, q.tenant, response, this.#answers.expiry(key), asked)
       }
       this.#telemetry.answerShared(use)
-      if (use === 'fetched') this.#telemetry.judged(rolloutStage(query, response.stage), response, secondsSince(started))
+      if (use === 'fetched') this.#telemetry.judged(rolloutStage(query, q.tenant, response.stage), response, secondsSince(started))
       return response
     } catch (err) {
       // Only a stage the policy defines becomes a label: a typo must not create a series.
@@ -353,8 +353,6 @@ export class ScoreService {
     }
     if (q.topic !== undefined) req.topic = q.topic
     if (q.baseline !== undefined) req.baseline = q.baseline
-    const sustained = q.stage.triggers.filter((t) => t.sustainedIntervals !== undefined).map((t) => t.signal)
-    if (sustained.length > 0) req.sustainedSignals = [...new Set(sustained)].sort()
     return req
   }
 
@@ -400,8 +398,8 @@ function answerKey (q: NormalizedQuery): string {
 }
 
 /** The rollout a judgement is about (the query was validated by then); one naming no rollout is known by its canary. */
-function rolloutStage (query: ScoreQuery, stage: string): RolloutStage {
-  const subject: RolloutStage = { rollout: query.rollout === undefined || query.rollout === '' ? query.canary : query.rollout, stage }
+function rolloutStage (query: ScoreQuery, tenant: string, stage: string): RolloutStage {
+  const subject: RolloutStage = { tenant, rollout: query.rollout === undefined || query.rollout === '' ? query.canary : query.rollout, stage }
   if (query.namespace !== undefined && query.namespace !== '') subject.namespace = query.namespace
   return subject
 }

@@ -87,7 +87,7 @@ if (needGoHarness(t)) {
     ['agent-gate-canary-1', 'deny-spike', 'policy_deny_rate'],
     ['agent-gate-canary-1', 'failing', 'error_rate_ratio'],
     ['agent-gate-canary-1', 'backlogged', 'approval_backlog'],
-    ['agent-gate-canary-2', 'overloaded', 'sustained_overload'],
+    ['agent-gate-canary-2', 'overloaded', 'overload_ratio'],
     ['agent-gate-shadow', 'schema-drift', 'schema_violations'],
   ]
   for (const [name, hash, trigger] of regressions) {

@@ -52,7 +52,7 @@ const EXAMPLES: [string, string, string][] = [
   ['examples/canary-1-deny-spike.json', 'canary-1', 'FAIL'],
   ['examples/canary-1-too-little-data.json', 'canary-1', 'INCONCLUSIVE'],
   ['examples/canary-1-backlog-breach.json', 'canary-1', 'FAIL'],
-  ['examples/canary-2-sustained-overload.yaml', 'canary-2', 'FAIL'],
+  ['examples/canary-2-overload.yaml', 'canary-2', 'FAIL'],
 ]
 
 t.test('judge prints the verdict each example promises, within 80 columns; --wide every column', async (t) => {

@@ -21,7 +21,7 @@ t.test('score prints the judge table from a live gate; --json the ScoreResponse'
   t.equal(await main(['score', '--url', url, '--stage', 'canary-2', '--canary', 'support-agent-overloaded', '--baseline', BASELINE_AGENT], table.io), 0)
   const text = table.out.join('')
   t.match(text, /^SIGNAL\s+CANARY\s+BASELINE/)
-  t.match(text, /sustained_overload: FIRED/)
+  t.match(text, /overload_ratio: FIRED/)
   t.match(text, /VERDICT FAIL\s+score 0\s+stage canary-2/)
 
   const json = io()

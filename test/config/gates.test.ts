@@ -174,14 +174,28 @@ t.test('out-of-range values and wrong shapes', async (t) => {
     canary-2: [a, b]
 `).map((e) => `${e.path}: ${e.message}`)
   t.same(messages, [
-    'rollout_gates.alpha: must be <= 0.5, got 0.7 (false-alarm probability of each confidence sequence)',
+    'rollout_gates.alpha: must be <= 0.5, got 0.7 (error probability of each boundary (pass, harm) of each rule, at any number of looks)',
     'rollout_gates.error_rate_floor: must be >= 0, got -0.1 (absolute floor for the baseline job failure rate in the ratio trigger)',
     'rollout_gates.overload.reason_codes: must NOT have fewer than 1 items, got a list',
-    'rollout_gates.overload.sustained_intervals: must be >= 1, got 0 (consecutive overloaded sub-intervals that make overload sustained)',
+    'rollout_gates.overload.sustained_intervals: must be >= 1, got 0 (retired: overload is a rate rule against the baseline (overload_ratio))',
     'rollout_gates.signals.policy_deny_rate.max_rate: must be <= 1, got 2 (rate signals: the canary rate must stay at or under this (0..1))',
     "rollout_gates.stages.Canary_1: 'Canary_1' is not a valid name: use lower case letters, digits, '_' (and '-' for stages), starting with a letter",
     'rollout_gates.stages.canary-2: must be a mapping, got list a list',
   ])
+})
+
+t.test('the retired raw-count overload rule is refused with the rule that replaces it', async (t) => {
+  const errors = refuse(`rollout_gates:
+  overload:
+    sustained_intervals: 3
+  stages:
+    canary-2:
+      triggers:
+        sustained_overload: { signal: overload_rate, sustained_intervals: 3 }
+`)
+  t.same(errors.map((e) => e.path), ['rollout_gates.overload.sustained_intervals', 'rollout_gates.stages.canary-2.triggers.sustained_overload.sustained_intervals', 'rollout_gates.stages.canary-2.triggers.sustained_overload'])
+  t.match(errors[0]?.message, /counting overloaded sub-intervals is retired: .* use the overload_ratio trigger \(max_ratio, floor/)
+  t.match(errors[2]?.message, /it needs a threshold \(max_rate or max_ratio\)/)
 })
 
 t.test('YAML-level refusals: syntax, duplicates, empty, alias bombs, size', async (t) => {

@@ -94,7 +94,7 @@ for (const { file, text, dashboard } of dashboards) {
 
 t.test('the rollouts dashboard: namespaced legends, what the gate decides on, links to the decision pages', async (t) => {
   const { dashboard } = dashboards[0] as (typeof dashboards)[number]
-  t.same(filterVariables(dashboard).map((v) => v.name), ['rollout_namespace', 'rollout', 'stage'])
+  t.same(filterVariables(dashboard).map((v) => v.name), ['tenant', 'rollout_namespace', 'rollout', 'stage'], 'the tenant first: two tenants may run rollouts of the same name')
   for (const p of queryPanels(dashboard)) {
     for (const q of p.targets ?? []) t.match(q.legendFormat, /^\{\{rollout_namespace\}\}\/\{\{rollout\}\} \{\{stage\}\}/, `"${p.title}" ${q.refId}: the legend names namespace, rollout and stage`)
     t.same(p.fieldConfig?.defaults.links?.map((l) => new URL(l.url.replace('${gate_url}', 'http://gate')).pathname), ['/decisions', '/rollouts'], `"${p.title}": links to the decision at a point and to the rollout`)

@@ -2,14 +2,21 @@ import t from 'tap'
 import { judge } from '../../src/gate/verdict.js'
 import { healthy, obs, stage } from '../helpers/policy.js'
 
-t.test('a healthy canary with plenty of data passes with score 100', async (t) => {
+t.test('a healthy canary with plenty of data passes with a score of 95 or more', async (t) => {
   const j = judge(stage('canary-1'), obs(healthy(), { expectedWeight: 10 }))
   t.equal(j.verdict, 'pass')
-  t.equal(j.score, 100)
+  // Deliberate change (issue 15): the score of a pass rises with how far each bound sits under
+  // its margin, so only a canary with no hits at all would score 100.
+  t.ok(j.score >= 95 && j.score < 100, `a pass scores in [95, 100), got ${j.score}`)
+  const better = healthy()
+  better.job_failure_rate = { canary: { n: 3600, k: 20 }, baseline: { n: 32400, k: 380 } }
+  const b = judge(stage('canary-1'), obs(better, { expectedWeight: 10 }))
+  t.equal(b.verdict, 'pass')
+  t.ok(b.score > j.score, `half the failures scores higher (${b.score} > ${j.score})`)
   t.same(j.reasonCodes, ['score_pass'])
   t.same(j.dataPoints, { required: 50, min: 3600 })
   t.equal(j.trafficSplit.status, 'ok')
-  t.match(j.summary, /^PASS at canary-1 \(score 100\): score 100 >= 95/)
+  t.match(j.summary, /^PASS at canary-1 \(score [\d.]+\): score [\d.]+ >= 95: 3 signals judged, all within their margins/)
   t.ok(j.triggers.every((tr) => tr.evaluated && !tr.fired), 'every trigger evaluated, none fired')
 })
 
@@ -20,7 +27,7 @@ t.test('reasons are sentences with their numbers', async (t) => {
   t.equal(j.verdict, 'fail')
   t.equal(j.score, 0, 'a trigger forces score 0')
   t.same(j.reasonCodes, ['trigger_fired'])
-  t.equal(j.reasons[0], 'rollback trigger policy_deny_rate: policy deny rate 8.1% (27/333, bound 3.7%-14.8%) exceeds 3.0%')
+  t.match(j.reasons[0], /^rollback trigger policy_deny_rate: policy deny rate 8.1% \(27\/333\) exceeds 3.0% \(harm evidence \d+ >= 20\)$/)
 })
 
 t.test('zero events in the canary arm: insufficient, never pass, no crash', async (t) => {
@@ -31,7 +38,11 @@ t.test('zero events in the canary arm: insufficient, never pass, no crash', asyn
   t.same(j.reasonCodes, ['insufficient_data'])
   t.match(j.reasons[0], /policy deny rate has 0 canary events; at least 50 are needed/)
   t.equal(j.dataPoints.min, 0)
-  t.equal(j.score, 57.1, 'the required signal without data counts 0: (3 x 0 + 3 x 1 + 1 x 1) / 7')
+  // Deliberate change (issue 15): a hold scores in the hold band 75-94.9, the required signal
+  // without data pulling it down with credit 0; before, it scored 57.1, under the fail line.
+  t.ok(j.score >= 75 && j.score < 95, `a hold scores in the hold band, got ${j.score}`)
+  t.ok(j.score < judge(stage('canary-1'), obs(healthy())).score, 'and under a pass')
+  t.match(j.reasons[0], /about 50 more canary events to decide/, 'it says how much more data it needs')
   const trigger = j.triggers.find((x) => x.name === 'policy_deny_rate')
   t.equal(trigger?.fired, false)
   t.match(trigger?.evidence, /no canary events yet/)
@@ -41,7 +52,7 @@ t.test('zero events in the baseline arm: ratios use the floor and say so', async
   const s = healthy()
   s.job_failure_rate = { canary: { n: 3600, k: 40 }, baseline: { n: 0, k: 0 } }
   const j = judge(stage('canary-1'), obs(s))
-  t.equal(j.verdict, 'pass', 'the floor (2%) stands in: 1.1% with bound up to 2.0% is within 1.5x of it')
+  t.equal(j.verdict, 'pass', 'the floor (2%) stands in: 1.1% is clearly within 2x of it')
   t.ok(j.reasons.some((r) => /job failure rate: no baseline events: ratios are judged against the floor 2.0%/.test(r)), 'the reasons name the floor')
   const jobs = j.signals.find((x) => x.name === 'job_failure_rate')
   t.ok(jobs?.baseline !== null && Number.isFinite((jobs?.baseline as { upper: number }).upper), 'baseline bounds are numbers, not NaN')
@@ -56,7 +67,7 @@ t.test('no baseline at all: the floor stands in; a regression still fails', asyn
   s.job_failure_rate = { canary: { n: 3600, k: 300 } }
   const bad = judge(stage('canary-1'), obs(s))
   t.equal(bad.verdict, 'fail')
-  t.match(bad.reasons[0], /error_rate_ratio: job failure rate 8.3% \(300\/3600, .*\) exceeds 2x the floor 2.0% = 4.0%/)
+  t.match(bad.reasons[0], /error_rate_ratio: job failure rate 8.3% \(300\/3600\) exceeds 2x the floor 2.0% = 4.0% \(no baseline events\)/)
 })
 
 t.test('identical arms with plenty of data pass; with little data they hold, never fail', async (t) => {
@@ -66,8 +77,9 @@ t.test('identical arms with plenty of data pass; with little data they hold, nev
   const few = { canary: { n: 60, k: 1 }, baseline: { n: 60, k: 1 } }
   const j = judge(stage('canary-1'), obs({ ...healthy(), policy_deny_rate: few, job_failure_rate: few }))
   t.equal(j.verdict, 'inconclusive')
-  t.same(j.reasonCodes, ['undecided'], 'both rate signals straddle their limits: score 21.4 but no evidence of a regression')
-  t.equal(j.score, 57.1)
+  t.same(j.reasonCodes, ['undecided'], 'no evidence either way: a hold, never a fail')
+  t.ok(j.score >= 75 && j.score < 95, `a hold scores in the hold band, got ${j.score}`)
+  t.match(j.reasons[0], /2 not decided yet \(policy deny rate: about \d+ more canary events to decide \(pass\), about \d+ min .*; job failure rate: about \d+ more canary events/)
 })
 
 t.test('all signals insufficient: inconclusive with every missing count named', async (t) => {
@@ -96,37 +108,32 @@ t.test('backlog-only breach fails through the approval_backlog trigger', async (
   const held = judge(stage('canary-1'), obs(s))
   t.equal(held.verdict, 'inconclusive')
   t.same(held.reasonCodes, ['manual_hold'])
-  t.equal(held.score, 85.7)
+  t.ok(held.score >= 75 && held.score < 95, `a manual hold scores in the hold band, got ${held.score}`)
 })
 
-function overload (ks: number[]): { n: number, k: number, buckets: { start: string, n: number, k: number }[] } {
-  const buckets = ks.map((k, i) => ({ start: new Date(Date.UTC(2026, 10, 26, 10, 5 * i)).toISOString(), n: 200, k }))
-  return { n: buckets.length * 200, k: ks.reduce((a, b) => a + b, 0), buckets }
-}
-
-t.test('sustained overload fails canary-2; a single blip does not', async (t) => {
+t.test('overload in the canary only fails canary-2; overload alike in both arms is shared capacity, a hold at most', async (t) => {
   const base = healthy()
-  base.overload_rate = { canary: overload([0, 2, 3, 1, 0, 0]), baseline: { n: 10800, k: 0 } }
+  // 2.5% of the canary's jobs against 0.5% of the baseline's: 5x, over the trigger's 1.5x.
+  base.overload_rate = { canary: { n: 3600, k: 90 }, baseline: { n: 10800, k: 54 } }
   const j = judge(stage('canary-2'), obs(base))
   t.equal(j.verdict, 'fail')
-  t.match(j.reasons[0], /sustained_overload: overload rate: overload reason codes in 3 consecutive 5-minute sub-intervals from 2026-11-26T10:05:00.000Z \(2, 3, 1 events\); sustained means 3/)
+  t.match(j.reasons[0], /^rollback trigger overload_ratio: overload rate 2.5% \(90\/3600\) exceeds 1.5x max\(baseline 0.5% \(54\/10800\), floor 0.5%\)/)
+  const trigger = j.triggers.find((x) => x.name === 'overload_ratio')
+  t.equal(trigger?.scale, 'ratio')
+  t.equal(trigger?.level, 1.5)
 
-  base.overload_rate = { canary: overload([0, 0, 4, 0, 0, 0]), baseline: { n: 10800, k: 0 } }
-  const blip = judge(stage('canary-2'), obs(base))
-  const trigger = blip.triggers.find((x) => x.name === 'sustained_overload')
-  t.equal(trigger?.fired, false, 'one overloaded sub-interval is a blip')
-  t.match(trigger?.evidence, /longest overloaded run is 1 sub-interval of 6; sustained means 3/)
-
-  base.overload_rate = { canary: overload([1, 0, 1, 0, 1, 0, 1]), baseline: { n: 10800, k: 0 } }
-  t.equal(judge(stage('canary-2'), obs(base)).triggers.find((x) => x.name === 'sustained_overload')?.fired, false, 'scattered blips are not sustained')
-})
-
-t.test('sustained overload shared with the baseline is flagged as a capacity problem', async (t) => {
-  const s = healthy()
-  s.overload_rate = { canary: overload([0, 2, 3, 1]), baseline: overload([0, 5, 5, 5]) }
-  const j = judge(stage('canary-2'), obs(s))
-  t.equal(j.verdict, 'fail')
-  t.match(j.reasons[0], /the baseline shows overload in 3 of those sub-intervals \(a shared capacity problem, not only the canary\)/)
+  // The same 2.5% in both arms: no rollback, whatever the amount of data.
+  for (const n of [1200, 3600, 36000]) {
+    const shared = healthy()
+    shared.overload_rate = { canary: { n, k: n / 40 }, baseline: { n: 3 * n, k: (3 * n) / 40 }, notes: ['Cordum pools at or over 90% utilization now: gpu-a 96%'] }
+    const h = judge(stage('canary-2'), obs(shared))
+    t.not(h.verdict, 'fail', `shared overload at n=${n} is not a rollback`)
+    t.equal(h.triggers.find((x) => x.name === 'overload_ratio')?.fired, false)
+    if (h.verdict === 'inconclusive') {
+      t.same(h.reasonCodes, ['manual_hold'])
+      t.match(h.reasons[0], /overload rate: overload in both arms \(canary 2.5%, baseline 2.5%\): shared capacity, not a regression of the canary; Cordum pools at or over 90% utilization now: gpu-a 96%/)
+    }
+  }
 })
 
 t.test('a trigger fails fast on a small sample when the bound is clear', async (t) => {
@@ -134,7 +141,7 @@ t.test('a trigger fails fast on a small sample when the bound is clear', async (
   s.policy_deny_rate = { canary: { n: 15, k: 12 }, baseline: { n: 3000, k: 30 } }
   const j = judge(stage('canary-1'), obs(s))
   t.equal(j.verdict, 'fail', 'fail beats insufficient data')
-  t.match(j.reasons[0], /policy deny rate 80.0% \(12\/15, bound .*\) exceeds 3.0%/)
+  t.match(j.reasons[0], /policy deny rate 80.0% \(12\/15\) exceeds 3.0%/)
   // ... but one deny among three decisions is not clear evidence.
   s.policy_deny_rate = { canary: { n: 3, k: 1 }, baseline: { n: 3000, k: 30 } }
   t.equal(judge(stage('canary-1'), obs(s)).verdict, 'inconclusive')
@@ -189,14 +196,19 @@ t.test('a canary with clear trigger evidence fails even with a traffic-split mis
 
 t.test('a failed signal below the trigger limit drives the score under marginal', async (t) => {
   const s = healthy()
-  // 4.0% vs a 2.0% baseline: beyond the signal's 1.5x, within the trigger's 2x.
+  // 4.0% vs a 2.0% baseline: beyond a 1.5x margin, within the trigger's 2x. (The shipped margin
+  // is 2x, the trigger's level; this stage asks for 1.5x.)
+  const strict = 'rollout_gates:\n  stages:\n    canary-1:\n      signals:\n        job_failure_rate: { max_ratio: 1.5 }\n'
   s.job_failure_rate = { canary: { n: 20000, k: 800 }, baseline: { n: 180000, k: 3600 } }
-  const j = judge(stage('canary-1'), obs(s))
+  const j = judge(stage('canary-1', strict), obs(s))
   t.equal(j.triggers.find((x) => x.name === 'error_rate_ratio')?.fired, false)
   t.equal(j.signals.find((x) => x.name === 'job_failure_rate')?.status, 'fail')
   t.equal(j.verdict, 'fail')
   t.same(j.reasonCodes, ['score_below_marginal'])
-  t.equal(j.score, 57.1)
+  t.ok(j.score < 75, `a fail scores under 75, got ${j.score}`)
+  const worse = judge(stage('canary-1', strict), obs({ ...s, job_failure_rate: { canary: { n: 20000, k: 850 }, baseline: { n: 180000, k: 3600 } } }))
+  t.equal(worse.verdict, 'fail')
+  t.ok(worse.score < j.score, `a larger effect scores lower (${worse.score} < ${j.score})`)
 })
 
 t.test('shadow stage: schema violations and deny spikes over baseline fail', async (t) => {
@@ -238,7 +250,7 @@ t.test('quantile signals compare point values with the baseline', async (t) => {
 
 t.test('the verdict rests on the stage: canary-1 ignores overload, canary-2 judges it', async (t) => {
   const s = healthy()
-  s.overload_rate = { canary: overload([3, 3, 3, 3]), baseline: { n: 10800, k: 0 } }
+  s.overload_rate = { canary: { n: 3600, k: 90 }, baseline: { n: 10800, k: 54 } }
   t.equal(judge(stage('canary-1'), obs(s)).verdict, 'pass')
   t.equal(judge(stage('canary-2'), obs(s)).verdict, 'fail')
 })

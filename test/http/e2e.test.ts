@@ -241,12 +241,12 @@ t.test('demo mode: no CORDUM_URL starts the sandbox in-process and says so first
   t.same(stages.body.stages.map((s: any) => s.name), ['shadow', 'canary-1', 'canary-2', 'full'])
   t.match(stages.body.policy, { file: '<defaults>', canaryLifetimeHours: 3, metricIntervalHours: 1, alpha: 0.05 })
   const canary2 = stages.body.stages[2]
-  t.match(canary2.signals[0], { name: 'policy_deny_rate', threshold: '<= 3.0%, <= 1.5x baseline (floor 2.0%)' })
+  t.match(canary2.signals[0], { name: 'policy_deny_rate', threshold: '<= 3.0%' })
   t.same(canary2.triggers.map((x: any) => `${x.name}: ${x.rule}`), [
     'policy_deny_rate: <= 3.0%',
     'error_rate_ratio: <= 2x baseline (floor 2.0%)',
     'approval_backlog: <= 25 pending, oldest <= 30m',
-    'sustained_overload: 3 consecutive 5-minute sub-intervals with >= 1 events',
+    'overload_ratio: <= 1.5x baseline (floor 0.5%)',
   ])
   t.same(await call(`${url}/readyz`).then((x) => x.body.status), 'ready')
 })

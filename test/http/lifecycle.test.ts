@@ -109,8 +109,10 @@ t.test('SIGTERM and SIGKILL under load', { timeout: SOAK ? 900_000 : 120_000 }, 
       await new Promise((r) => setTimeout(r, 100))
       const signalled = Date.now()
       gate.proc.child.kill('SIGTERM')
-      await new Promise((r) => setTimeout(r, 100))
-      const alive = gate.proc.child.exitCode === null
+      // Once the gate says it is closing (not after a guessed delay), a new connection must
+      // not be served: its listener is closing, so the connection is refused, reset (the kernel
+      // had accepted it into the backlog before the listener closed) or answered 503.
+      await waitFor(gate.proc, /"msg":"closing"/)
       const freshAgent = dispatcher(1)
       const fresh = await once(gate.url + next(), freshAgent) // a new connection while closing
       await freshAgent.close()
@@ -122,9 +124,8 @@ t.test('SIGTERM and SIGKILL under load', { timeout: SOAK ? 900_000 : 120_000 }, 
       await fault(cordum, undefined)
 
       t.equal(exitCode, 0, `exit code 0, not close-with-grace's 1 for a close that outlasted its 10 s (${exitCode})`)
-      t.ok(alive, 'still closing (requests in flight) 100 ms after SIGTERM')
-      t.ok(fresh.status === 0 ? /ECONNREFUSED/.test(fresh.error ?? '') : fresh.status === 503 && fresh.code === 'GATE_ERR_UNAVAILABLE',
-        `a new connection while closing is refused or gets 503: ${fresh.status} ${fresh.error ?? fresh.code ?? ''}`)
+      t.ok(fresh.status === 0 ? /ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET|other side closed/i.test(fresh.error ?? '') : fresh.status === 503 && fresh.code === 'GATE_ERR_UNAVAILABLE',
+        `a new connection while closing is refused, reset or gets 503, never scored: ${fresh.status} ${fresh.error ?? fresh.code ?? ''}`)
 
       const log = logged(gate.proc.lines)
       const unanswered = [...log.beforeClosing.entries()].filter(([id]) => log.completed.get(id) !== 200)

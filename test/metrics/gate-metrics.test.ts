@@ -38,7 +38,7 @@ t.test('before any traffic: verdict and trigger counters of every stage start at
   const s = await scrape()
   t.equal(find(s, 'agentcanary_verdicts_total').length, 4 * 3, '4 stages x 3 verdicts')
   t.ok(find(s, 'agentcanary_verdicts_total').every((x) => x.value === 0))
-  t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'canary-2', trigger: 'sustained_overload' }), 0)
+  t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'canary-2', trigger: 'overload_ratio' }), 0)
   t.equal(value(s, 'agentcanary_triggers_fired_total', { stage: 'shadow', trigger: 'schema_violations' }), 0)
   t.equal(value(s, 'agentcanary_build_info', { version: '9.9.9', nodejs: process.version }), 1)
   t.equal(value(s, 'agentcanary_evidence_writes_total', { outcome: 'error' }), 0)
@@ -50,7 +50,7 @@ t.test('a verdict: counters by stage, and the rollout\'s latest verdict, score, 
   const { m, scrape } = metrics()
   const fail = await judgementOf('canary-1-backlog-breach.json')
   t.equal(fail.verdict, 'fail', 'the example fails on the approval backlog')
-  m.judged({ namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, fail, 0.2)
+  m.judged({ tenant: 'default', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, fail, 0.2)
   let s = await scrape()
   const at = { rollout_namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }
   t.equal(value(s, 'agentcanary_verdicts_total', { stage: 'canary-1', verdict: 'fail' }), 1)
@@ -68,7 +68,7 @@ t.test('a verdict: counters by stage, and the rollout\'s latest verdict, score, 
 
   const pass = await judgementOf('canary-1-healthy.json')
   t.equal(pass.verdict, 'pass')
-  m.judged({ namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, pass, 0.1)
+  m.judged({ tenant: 'default', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, pass, 0.1)
   s = await scrape()
   t.equal(value(s, 'agentcanary_rollout_verdict', at), 1, 'the latest verdict replaces the earlier one')
   t.equal(value(s, 'agentcanary_rollout_score_ratio', at), pass.score / 100, 'score as a 0-1 ratio')
@@ -82,24 +82,33 @@ t.test('a verdict: counters by stage, and the rollout\'s latest verdict, score, 
 t.test('what the gate decides on: the canary\'s bound, the margin and harm levels, each trigger\'s level', async (t) => {
   const { m, scrape } = metrics()
   const j = await judgementOf('canary-1-backlog-breach.json')
-  m.judged({ namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, j, 0.2)
+  m.judged({ tenant: 'default', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, j, 0.2)
   const s = await scrape()
   const at = { rollout_namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }
+  // Deliberate change (issue 15): the series are the judge's own rule where it is on the rate
+  // scale (bound, margin, harm); a comparative rule (ratio to baseline) has no rate-scale levels,
+  // so only the canary's arm bound is exported for it.
   for (const signal of j.signals.filter((x) => x.kind === 'rate')) {
-    const c = signal.canary as { lower: number, upper: number }
-    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'lower' }), c.lower, `${signal.name}: lower bound`)
-    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'upper' }), c.upper, `${signal.name}: upper bound`)
-    const margin = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'margin' }) as number
-    const harm = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'harm' }) as number
-    t.ok(margin <= harm, `${signal.name}: margin ${margin} <= harm ${harm}`)
-    t.equal(signal.status === 'fail', c.lower > harm, `${signal.name}: ${signal.status}, as the series show`)
-    t.equal(signal.status === 'pass', c.upper <= margin, `${signal.name}: ${signal.status}, as the series show`)
+    const rule = signal.rule
+    if (rule === undefined) throw new Error(`${signal.name} states its rule`)
+    const arm = signal.canary as { lower: number, upper: number }
+    const bound = rule.scale === 'rate' ? rule : arm
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'lower' }), bound.lower, `${signal.name}: lower bound`)
+    t.equal(value(s, 'agentcanary_rollout_signal_bound_ratio', { ...at, signal: signal.name, bound: 'upper' }), bound.upper, `${signal.name}: upper bound`)
+    const margin = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'margin' })
+    const harm = value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: signal.name, level: 'harm' })
+    if (rule.scale === 'rate') {
+      t.same([margin, harm], [rule.margin, rule.harm], `${signal.name}: the rule's margin and harm`)
+      t.equal(signal.status === 'pass', rule.decided === 'pass', `${signal.name}: ${signal.status}, as the rule decided`)
+    } else {
+      t.same([margin, harm], [undefined, undefined], `${signal.name}: a ratio rule has no rate-scale levels`)
+    }
   }
   t.equal(value(s, 'agentcanary_rollout_signal_level_ratio', { ...at, signal: 'policy_deny_rate', level: 'harm' }), 0.03, 'the deny rule fails over 3%')
   for (const trigger of j.triggers.filter((x) => x.name !== 'approval_backlog')) {
-    const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal }) as number
-    const lower = (j.signals.find((x) => x.name === trigger.signal)?.canary as { lower: number }).lower
-    t.equal(trigger.fired, lower > level, `${trigger.name} ${trigger.fired ? 'fired' : 'quiet'}: lower bound ${lower} against its level ${level}`)
+    const level = value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: trigger.name, signal: trigger.signal })
+    const scale = j.signals.find((x) => x.name === trigger.signal)?.rule?.scale
+    t.equal(level, scale === 'rate' ? trigger.level : undefined, `${trigger.name}: its stated level on the rate scale, or none beside a ratio rule`)
   }
   t.equal(value(s, 'agentcanary_rollout_trigger_level_ratio', { ...at, trigger: 'policy_deny_rate', signal: 'policy_deny_rate' }), 0.03)
   t.same(find(s, 'agentcanary_rollout_approvals_pending_level', at).map((x) => [x.labels.level, x.labels.trigger, x.value]).sort(), [['harm', '', 10], ['trigger', 'approval_backlog', 25]], 'the backlog\'s limit and its trigger\'s, told apart')
@@ -112,7 +121,7 @@ t.test('arms without events or without data leave no series (no 0% that was neve
   const { m, scrape } = metrics()
   const j = await judgementOf('canary-1-too-little-data.json')
   const empty: Judgement = { ...j, signals: j.signals.map((s) => s.name === 'job_failure_rate' ? { ...s, canary: { n: 0, k: 0, rate: 0, lower: 0, upper: 1 }, baseline: null } : s) }
-  m.judged({ rollout: 'r', stage: 'canary-1' }, empty, 0.1)
+  m.judged({ tenant: 'default', rollout: 'r', stage: 'canary-1' }, empty, 0.1)
   const s = await scrape()
   t.same(find(s, 'agentcanary_rollout_signal_ratio', { signal: 'job_failure_rate' }), [])
   t.equal(find(s, 'agentcanary_rollout_signal_ratio', { signal: 'policy_deny_rate' }).length, 2)
@@ -123,7 +132,7 @@ t.test('latency quantiles (Prometheus-sourced signals) get a seconds gauge per a
   const { m, scrape } = metrics()
   const j = await judgementOf('canary-1-healthy.json')
   const withLatency: Judgement = { ...j, signals: [...j.signals, { ...(j.signals[0] as Judgement['signals'][number]), name: 'latency_p95', kind: 'quantile', canary: { seconds: 0.42 }, baseline: { seconds: 0.3 } }] }
-  m.judged({ rollout: 'r', stage: 'canary-1' }, withLatency, 0.1)
+  m.judged({ tenant: 'default', rollout: 'r', stage: 'canary-1' }, withLatency, 0.1)
   const s = await scrape()
   t.equal(value(s, 'agentcanary_rollout_signal_seconds', { signal: 'latency_p95', arm: 'canary' }), 0.42)
   t.equal(value(s, 'agentcanary_rollout_signal_seconds', { signal: 'latency_p95', arm: 'baseline' }), 0.3)
@@ -132,15 +141,15 @@ t.test('latency quantiles (Prometheus-sourced signals) get a seconds gauge per a
 t.test('finished rollouts: series go one TTL after the last evaluation; a cap bounds the rest', async (t) => {
   const { m, scrape, advance } = metrics({ rolloutTtlSeconds: 600, maxRolloutStages: 3 })
   const j = await judgementOf('canary-1-healthy.json')
-  m.judged({ rollout: 'finished', stage: 'canary-1' }, j, 0.1)
+  m.judged({ tenant: 'default', rollout: 'finished', stage: 'canary-1' }, j, 0.1)
   advance(300_000)
-  m.judged({ rollout: 'running', stage: 'canary-1' }, j, 0.1)
+  m.judged({ tenant: 'default', rollout: 'running', stage: 'canary-1' }, j, 0.1)
   advance(300_000)
   let s = await scrape()
   t.same(find(s, 'agentcanary_rollout_verdict').map((x) => x.labels.rollout), ['running'], 'the rollout last asked about 10 min ago is gone at the scrape')
   t.same(find(s, 'agentcanary_rollout_signal_ratio', { rollout: 'finished' }), [], 'with every series of it')
   t.equal(value(s, 'agentcanary_rollout_stage_evictions_total', { reason: 'expired' }), 1)
-  for (const r of ['a', 'b', 'c', 'd']) m.judged({ rollout: r, stage: 'full' }, { ...j, stage: 'full' }, 0.1)
+  for (const r of ['a', 'b', 'c', 'd']) m.judged({ tenant: 'default', rollout: r, stage: 'full' }, { ...j, stage: 'full' }, 0.1)
   s = await scrape()
   t.same(find(s, 'agentcanary_rollout_verdict').map((x) => x.labels.rollout).sort(), ['b', 'c', 'd'], 'over the cap the least recently evaluated go first')
   t.equal(value(s, 'agentcanary_rollout_stage_evictions_total', { reason: 'capacity' }), 2)
@@ -173,4 +182,17 @@ t.test('METRICS_* environment: defaults, and refusals naming the variable', asyn
   t.same(readConfig({ METRICS_ROLLOUT_TTL_SECONDS: '600', METRICS_MAX_ROLLOUT_STAGES: '50' }).metrics, { rolloutTtlSeconds: 600, maxRolloutStages: 50 })
   t.throws(() => readConfig({ METRICS_ROLLOUT_TTL_SECONDS: '10' }), /^METRICS_ROLLOUT_TTL_SECONDS: must be a whole number from 60/)
   t.throws(() => readConfig({ METRICS_MAX_ROLLOUT_STAGES: 'lots' }), /^METRICS_MAX_ROLLOUT_STAGES: must be a whole number/)
+})
+
+t.test('two tenants with a rollout of the same name keep a series each (issue 20, item 8)', async (t) => {
+  const { m, scrape } = metrics()
+  const fail = await judgementOf('canary-1-backlog-breach.json')
+  const pass = await judgementOf('canary-1-healthy.json')
+  m.judged({ tenant: 'acme', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, fail, 0.1)
+  m.judged({ tenant: 'globex', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }, pass, 0.1)
+  const s = await scrape()
+  const at = { rollout_namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' }
+  t.equal(value(s, 'agentcanary_rollout_verdict', { ...at, tenant: 'acme' }), -1, 'acme\'s fail')
+  t.equal(value(s, 'agentcanary_rollout_verdict', { ...at, tenant: 'globex' }), 1, 'globex\'s pass, not written over it')
+  t.equal(value(s, 'agentcanary_rollout_stages'), 2, 'two pairs, each bounded and expired on its own')
 })

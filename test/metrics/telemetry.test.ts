@@ -36,8 +36,8 @@ t.test('the service reports each verdict with its rollout, each error with its c
   t.same(telemetry.shared.map((s) => s.use), ['fetched', 'coalesced', 'coalesced', 'cached'], 'one fetch, two joined it in flight, one served from the cache')
   t.ok(telemetry.shared.every((s) => s.source === 'cordum'))
   t.equal(telemetry.judgements.length, 4)
-  t.same(telemetry.judgements[0]?.subject, { rollout: 'support-agent-healthy', stage: 'canary-1' }, 'no rollout named: the canary stands for it')
-  t.same(telemetry.judgements.find((j) => j.subject.namespace !== undefined)?.subject, { namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' })
+  t.same(telemetry.judgements[0]?.subject, { tenant: 'default', rollout: 'support-agent-healthy', stage: 'canary-1' }, 'no rollout named: the canary stands for it; the tenant asked about (the default)')
+  t.same(telemetry.judgements.find((j) => j.subject.namespace !== undefined)?.subject, { tenant: 'default', namespace: 'shop', rollout: 'support-agent', stage: 'canary-1' })
   t.equal(telemetry.judgements[0]?.judgement.verdict, 'pass')
   // Not a bound on speed: each duration lies inside the interval measured around the calls (in ms it would be 1000 times that).
   t.ok(telemetry.judgements.every((j) => j.seconds > 0 && j.seconds <= around), `with its duration in seconds, inside the ${around.toFixed(3)} s the calls took`)

@@ -42,6 +42,13 @@ async function freePort (): Promise<number> {
 t.test('plugin process', async (t) => {
   const { launcher } = await buildPluginForTest(t)
 
+  t.test('a host that closed the plugin\'s stdout: exit 0 without an EPIPE stack (issue 20, item 10)', async (t) => {
+    const r = start(launcher, { ...COOKIE, PLUGIN_PROTOCOL_VERSIONS: '1' })
+    r.child.stdout.destroy() // the handshake's write finds no reader
+    t.equal(await r.exit, 0, 'exits 0, as when the host goes away')
+    t.notMatch(r.stderr(), /EPIPE|Error:|\n\s+at /, 'no stack on stderr')
+  })
+
   t.test('refuses to run without the magic cookie', async (t) => {
     const r = start(launcher, {})
     t.equal(await r.exit, 1, 'exit 1')

@@ -41,7 +41,8 @@ t.test('a failed decision\'s page: verdict, score and top reasons first; every s
   t.match(doc.slice(h1, doc.indexOf('</h1>')), /data-verdict="fail".*FAIL.*score 0.*canary-1.*shop\/support-agent/s, 'verdict, score, stage and rollout in the heading')
   t.ok(doc.indexOf('rollback trigger policy_deny_rate') < doc.indexOf('<h2>Signals'), 'the top reason before the signals')
   for (const s of record.judgement.signals) t.match(doc, new RegExp(`<section class="signal" data-signal="${s.name}"`), `a section for ${s.name}`)
-  t.equal((doc.match(/<svg class="chart"/g) ?? []).length, 4, 'deny, failures, and the backlog\'s two charts')
+  // Job failures are a comparative rule (issue 15): a rate chart and its ratio-to-baseline chart.
+  t.equal((doc.match(/<svg class="chart"/g) ?? []).length, 5, 'deny, failures (rate and ratio to baseline), and the backlog\'s two charts')
   for (const line of ['data-line="canary"', 'data-line="baseline"', 'data-band="canary"', 'data-level="margin"', 'data-level="harm"', 'data-level="trigger:policy_deny_rate"', 'data-marker="fired:policy_deny_rate"']) t.ok(doc.includes(line), line)
   t.match(doc, /<table data-counts="policy_deny_rate">[\s\S]*?15\.0% \(60\/400; bound/, 'the counts behind the estimate')
   t.match(doc, /<a rel="prev" data-link="previous" href="\.\/01a00000-0000-7000-8000-000000000001">/, 'the previous look')

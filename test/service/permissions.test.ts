@@ -26,7 +26,7 @@ t.test('what a refused read costs each stage of the default policy', async (t) =
     'every live stage has the approval_backlog trigger: none can pass')
   const dlq = degradation(policy, read('/api/v1/dlq/page'))
   t.same(dlq.signals, ['overload_rate', 'schema_violation_rate'])
-  t.same(dlq.blockedStages, ['shadow', 'canary-2', 'full'], 'the shadow stage\'s schema trigger, the live stages\' sustained overload')
+  t.same(dlq.blockedStages, ['shadow', 'canary-2', 'full'], 'the shadow stage\'s schema trigger, the live stages\' overload ratio')
   t.equal(describe(approvals),
     'Cordum refuses the gate\'s key GET /api/v1/approvals, which needs role admin (permission jobs.approve): approval_backlog is unavailable, so stages canary-1, canary-2 and full cannot pass (inconclusive at best). Give CORDUM_API_KEY role admin in Cordum, or read this signal from Prometheus (docs/sources.md)')
 

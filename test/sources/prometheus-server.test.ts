@@ -84,11 +84,14 @@ if (needTool(t as never, 'prometheus', havePrometheus(), 'Debian package prometh
     healthy: { shadow: 'pass', 'canary-1': 'pass', 'canary-2': 'pass', full: 'pass' },
     'deny-spike': { shadow: 'fail:deny_spike', 'canary-1': 'fail:policy_deny_rate', 'canary-2': 'fail:policy_deny_rate', full: 'fail:policy_deny_rate' },
     failing: { shadow: 'inconclusive', 'canary-1': 'fail:error_rate_ratio', 'canary-2': 'fail:error_rate_ratio', full: 'fail:error_rate_ratio' },
-    slow: { shadow: 'pass', 'canary-1': 'inconclusive', 'canary-2': 'inconclusive', full: 'inconclusive' },
+    // Issue 15: a required signal over its margin fails the stage (latency is required from
+    // canary-2 on); before, its weight in the score made it a manual hold.
+    slow: { shadow: 'pass', 'canary-1': 'inconclusive', 'canary-2': 'fail', full: 'fail' },
     'too-new': { shadow: 'inconclusive', 'canary-1': 'inconclusive', 'canary-2': 'inconclusive', full: 'inconclusive' },
     quarantining: { shadow: 'fail:schema_violations', 'canary-1': 'pass', 'canary-2': 'pass', full: 'pass' },
-    overloaded: { shadow: 'pass', 'canary-1': 'pass', 'canary-2': 'fail:sustained_overload', full: 'fail:sustained_overload' },
-    blip: { shadow: 'pass', 'canary-1': 'pass', 'canary-2': 'inconclusive', full: 'inconclusive' },
+    overloaded: { shadow: 'pass', 'canary-1': 'pass', 'canary-2': 'fail:overload_ratio', full: 'fail:overload_ratio' },
+    // One burst leaves the canary's overload (0.6%) clearly under 1.5x the 1% floor: a pass.
+    blip: { shadow: 'pass', 'canary-1': 'pass', 'canary-2': 'pass', full: 'pass' },
   }
 
   t.test('a Prometheus-and-Loki-only policy: the gate needs no Cordum and judges what the servers hold exactly as the judge does', async (t) => {
@@ -111,17 +114,17 @@ if (needTool(t as never, 'prometheus', havePrometheus(), 'Debian package prometh
     }
   })
 
-  t.test('sustained overload across sub-intervals, from the scheduler logs', async (t) => {
+  t.test('overload against the baseline, from the scheduler logs', async (t) => {
     const until = HISTORY_END
     const { body: over } = await score({ stage: 'canary-2', canary: 'overloaded', baseline: 'stable', until: new Date(until).toISOString() })
     const overload = over.signals.find((s: any) => s.name === 'overload_rate')
     const expected = expectedObservations(CANARIES.overloaded as never, until - 3 * HOUR, until).signals.overload_rate as any
     t.equal(overload.canary.n, expected.canary.n, 'attempts over the window')
     t.equal(overload.canary.k, 150, '6 refusals a minute for the last 25 minutes')
-    t.match(over.triggers.find((x: any) => x.name === 'sustained_overload').evidence, /in 5 consecutive 5-minute sub-intervals from 2026-11-26T11:35:00.000Z \(30, 30, 30, 30, 30 events\)/)
+    t.match(over.triggers.find((x: any) => x.name === 'overload_ratio').evidence, /^overload rate [\d.]+% \(150\/\d+\) exceeds 1.5x max\(baseline [\d.]+% \(\d+\/\d+\), floor 0.5%\) \(harm evidence/)
     const { body: blip } = await score({ stage: 'canary-2', canary: 'blip', baseline: 'stable', until: new Date(until).toISOString() })
-    t.match(blip.triggers.find((x: any) => x.name === 'sustained_overload').evidence, /longest overloaded run is 1 sub-interval of 36/, 'one 5-minute burst is a blip')
-    // Argo measures again and again: a window ending mid sub-interval counts only whole ones.
+    t.equal(blip.triggers.find((x: any) => x.name === 'overload_ratio').fired, false, 'one 5-minute burst in three hours is no rollback')
+    // Argo measures again and again: a window ending at any minute is judged as the judge would.
     const odd = until - 2 * 60_000
     const { body: later } = await score({ stage: 'canary-2', canary: 'overloaded', baseline: 'stable', since: '1h', until: new Date(odd).toISOString() })
     sameAsJudge(t, later, judge(policy.stages['canary-2'] as never, expectedObservations(CANARIES.overloaded as never, odd - HOUR, odd)), 'window ending at 11:58')

@@ -20,7 +20,7 @@ export const stagesRoutes: FastifyPluginAsyncTypebox<{ service: ScoreService }> 
         minDataPoints: s.minDataPoints,
         score: s.score,
         signals: s.signals.map((sig) => ({ name: sig.name, source: sig.source, kind: sig.kind, weight: sig.weight, required: sig.required, threshold: thresholdText(sig.thresholds) })),
-        triggers: s.triggers.map((t) => ({ name: t.name, signal: t.signal, rule: t.sustainedIntervals === undefined ? thresholdText(t) : `${t.sustainedIntervals} consecutive ${s.subIntervalMinutes}-minute sub-intervals with >= ${t.minEventsPerInterval} events` })),
+        triggers: s.triggers.map((t) => ({ name: t.name, signal: t.signal, rule: thresholdText(t) })),
       })),
     }
   })

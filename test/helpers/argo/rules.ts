@@ -11,6 +11,8 @@
  * preceding setWeight defeats the gate's traffic-split check).
  */
 
+import { effectiveCount, intOrStringValue, parseGoDuration } from '../../../src/simulate/analysis.js'
+
 type Obj = Record<string, unknown>
 
 function isObj (v: unknown): v is Obj {
@@ -23,48 +25,9 @@ function name (v: Obj): string {
   return typeof v.name === 'string' ? v.name : '(unnamed)'
 }
 
-// --- Go-compatible parsing --------------------------------------------------------------------
+// --- Go-compatible parsing: shared with the rollout simulator ---------------------------------
 
-const GO_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }
-
-/** Go's time.ParseDuration, in seconds; null when Go would refuse the string. */
-export function parseGoDuration (text: string): number | null {
-  let s = text
-  let sign = 1
-  if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1
-    s = s.slice(1)
-  }
-  if (s === '0') return 0
-  if (s === '') return null
-  let total = 0
-  const part = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/
-  while (s.length > 0) {
-    const m = part.exec(s)
-    if (m === null) return null
-    total += Number(m[1]) * (GO_UNITS[m[2] as string] as number)
-    s = s.slice(m[0].length)
-  }
-  return sign * total
-}
-
-/**
- * An IntOrString limit as Argo reads it (intstr.IntValue: a string goes through Atoi, and
- * anything unparsable counts as 0). `undefined` when the field is absent.
- */
-export function intOrStringValue (v: unknown): number | undefined {
-  if (v === undefined || v === null) return undefined
-  if (typeof v === 'number') return v
-  if (typeof v === 'string') return /^[+-]?\d+$/.test(v) ? Number(v) : 0
-  return 0
-}
-
-/** Argo's Metric.EffectiveCount: null means the metric runs until the run is terminated. */
-export function effectiveCount (metric: Obj): number | null {
-  const count = intOrStringValue(metric.count) ?? 0
-  if (count === 0) return typeof metric.interval === 'string' && metric.interval !== '' ? null : 1
-  return count
-}
+export { effectiveCount, intOrStringValue, parseGoDuration }
 
 /** The `{{tag}}`s of a text, trimmed as fasttemplate + Argo's resolve do; throws if unclosed. */
 export function templateTags (text: string): string[] {

@@ -4,10 +4,7 @@
  * `interval` after the previous one finished, an Error retried after 10s and not counted.
  * Request time is left out (seconds at most per measurement).
  */
-import { effectiveCount, intOrStringValue, parseGoDuration } from './rules.js'
-
-/** DefaultErrorRetryInterval in Argo's analysis controller. */
-export const ERROR_RETRY_SECONDS = 10
+import { effectiveCount, intOrStringValue, parseGoDuration } from '../../../src/simulate/analysis.js'
 
 export interface MetricTiming {
   initialDelay: number
