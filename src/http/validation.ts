@@ -4,16 +4,18 @@
  * Fastify's default AJV coerces types everywhere ('array' mode): a JSON body's `"weight": null`
  * or `""` became 0, `{"stage": ["canary-1"]}` became "canary-1", and a query string's
  * `weight=%20` became 0 and `weight=0x10` 16 (AJV coerces whatever `==` takes for a number).
- * Here nothing is coerced but decimal numbers in a query string (a query string has no other
- * way to carry one): a body field has exactly its JSON type, a list is refused wherever a
- * single value is expected, and a number in a query string is written in decimal digits or it
- * is refused, naming the field.
+ * Here nothing is coerced but a number written in decimal digits as a string, in a query string
+ * and in a JSON body alike: a query string has no other way to carry a number, and neither has
+ * Argo's web provider, whose `jsonBody` fills a template argument in as a JSON string
+ * (`weight: "{{args.weight}}"` sends `"weight": "25"`). Anything else keeps its JSON type: null,
+ * blank, `0x10` or `1e1` where a number belongs, and a list where a single value belongs, are
+ * refused naming the field.
  */
 import { Ajv, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema } from 'fastify'
 
-/** A decimal number as a person or Argo writes one in a URL: `25`, `12.5`, `-1`. */
+/** A decimal number as a person or Argo writes one in a URL or a template argument: `25`, `12.5`, `-1`. */
 const DECIMAL = /^-?\d+(?:\.\d+)?$/
 
 function newAjv (): Ajv {
@@ -32,8 +34,8 @@ function numericFields (schema: unknown): string[] {
 
 type Validator = ((data: unknown) => boolean) & { errors?: ValidateFunction['errors'] }
 
-/** Validates the query string after turning its decimal numbers into numbers (anything else stays a string, and fails as one). */
-function queryValidator (validate: ValidateFunction, numeric: string[]): Validator {
+/** Validates a query string or body after turning its decimal strings into numbers (anything else keeps its type, and fails as one). */
+function decimalValidator (validate: ValidateFunction, numeric: string[]): Validator {
   const check: Validator = (data) => {
     if (data !== null && typeof data === 'object') {
       const q = data as Record<string, unknown>
@@ -54,8 +56,8 @@ export function useStrictValidation (app: FastifyInstance): void {
   const ajv = newAjv()
   app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema, httpPart?: string }) => {
     const validate = ajv.compile(schema as object)
-    if (httpPart !== 'querystring') return validate
+    if (httpPart !== 'querystring' && httpPart !== 'body') return validate
     const numeric = numericFields(schema)
-    return numeric.length === 0 ? validate : queryValidator(validate, numeric)
+    return numeric.length === 0 ? validate : decimalValidator(validate, numeric)
   })
 }

@@ -50,7 +50,9 @@ t.test('score and decisions routes: strict inputs, GET and POST alike, each refu
     [{ ...body, weight: null }, 'weight', 'must be a number, got null'],
     [{ ...body, weight: '' }, 'weight', 'must be a number'],
     [{ ...body, weight: ' ' }, 'weight', 'must be a number'],
-    [{ ...body, weight: '16' }, 'weight', 'must be a number'],
+    [{ ...body, weight: '0x10' }, 'weight', 'must be a number'],
+    [{ ...body, weight: '1e1' }, 'weight', 'must be a number'],
+    [{ ...body, weight: ['16'] }, 'weight', 'must be a number'],
     [{ ...body, stage: ['canary-1'] }, 'stage', 'not a list'],
     [{ ...body, canary: 5 }, 'canary', 'must be a string'],
     [{ ...body, until: '2026-02-30T00:00:00Z' }, 'until', 'RFC 3339'],
@@ -62,6 +64,10 @@ t.test('score and decisions routes: strict inputs, GET and POST alike, each refu
     t.match(res.body.error, says, `POST ${JSON.stringify(b)}: ${says}`)
   }
   t.equal((await postJson(`${url}/api/v1/score`, { ...body, weight: 12.5 })).status, 200, 'a JSON number weight is taken')
+  // Argo's jsonBody sends a template argument as a JSON string: `weight: "{{args.weight}}"`.
+  const argo = await postJson(`${url}/api/v1/score`, { ...body, baseline: 'support-agent-stable', weight: '12.5' })
+  t.equal(argo.status, 200, 'a decimal string weight is taken, as Argo sends it')
+  t.equal(argo.body.trafficSplit?.expected, 0.125, 'as the number it says')
 
   const list: Array<[string, string, string]> = [
     ['until=2026-02-30T00:00:00Z', 'until', 'RFC 3339'],
