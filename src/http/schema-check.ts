@@ -1,5 +1,8 @@
 /**
- * A compile-time check, no code: what the score service answers (ScoreResponse: the judge's
+ * Compile-time checks, no code: the score request and answer as the service types them and as
+ * the HTTP schemas (which validate requests and serialise answers) declare them are one shape.
+ *
+ * The answer: what the score service answers (ScoreResponse: the judge's
  * Judgement with the decision id, report URL and actions) and what the response schema declares
  * (ScoreResponseSchema, which fast-json-stringify serialises by) are the same shape: the answer is
  * assignable to the schema's type, and the two have the same fields all the way down: a field the
@@ -8,8 +11,8 @@
  * naming the path, when one changes without the other.
  */
 import type { Static } from 'typebox'
-import type { ScoreResponse } from '../service/score.js'
-import type { ScoreResponseSchema } from './schemas.js'
+import type { ScoreQuery, ScoreResponse } from '../service/score.js'
+import type { ScoreBodySchema, ScoreResponseSchema } from './schemas.js'
 
 type Declared = Static<typeof ScoreResponseSchema>
 
@@ -35,3 +38,15 @@ export const RESPONSE_MATCHES_SCHEMA: {
   // One way only: the schema may be looser than the judge (reason codes are strings to it).
   serviceAnswerFitsSchema: ScoreResponse extends Declared ? true : false
 } = { everyFieldDeclared: true, everyDeclaredFieldGiven: true, serviceAnswerFitsSchema: true }
+
+/**
+ * The request: the fields a score request may carry (ScoreBodySchema, GET's query string adds
+ * only `view`) are the fields the service takes (ScoreQuery), with the same types both ways: a
+ * field the schema accepts but the service ignores, or the reverse, fails here.
+ */
+type Accepted = Static<typeof ScoreBodySchema>
+export const REQUEST_MATCHES_SCHEMA: {
+  sameFields: Nothing<Exclude<Paths<Accepted>, Paths<ScoreQuery>> | Exclude<Paths<ScoreQuery>, Paths<Accepted>>>
+  acceptedIsTaken: Accepted extends ScoreQuery ? true : false
+  takenIsAccepted: ScoreQuery extends Accepted ? true : false
+} = { sameFields: true, acceptedIsTaken: true, takenIsAccepted: true }
