@@ -13,7 +13,7 @@ const plain = (markdown: string): string => markdown
 /** One variable of the settings table (src/config/settings.ts): its name, default and range, then its meaning. */
 function settingHelp (s: (typeof SETTINGS)[number]): string {
   const shown = plain(shownDefault(s))
-  const head = `${s.name}  (${shown.startsWith('unset') ? shown : `default ${shown}`}; ${plain(shownRange(s))}${s.requires === undefined ? '' : `; read with ${s.requires}`})`
+  const head = `${s.name} (${shown.startsWith('unset') ? shown : `default ${shown}`}; ${plain(shownRange(s))}${s.requires === undefined ? '' : `; read with ${s.requires}`})`
   return [...wrapWords(head, 78).map((l, i) => `${i === 0 ? '  ' : '      '}${l}`), ...wrapWords(plain(s.meaning), 74).map((l) => `      ${l}`)].join('\n')
 }
 
