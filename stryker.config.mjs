@@ -6,6 +6,8 @@
  */
 const targets = {
   'src/http/auth.ts': ['test/http/auth.test.ts', 'test/http/security.test.ts', 'test/http/config.test.ts'],
+  // GATE_API_KEYS parsing, moved out of src/http/auth.ts (config/ imports nothing from http/).
+  'src/config/api-keys.ts': ['test/http/auth.test.ts', 'test/http/security.test.ts', 'test/http/config.test.ts'],
   // The verdict-to-phase mapping of the Argo metric plugin (GateMetricProvider.run and its Error measurement).
   'src/plugin/provider.ts': ['test/plugin/provider.test.ts', 'test/plugin/provider-mapping.test.ts'],
   // Phase 2 of issue 21, once the judge and the keyed chain have landed:

@@ -150,9 +150,18 @@ export function benchDecisions (rollouts: number, progress?: (line: string) => v
     if (sc === undefined) throw new Error(`no scenario ${c.scenario}`)
     const started = Date.now()
     const spec: SimulationSpec = {
-      policy, stages: [c.stage], weights: DEFAULT_WEIGHTS, rules, traffic: sc.traffic ?? BUSY, canary: sc.canary, baseline: sc.baseline,
+      policy,
+      stages: [c.stage],
+      weights: DEFAULT_WEIGHTS,
+      rules,
+      traffic: sc.traffic ?? BUSY,
+      canary: sc.canary,
+      baseline: sc.baseline,
       // Quiet has no events row: its runs stop at the schedule's end, as Argo's do.
-      rollouts, seed: 20261126, window: 'analysis', decideWithinMinutes: c.scenario === 'quiet' ? 0 : 24 * 60,
+      rollouts,
+      seed: 20261126,
+      window: 'analysis',
+      decideWithinMinutes: c.scenario === 'quiet' ? 0 : 24 * 60,
     }
     const run = stageRuns(spec)[0] as StageRun
     const { summary, results: runs } = simulateStage(run, rollouts, spec.seed)

@@ -58,7 +58,19 @@ function usage (message: string): never {
   process.exit(2)
 }
 
-function options (): { only: Set<string>, gateEnv: Record<string, string>, build: GateBuild, quick: boolean, sizes: number[], duration: number, evaluations: number, plugin: boolean, json: string, burst: number, incremental: number } {
+function options (): {
+  only: Set<string>
+  gateEnv: Record<string, string>
+  build: GateBuild
+  quick: boolean
+  sizes: number[]
+  duration: number
+  evaluations: number
+  plugin: boolean
+  json: string
+  burst: number
+  incremental: number
+} {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -179,7 +191,21 @@ async function warmGate (sandbox: SandboxProc, warm: BenchSegment, env: Record<s
 
 const median = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a[Math.floor(a.length / 2)] as number }
 
-interface Cold { shed: number, tries?: number[], gateCpuMs: number, sandboxCpuMs: number, lists: Lists, perArm: number, ms: number, requests: number, bytes: number, peakRssMb: number, rssStartMb: number, byPath: Record<string, number>, error?: string }
+interface Cold {
+  shed: number
+  tries?: number[]
+  gateCpuMs: number
+  sandboxCpuMs: number
+  lists: Lists
+  perArm: number
+  ms: number
+  requests: number
+  bytes: number
+  peakRssMb: number
+  rssStartMb: number
+  byPath: Record<string, number>
+  error?: string
+}
 
 /**
  * One cold evaluation (nothing of this window cached) at a fresh, JIT-warmed gate, or in quick
@@ -382,7 +408,13 @@ async function benchScaling ({ opts, sandbox, warm, sized, rows, details }: Run)
         const reps = opts.quick || i === sized.length - 1 ? 1 : 3
         const tries: Cold[] = []
         for (let r = 0; r < reps; r++) tries.push(await coldEvaluation(sandbox, warm, seg, lists, shared))
-        const c = { ...(tries[0] as Cold), ms: median(tries.map((x) => x.ms)), gateCpuMs: median(tries.map((x) => x.gateCpuMs)), sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)), tries: tries.map((x) => x.ms) }
+        const c = {
+          ...(tries[0] as Cold),
+          ms: median(tries.map((x) => x.ms)),
+          gateCpuMs: median(tries.map((x) => x.gateCpuMs)),
+          sandboxCpuMs: median(tries.map((x) => x.sandboxCpuMs)),
+          tries: tries.map((x) => x.ms),
+        }
         series[lists].push(c)
         log(`scaling: ${listsText(lists, c.perArm)}: ${fmtMs(c.ms)}${c.tries.length > 1 ? ` (median of ${c.tries.map(fmtMs).join(', ')})` : ''}, ${c.requests} upstream requests, ${fmtBytes(c.bytes)}, ${(c.ms * 1000 / eventsOf(lists, c.perArm)).toFixed(2)} µs/event, CPU gate ${fmtMs(c.gateCpuMs)} sandbox ${fmtMs(c.sandboxCpuMs)}, peak RSS ${c.peakRssMb.toFixed(0)} MB${tries.some((x) => x.shed > 0) ? `, shed ${tries.map((x) => x.shed).join('/')} times before answering` : ''}${c.error === undefined ? '' : `; REFUSED: ${c.error}`}`)
       }

@@ -37,7 +37,9 @@ function windows (gateUrl: string, seg: BenchSegment): () => string {
   return () => `${gateUrl}${scorePath({ stage: 'canary-1', since: seg.startMs, until: seg.startMs + 60_000 + (i++ % span) })}`
 }
 
-export async function benchOverload (cordumUrl: string, warm: BenchSegment, build: GateBuild, env: Record<string, string>, seconds: number): Promise<{ rows: TimingRow[], details: Record<string, unknown> }> {
+export async function benchOverload (
+  cordumUrl: string, warm: BenchSegment, build: GateBuild, env: Record<string, string>, seconds: number
+): Promise<{ rows: TimingRow[], details: Record<string, unknown> }> {
   const cap = 8
   const gate = await startGate(cordumUrl, build, { ...env, MAX_SCORES_IN_FLIGHT: String(cap) })
   const agent = dispatcher()
@@ -108,7 +110,8 @@ function decoderRow (id: string, what: string, cases: Array<() => void>, valid: 
 
 export function benchDecoders (runs: number): { rows: TimingRow[], details: Record<string, unknown> } {
   // The same kinds of cases as the test, from a fixed seed: every run times the same streams.
-  const gobCases = fc.sample(fc.tuple(fc.integer({ min: 0, max: gobVectors.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 512 })), { numRuns: runs, seed: 20261126 })
+  const gobCase = fc.tuple(fc.integer({ min: 0, max: gobVectors.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 512 }))
+  const gobCases = fc.sample(gobCase, { numRuns: runs, seed: 20261126 })
     .map(([which, edits, chunk]) => { const bytes = mutate(gobVectors[which] as Uint8Array, edits); return () => { feedGob(bytes, chunk) } })
   const yamuxCases = fc.sample(fc.tuple(fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4096 })), { numRuns: runs, seed: 20261126 })
     .map(([edits, chunk]) => { const bytes = mutate(yamuxVector, edits); return () => { feedYamux(bytes, chunk) } })

@@ -12,7 +12,7 @@ import type { Judgement } from '../gate/verdict.js'
 import type { NormalizedQuery } from '../service/score.js'
 import type { CallContext, CordumClient } from '../sources/cordum/client.js'
 import { actionKey, NO_ROLLOUT, render, templateVars } from './context.js'
-import type { ApprovalTaken } from './types.js'
+import type { ApprovalTaken } from '../service/ports.js'
 
 export interface ApprovalOutcome {
   /** What the judge sees; undefined when the gate could not learn a status (the stage then holds). */

@@ -14,7 +14,7 @@ import type { CallContext, CordumClient } from '../sources/cordum/client.js'
 import { askApproval } from './approval.js'
 import { startRollback } from './rollback.js'
 import { PolicySimulator } from './simulation.js'
-import type { ApprovalTaken, RollbackTaken } from './types.js'
+import type { ApprovalTaken, RollbackTaken } from '../service/ports.js'
 
 export interface CordumActionsOptions {
   client: CordumClient

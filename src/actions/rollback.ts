@@ -12,7 +12,7 @@ import { isGateError } from '../errors.js'
 import type { NormalizedQuery } from '../service/score.js'
 import type { CallContext, CordumClient } from '../sources/cordum/client.js'
 import { actionKey, NO_ROLLOUT, render, renderInput, templateVars } from './context.js'
-import type { RollbackTaken } from './types.js'
+import type { RollbackTaken } from '../service/ports.js'
 
 const CONFLICT_BACKOFF_MS = [25, 50, 100, 200, 400]
 

@@ -53,7 +53,14 @@ export class PolicySimulator {
   async check (client: CordumClient, q: NormalizedQuery, sim: PolicySimulation, ctx: CallContext): Promise<SignalObservation> {
     const vars = templateVars(q)
     const bundle = sim.bundle === undefined ? undefined : render(sim.bundle, vars)
-    const scenarios = sim.scenarios.map((s) => ({ ...s, request: { ...s.request, labels: Object.fromEntries(Object.entries(s.request.labels).map(([k, v]) => [k, render(v, vars)])), ...(s.request.principalId === undefined ? {} : { principalId: render(s.request.principalId, vars) }) } }))
+    const scenarios = sim.scenarios.map((s) => ({
+      ...s,
+      request: {
+        ...s.request,
+        labels: Object.fromEntries(Object.entries(s.request.labels).map(([k, v]) => [k, render(v, vars)])),
+        ...(s.request.principalId === undefined ? {} : { principalId: render(s.request.principalId, vars) }),
+      },
+    }))
     const catalog = sha256Hex(canonicalJson({ scenarios, workflows: sim.workflows }))
     const key = `${q.tenant}\n${bundle ?? ''}\n${catalog}`
     const hit = this.#cache.get(key)

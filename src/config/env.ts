@@ -1,13 +1,14 @@
 /**
- * The service's environment (README "Configuration"): read once at start, every value
+ * The service's environment (docs/configuration.md): read once at start, every value
  * checked, every refusal naming the variable. Secrets (CORDUM_API_KEY, GATE_API_KEYS,
  * PROMETHEUS_BEARER_TOKEN, LOKI_BEARER_TOKEN) are kept out of error messages.
  */
 import { readFileSync } from 'node:fs'
 import { GateError } from '../errors.js'
-import { DEFAULT_MAX_PAGES } from '../sources/cordum/pages.js'
-import { parseApiKeys, type ApiKey } from '../http/auth.js'
-import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../metrics/gate-metrics.js'
+import { parseApiKeys, type ApiKey } from './api-keys.js'
+import { setting } from './settings.js'
+
+export { DEFAULT_MAX_SCORES_IN_FLIGHT } from './settings.js'
 
 export interface ServiceConfig {
   port: number
@@ -96,28 +97,28 @@ export interface CordumReads {
 /** A Prometheus or Loki the gate queries. */
 export interface QueryUpstream { url: string, bearerToken?: string, deadlineMs: number }
 
-/**
- * Score evaluations under way at once. Each waits mostly on Cordum; past this many, new
- * requests are shed (503) instead of queueing behind the rest towards Argo's 10 s timeout.
- */
-export const DEFAULT_MAX_SCORES_IN_FLIGHT = 64
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
-
 function refuse (name: string, message: string): GateError {
   return new GateError('GATE_ERR_CONFIG_INVALID', `${name}: ${message}`)
 }
 
-/** A decimal fraction from 0 to 1. */
-function fraction (env: Record<string, string | undefined>, name: string, fallback: number): number {
+/** A text setting, trimmed; unset or blank, its default (undefined when it has none). */
+function text (env: Record<string, string | undefined>, name: string): string | undefined {
+  const value = env[name]?.trim()
+  return value === undefined || value === '' ? setting(name, 'text').default : value
+}
+
+/** A decimal fraction from 0 to 1; unset, the setting's default (src/config/settings.ts). */
+function fraction (env: Record<string, string | undefined>, name: string): number {
   const raw = env[name]
-  if (raw === undefined || raw.trim() === '') return fallback
+  if (raw === undefined || raw.trim() === '') return setting(name, 'fraction').default
   const v = Number(raw.trim())
   if (!Number.isFinite(v) || v < 0 || v > 1) throw refuse(name, `must be a number from 0 to 1 such as 0.98, got '${raw.slice(0, 32)}'`)
   return v
 }
 
-function integer (env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+/** A whole number in the setting's range; unset, its default (src/config/settings.ts). */
+function integer (env: Record<string, string | undefined>, name: string): number {
+  const { default: fallback, min, max } = setting(name, 'integer')
   const raw = env[name]
   if (raw === undefined || raw.trim() === '') return fallback
   const v = Number(raw)
@@ -126,39 +127,40 @@ function integer (env: Record<string, string | undefined>, name: string, fallbac
 }
 
 export function readConfig (env: Record<string, string | undefined>): ServiceConfig {
-  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info'
-  if (!LEVELS.includes(logLevel)) throw refuse('LOG_LEVEL', `must be one of ${LEVELS.join(', ')}, got '${logLevel.slice(0, 32)}'`)
+  const levels = setting('LOG_LEVEL', 'text').values ?? []
+  const logLevel = (text(env, 'LOG_LEVEL') as string).toLowerCase()
+  if (!levels.includes(logLevel)) throw refuse('LOG_LEVEL', `must be one of ${levels.join(', ')}, got '${logLevel.slice(0, 32)}'`)
   const config: ServiceConfig = {
-    port: integer(env, 'PORT', 8080, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    port: integer(env, 'PORT'),
+    host: text(env, 'HOST') as string,
     logLevel,
-    tenant: env.CORDUM_TENANT?.trim() || 'default',
+    tenant: text(env, 'CORDUM_TENANT') as string,
     cordumReads: {
-      maxConcurrency: integer(env, 'CORDUM_MAX_CONCURRENCY', 8, 1, 256),
-      sliceMarginSeconds: integer(env, 'CORDUM_SLICE_MARGIN_SECONDS', 120, 0, 86_400),
-      sliceCacheEntries: integer(env, 'CORDUM_SLICE_CACHE_ENTRIES', 100_000, 0, 10_000_000),
-      sliceCacheMb: integer(env, 'CORDUM_SLICE_CACHE_MB', 32, 0, 4_096),
-      maxPages: integer(env, 'CORDUM_MAX_PAGES', DEFAULT_MAX_PAGES, 1, 1_000_000),
-      ledgerMaxIntervalSeconds: integer(env, 'CORDUM_LEDGER_MAX_INTERVAL_SECONDS', 60, 0, 3_600),
-      ledgerRetentionHours: integer(env, 'CORDUM_LEDGER_RETENTION_HOURS', 72, 1, 24 * 30),
-      warmSeconds: integer(env, 'CORDUM_WARM_SECONDS', 120, 0, 3_600),
+      maxConcurrency: integer(env, 'CORDUM_MAX_CONCURRENCY'),
+      sliceMarginSeconds: integer(env, 'CORDUM_SLICE_MARGIN_SECONDS'),
+      sliceCacheEntries: integer(env, 'CORDUM_SLICE_CACHE_ENTRIES'),
+      sliceCacheMb: integer(env, 'CORDUM_SLICE_CACHE_MB'),
+      maxPages: integer(env, 'CORDUM_MAX_PAGES'),
+      ledgerMaxIntervalSeconds: integer(env, 'CORDUM_LEDGER_MAX_INTERVAL_SECONDS'),
+      ledgerRetentionHours: integer(env, 'CORDUM_LEDGER_RETENTION_HOURS'),
+      warmSeconds: integer(env, 'CORDUM_WARM_SECONDS'),
     },
     apiKeys: parseApiKeys(env.GATE_API_KEYS),
     verifyKeys: parseApiKeys(env.VERIFY_API_KEYS, 'VERIFY_API_KEYS'),
     metricsKeys: parseApiKeys(env.METRICS_API_KEY, 'METRICS_API_KEY'),
     metrics: {
-      rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS', DEFAULT_ROLLOUT_TTL_SECONDS, 60, 30 * 86_400),
-      maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES', DEFAULT_MAX_ROLLOUT_STAGES, 1, 100_000),
+      rolloutTtlSeconds: integer(env, 'METRICS_ROLLOUT_TTL_SECONDS'),
+      maxRolloutStages: integer(env, 'METRICS_MAX_ROLLOUT_STAGES'),
     },
     evidence: evidenceOf(env),
-    retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS', 90, 1, 36_500),
-    anchorSeconds: integer(env, 'EVIDENCE_ANCHOR_SECONDS', 300, 10, 86_400),
+    retentionDays: integer(env, 'EVIDENCE_RETENTION_DAYS'),
+    anchorSeconds: integer(env, 'EVIDENCE_ANCHOR_SECONDS'),
     overload: {
-      maxScoresInFlight: integer(env, 'MAX_SCORES_IN_FLIGHT', DEFAULT_MAX_SCORES_IN_FLIGHT, 0, 100_000),
-      maxEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 1_000, 0, 60_000),
-      maxEventLoopUtilization: fraction(env, 'SHED_EVENT_LOOP_UTILIZATION', 0),
+      maxScoresInFlight: integer(env, 'MAX_SCORES_IN_FLIGHT'),
+      maxEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS'),
+      maxEventLoopUtilization: fraction(env, 'SHED_EVENT_LOOP_UTILIZATION'),
     },
-    scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS', 10, 0, 60),
+    scoreReuseSeconds: integer(env, 'SCORE_REUSE_SECONDS'),
   }
   if (config.metricsKeys.length > 1 || config.metricsKeys[0]?.tenants !== undefined) throw refuse('METRICS_API_KEY', 'must be one key (16-512 characters of letters, digits and . _ ~ + / = -), without tenants')
   const evidenceKey = evidenceKeyOf(env)
@@ -177,7 +179,7 @@ export function readConfig (env: Record<string, string | undefined>): ServiceCon
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw refuse('CORDUM_URL', `must use http or https, got ${parsed.protocol}`)
     if (parsed.username !== '' || parsed.password !== '') throw refuse('CORDUM_URL', 'must not carry credentials: put the key in CORDUM_API_KEY')
-    config.cordum = { url: parsed.toString().replace(/\/+$/, ''), deadlineMs: integer(env, 'CORDUM_DEADLINE_MS', 8_000, 500, 60_000) }
+    config.cordum = { url: parsed.toString().replace(/\/+$/, ''), deadlineMs: integer(env, 'CORDUM_DEADLINE_MS') }
     const key = env.CORDUM_API_KEY?.trim()
     if (key !== undefined && key !== '') config.cordum.apiKey = key
   }
@@ -211,7 +213,7 @@ function queryUpstream (env: Record<string, string | undefined>, prefix: string,
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw refuse(name, `must use http or https, got ${parsed.protocol}`)
   if (parsed.username !== '' || parsed.password !== '') throw refuse(name, `must not carry credentials: put a token in ${prefix}_BEARER_TOKEN or ${prefix}_BEARER_TOKEN_FILE`)
   if (parsed.search !== '' || parsed.hash !== '') throw refuse(name, 'must not have a query string or fragment')
-  const upstream: QueryUpstream = { url: parsed.toString().replace(/\/+$/, ''), deadlineMs: integer(env, `${prefix}_DEADLINE_MS`, 8_000, 500, 60_000) }
+  const upstream: QueryUpstream = { url: parsed.toString().replace(/\/+$/, ''), deadlineMs: integer(env, `${prefix}_DEADLINE_MS`) }
   const token = env[`${prefix}_BEARER_TOKEN`]?.trim()
   const file = env[`${prefix}_BEARER_TOKEN_FILE`]?.trim()
   if (token && file) throw refuse(`${prefix}_BEARER_TOKEN_FILE`, `set either ${prefix}_BEARER_TOKEN or ${prefix}_BEARER_TOKEN_FILE, not both`)
@@ -253,15 +255,12 @@ function evidenceOf (env: Record<string, string | undefined>): ServiceConfig['ev
   if (url === 'none') return { kind: 'none' }
   if (url !== undefined && url !== '') {
     if (!/^postgres(ql)?:\/\//.test(url)) throw refuse('EVIDENCE_URL', `must be a PostgreSQL URL such as postgres://gate@db:5432/evidence, or none; got a ${url.split(':')[0]?.slice(0, 16) ?? ''} URL`)
-    try {
-      // eslint-disable-next-line no-new
-      new URL(url)
-    } catch {
+    if (!URL.canParse(url)) {
       throw refuse('EVIDENCE_URL', 'is not a valid URL (postgres://user:password@host:5432/database)')
     }
     return { kind: 'postgres', url }
   }
-  return { kind: 'sqlite', dataDir: env.DATA_DIR?.trim() || 'data' }
+  return { kind: 'sqlite', dataDir: text(env, 'DATA_DIR') as string }
 }
 
 /** EVIDENCE_HMAC_KEY, or the file EVIDENCE_HMAC_KEY_FILE names (a mounted Secret); at least 32 characters, never echoed. */

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import { GateError } from '../errors.js'
 import { DEFAULT_LIMITS, formatLocated, LocatedSource, validateSchema, type LocatedError, type Shift, type SourceLimits } from './located.js'
-import { buildPolicy, type GatesPolicy, type PolicyProblem } from './policy.js'
+import { buildPolicy } from './build.js'
+import type { GatesPolicy, PolicyProblem } from './policy.js'
 import { GatesFileSchema, type GatesFile } from './schema.js'
 
 export interface LoadedPolicy {

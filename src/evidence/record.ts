@@ -9,7 +9,7 @@
  * reports; docs/evidence.md says what a chain with and without a key can and cannot show. Retention prunes the oldest records behind an anchor
  * record (see `AnchorRecord`), so a pruned chain still verifies.
  */
-import type { ActionsTaken } from '../actions/types.js'
+import type { ActionsTaken } from '../service/ports.js'
 import { createHmac } from 'node:crypto'
 import { canonicalJson, sha256Hex } from '../canonical-json.js'
 import type { Observations } from '../gate/observations.js'
@@ -173,7 +173,9 @@ export function nextDecision (entry: DecisionEntry, head: { seq: number, hash: s
 }
 
 /** The anchor record retention writes at the head before pruning records 1..last.seq. */
-export function nextAnchor (tenant: string, head: { seq: number, hash: string }, last: { seq: number, hash: string, time_ms: number }, retentionDays: number, id: string, ms: number, key?: Buffer): AnchorRecord {
+export function nextAnchor (
+  tenant: string, head: { seq: number, hash: string }, last: { seq: number, hash: string, time_ms: number }, retentionDays: number, id: string, ms: number, key?: Buffer
+): AnchorRecord {
   return seal({
     kind: 'anchor' as const,
     id,

@@ -3,7 +3,7 @@
  * decision record before its response is sent, with the request as normalized, the judge's
  * input and output, the actions taken, the gates-policy hash and the versions of the sources.
  */
-import type { ActionsTaken } from '../actions/types.js'
+import type { ActionsTaken } from '../service/ports.js'
 import type { LoadedPolicy } from '../config/load.js'
 import type { Observations } from '../gate/observations.js'
 import type { Judgement } from '../gate/verdict.js'

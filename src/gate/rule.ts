@@ -131,4 +131,3 @@ export function rateRule (c: Counts, t: Partial<Thresholds>, stage: Pick<Stage, 
   }
   return { rule, ln: { pass: d.pass, harm: d.harm, cut: lnCut } }
 }
-

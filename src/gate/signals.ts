@@ -322,7 +322,7 @@ export function evaluateTrigger (trigger: Trigger, m: Measured, alpha: number): 
 }
 
 /**
- * A rate trigger fires on the harm test of its own limit (Cordum's guide: a 3% deny rate, 2x the
+ * A rate trigger fires on the harm test of its own limit (Cordum's guide's 3% deny rate, 2x the
  * baseline's job failures): e-value against "the canary is within the level" >= 1/alpha.
  */
 function rateTrigger (trigger: Trigger, m: Measured, alpha: number): { fired: boolean, evidence: string, level: number, scale: RuleScale } {

@@ -1,6 +1,6 @@
 /**
  * The judge: a stage policy and observations in, a verdict with its evidence out.
- * Pure: no I/O, no clock. The rules (ARCHITECTURE.md "Judging rules"; docs/judging.md), in order:
+ * Pure: no I/O, no clock. The rules (docs/judging.md), in order:
  *
  *   1. Any hard trigger fires            -> fail, score 0 (even on small samples: the test is clear).
  *   2. A required signal or a trigger's

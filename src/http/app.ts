@@ -91,7 +91,12 @@ export const gateApp: FastifyPluginAsync<AppOptions> = async (app, opts) => {
   registerOpenApiRoute(app)
   await app.register(healthRoutes, { service: opts.service, ...(opts.permissions === undefined ? {} : { permissions: opts.permissions }) })
   await app.register(stagesRoutes, { service: opts.service })
-  await app.register(scoreRoutes, { service: opts.service, defaultTenant: opts.defaultTenant, limit: new InFlightLimit(opts.maxScoresInFlight ?? 0), ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }) })
+  await app.register(scoreRoutes, {
+    service: opts.service,
+    defaultTenant: opts.defaultTenant,
+    limit: new InFlightLimit(opts.maxScoresInFlight ?? 0),
+    ...(opts.publicUrl === undefined ? {} : { publicUrl: opts.publicUrl }),
+  })
   if (opts.evidence !== undefined) {
     await app.register(decisionRoutes, { store: opts.evidence, ...(opts.anchors === undefined ? {} : { anchors: opts.anchors }) })
     await app.register(pageRoutes, { store: opts.evidence, policy: opts.service.policy })

@@ -1,7 +1,7 @@
 /**
  * TypeBox schemas of the HTTP API: one definition gives request validation, response
  * serialization (fast-json-stringify drops undeclared fields, so nothing leaks by accident)
- * and the OpenAPI document. Field meanings are ARCHITECTURE.md "HTTP API".
+ * and the OpenAPI document. Field meanings: docs/http-api.md.
  */
 import { Type, type Static } from 'typebox'
 

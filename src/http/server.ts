@@ -1,41 +1,29 @@
 /**
- * Builds and runs the gate's HTTP server: the Fastify instance (logger with secrets redacted,
- * timeouts inside Argo's 10 s, AJV options), the sources, the score service and the app
- * plugin; close-with-grace for SIGTERM. With no CORDUM_URL it starts the built-in sandbox
- * in-process (demo mode) and says so on its first log line, unless the gates policy reads
- * nothing from Cordum and Prometheus or Loki is configured (then no Cordum source is needed).
+ * The gate's HTTP server: Fastify's options (logger with secrets redacted, timeouts inside
+ * Argo's 10 s, AJV options), the app plugin in front of the parts src/compose.ts builds, listen,
+ * and close-with-grace for SIGTERM. The wiring itself (sources, evidence, actions, the score
+ * service, the demo sandbox) is the composition root's: see buildGate.
  */
 import { readFileSync } from 'node:fs'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { CordumActions } from '../actions/cordum.js'
-import { defaultPolicy, loadGatesFile, type LoadedPolicy } from '../config/load.js'
+import { buildGate, longestDeadlineMs } from '../compose.js'
+import type { LoadedPolicy } from '../config/load.js'
 import type { ServiceConfig } from '../config/env.js'
 import { GateError } from '../errors.js'
-import { PostgresStore } from '../evidence/postgres.js'
-import { cachedVersion, EvidenceRecorder } from '../evidence/recorder.js'
-import { startRetention } from '../evidence/retention.js'
-import { ChainAnchors } from '../evidence/anchors.js'
-import { SqliteStore } from '../evidence/sqlite.js'
 import type { EvidenceStore } from '../evidence/store.js'
-import type { SourceVersions } from '../evidence/record.js'
-import { GateMetrics } from '../metrics/gate-metrics.js'
-import { SANDBOX_ADMIN_KEY, startSandbox, type Sandbox } from '../sandbox/gateway.js'
-import { signalsNeeded } from '../gate/verdict.js'
-import { BASELINE_AGENT, SANDBOX_TENANT, SCENARIOS } from '../sandbox/scenarios.js'
-import { MemoryLedgerStore } from '../sources/cordum/ledger.js'
-import { CordumSource } from '../sources/cordum/source.js'
-import { LokiSource } from '../sources/loki/source.js'
-import { PrometheusSource } from '../sources/prometheus/source.js'
-import { SourceRegistry } from '../sources/registry.js'
-import { PermissionCheck } from '../service/permissions.js'
-import { ScoreService } from '../service/score.js'
+import type { GateMetrics } from '../metrics/gate-metrics.js'
+import type { Sandbox } from '../sandbox/gateway.js'
+import type { PermissionCheck } from '../service/permissions.js'
+import type { ScoreService } from '../service/score.js'
 import { gateApp } from './app.js'
 import { BODY_LIMIT_BYTES } from './errors.js'
 import { stdoutDestination } from './log-destination.js'
 import type { PressureOptions } from './plugins/under-pressure.js'
+
+export { openEvidence } from '../compose.js'
 
 export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -73,29 +61,10 @@ export interface GateServer {
   permissions?: PermissionCheck
 }
 
-/** Opens the configured evidence store; refuses to start (GATE_ERR_CONFIG_INVALID) when it cannot. */
-export async function openEvidence (config: ServiceConfig, now?: () => number): Promise<EvidenceStore | undefined> {
-  const clock = { ...(now === undefined ? {} : { now }), ...(config.evidenceKey === undefined ? {} : { key: config.evidenceKey }) }
-  switch (config.evidence.kind) {
-    case 'sqlite': return new SqliteStore(config.evidence.dataDir, clock)
-    case 'postgres': return await PostgresStore.open(config.evidence.url, clock)
-    case 'none': return undefined
-  }
-}
-
 export async function buildServer (config: ServiceConfig, opts: BuildOptions = {}): Promise<GateServer> {
-  const policy = config.gatesFile === undefined ? defaultPolicy() : await loadGatesFile(config.gatesFile)
-  // A policy that reads nothing from Cordum (Prometheus and Loki only) needs neither Cordum
-  // nor the demo sandbox.
-  const cordumless = config.cordum === undefined && (config.prometheus !== undefined || config.loki !== undefined) && !readsCordum(policy)
-  // Demo mode: the sandbox starts before the logger writes anything, so the demo-mode line is first.
-  const sandbox = config.cordum === undefined && !cordumless ? await startSandbox(opts.now === undefined ? {} : { now: opts.now }) : undefined
-  const cordum = config.cordum ?? (sandbox === undefined ? undefined : { url: sandbox.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 8_000 })
-  const tenant = sandbox === undefined ? config.tenant : SANDBOX_TENANT
-
   // Backstop: Cordum reads are bounded by CORDUM_DEADLINE_MS; a handler still running past
   // this gets a 503 rather than outliving Argo's 10 s timeout silently.
-  const handlerTimeout = Math.max(9_500, Math.max(cordum?.deadlineMs ?? 0, config.prometheus?.deadlineMs ?? 0, config.loki?.deadlineMs ?? 0) + 1_500)
+  const handlerTimeout = Math.max(9_500, longestDeadlineMs(config) + 1_500)
   const options: FastifyServerOptions = {
     logger: {
       level: config.logLevel,
@@ -129,94 +98,36 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     done(closing ? new GateError('GATE_ERR_UNAVAILABLE', 'the gate is shutting down; retry') : undefined)
   })
 
-  if (sandbox !== undefined) {
-    app.log.warn({ sandbox: sandbox.url, tenant, baseline: BASELINE_AGENT, scenarios: SCENARIOS.map((s) => s.agentId) },
-      'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
-  }
-
-  const metrics = new GateMetrics({
-    version: VERSION,
-    stages: Object.values(policy.policy.stages).map((s) => ({ name: s.name, triggers: s.triggers.map((t) => t.name), specs: s.triggers })),
-    rolloutTtlSeconds: config.metrics.rolloutTtlSeconds,
-    maxRolloutStages: config.metrics.maxRolloutStages,
-    ...(opts.now === undefined ? {} : { now: opts.now }),
-  })
-  let evidence: EvidenceStore | undefined
+  let gate
   try {
-    evidence = await openEvidence(config, opts.now)
+    gate = await buildGate(config, { version: VERSION, log: app.log, ...(opts.now === undefined ? {} : { now: opts.now }) })
   } catch (err) {
-    await sandbox?.close()
+    await app.close()
     throw err
   }
-  const sources = new SourceRegistry()
-  let cordumSource: CordumSource | undefined
-  if (cordum !== undefined) {
-    const reads = config.cordumReads
-    const sourceOpts: ConstructorParameters<typeof CordumSource>[0] = {
-      url: cordum.url,
-      deadlineMs: cordum.deadlineMs,
-      tenant,
-      telemetry: metrics,
-      maxConcurrency: reads.maxConcurrency,
-      slices: { marginMs: reads.sliceMarginSeconds * 1000 },
-      sliceCacheEntries: reads.sliceCacheEntries,
-      sliceCacheBytes: reads.sliceCacheMb * 1024 * 1024,
-      maxPages: reads.maxPages,
-      ...(opts.now === undefined ? {} : { now: opts.now }),
-    }
-    if (cordum.apiKey !== undefined) sourceOpts.apiKey = cordum.apiKey
-    if (reads.warmSeconds > 0) sourceOpts.warmMs = reads.warmSeconds * 1000
-    // 2 s is the ledger's shortest interval: a longer bound below it means 2 s.
-    if (reads.ledgerMaxIntervalSeconds > 0) sourceOpts.ledger = {
-      // The evidence store, so replicas and restarts share the ledger; without one, memory.
-      store: evidence ?? new MemoryLedgerStore(),
-      maxIntervalMs: Math.max(2, reads.ledgerMaxIntervalSeconds) * 1000,
-      retentionMs: reads.ledgerRetentionHours * 3_600_000,
-      maxPages: reads.maxPages,
-      deadlineMs: cordum.deadlineMs,
-      ...(reads.warmSeconds > 0 ? { warmMs: reads.warmSeconds * 1000 } : {}),
-      onPoll: (_tenant, requests) => metrics.ledgerPolled(requests),
-      ...(opts.now === undefined ? {} : { now: opts.now }),
-    }
-    cordumSource = new CordumSource(sourceOpts)
-    sources.register(cordumSource)
+  const { service, policy, metrics, evidence, permissions, retention, tenant, cordum } = gate
+  if (gate.demo !== undefined) {
+    app.log.warn(gate.demo, 'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
   }
-  if (config.prometheus !== undefined) sources.register(new PrometheusSource({ ...config.prometheus, telemetry: metrics }))
-  if (config.loki !== undefined) sources.register(new LokiSource({ ...config.loki, telemetry: metrics }))
-  const client = cordumSource?.client
-  const cordumVersion = client === undefined ? undefined : cachedVersion(async () => {
-    const status = await client.getJson('/api/v1/status', {}, tenant, { signal: AbortSignal.timeout(2_000), deadline: Date.now() + 2_000 }) as { build?: { version?: unknown, commit?: unknown } }
-    const version = typeof status.build?.version === 'string' && status.build.version !== '' ? status.build.version : 'unknown'
-    return typeof status.build?.commit === 'string' && status.build.commit !== '' ? { version, commit: status.build.commit } : { version }
+  app.addHook('onClose', gate.close)
+  await app.register(gateApp, {
+    service,
+    defaultTenant: tenant,
+    apiKeys: config.apiKeys,
+    verifyKeys: config.verifyKeys,
+    metricsKeys: config.metricsKeys,
+    version: VERSION,
+    underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization },
+    maxScoresInFlight: config.overload.maxScoresInFlight,
+    metrics,
+    ...(evidence === undefined ? {} : { evidence }),
+    ...(permissions === undefined ? {} : { permissions }),
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
   })
-  const anchors = evidence === undefined ? undefined : new ChainAnchors(evidence, app.log, metrics)
-  const recorder = evidence === undefined || anchors === undefined
-    ? undefined
-    : new EvidenceRecorder({ store: evidence, policy, gateVersion: VERSION, anchors, sourceVersions: async (): Promise<SourceVersions> => (cordumVersion === undefined ? {} : { cordum: await cordumVersion() }) })
-  if (evidence !== undefined && config.evidenceKey === undefined) {
-    app.log.warn('EVIDENCE_HMAC_KEY is not set: the decision chain is plain sha256, so it detects careless edits but not someone with write access to the database who rehashes what follows an edit; the chain heads the gate logs and exports remain the anchor (docs/evidence.md)')
-  }
-  // Actions (approvals, rollback runs, policy simulation) are Cordum calls: readsCordum() makes
-  // sure a policy that asks for them has a Cordum client (configured, or the demo sandbox).
-  const actions = client === undefined ? undefined : new CordumActions({ client, ...(policy.policy.policySimulation === undefined ? {} : { simulation: policy.policy.policySimulation }), ...(opts.now === undefined ? {} : { now: opts.now }) })
-  const service = new ScoreService({ policy, sources, defaultTenant: tenant, telemetry: metrics, answerTtlMs: config.scoreReuseSeconds * 1000, ...(actions === undefined ? {} : { actions }), ...(recorder === undefined ? {} : { recorder }), ...(opts.now === undefined ? {} : { now: opts.now }) })
-  const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, app.log, opts.now)
-  const anchoring = anchors?.start(config.anchorSeconds)
-  const source = cordumSource
-  const permissions = source === undefined ? undefined : new PermissionCheck({ policy: policy.policy, log: app.log, probe: async (signals, abort) => await source.refusedReads(signals, abort) })
-  app.addHook('onClose', async () => {
-    permissions?.stop()
-    retention?.stop()
-    anchoring?.stop()
-    await sources.close()
-    await sandbox?.close()
-    await evidence?.close()
-  })
-  await app.register(gateApp, { service, defaultTenant: tenant, apiKeys: config.apiKeys, verifyKeys: config.verifyKeys, metricsKeys: config.metricsKeys, version: VERSION, underPressure: opts.underPressure ?? { maxEventLoopDelay: config.overload.maxEventLoopDelayMs, maxEventLoopUtilization: config.overload.maxEventLoopUtilization }, maxScoresInFlight: config.overload.maxScoresInFlight, metrics, ...(evidence === undefined ? {} : { evidence }), ...(anchors === undefined ? {} : { anchors }), ...(permissions === undefined ? {} : { permissions }), ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }) })
   app.log.info({
     gates: policy.file,
     sha256: policy.hash.slice(0, 12),
-    cordum: sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy',
+    cordum: gate.sandbox !== undefined ? 'sandbox' : cordum?.url ?? 'not used by the gates policy',
     prometheus: config.prometheus?.url,
     loki: config.loki?.url,
     tenant,
@@ -229,16 +140,10 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   }, 'gate configured')
   if (retention !== undefined) await retention.run()
   const result: GateServer = { app, service, policy, metrics }
-  if (sandbox !== undefined) result.sandbox = sandbox
+  if (gate.sandbox !== undefined) result.sandbox = gate.sandbox
   if (evidence !== undefined) result.evidence = evidence
   if (permissions !== undefined) result.permissions = permissions
   return result
-}
-
-/** True when some stage reads a signal from Cordum or asks for a Cordum action (approval, on_fail). */
-function readsCordum ({ policy }: LoadedPolicy): boolean {
-  return Object.values(policy.stages).some((stage) => stage.approval !== undefined || stage.onFail !== undefined ||
-    signalsNeeded(stage).some((name) => policy.signals[name]?.source === 'cordum'))
 }
 
 /** Builds, listens, and closes gracefully on SIGTERM/SIGINT. Resolves when the server has closed. */

@@ -14,14 +14,14 @@ import { rateLevels, rateTriggerLevel, ruleOf } from '../report/series.js'
 import type { ObservationUse, RolloutStage, SliceCacheResult, Telemetry, UpstreamRequest } from '../telemetry.js'
 import { RolloutSeries, type Labels, type SeriesValue } from './rollout-series.js'
 import { hashPrefixNumber } from '../evidence/anchors.js'
+import { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS } from '../config/settings.js'
 
 export const METRIC_PREFIX = 'agentcanary_'
 
 /** The verdict as a number, so a Grafana state timeline can colour it: pass 1, inconclusive 0, fail -1. */
 export const VERDICT_VALUE: Record<Verdict, number> = { pass: 1, inconclusive: 0, fail: -1 }
 
-export const DEFAULT_ROLLOUT_TTL_SECONDS = 3600
-export const DEFAULT_MAX_ROLLOUT_STAGES = 500
+export { DEFAULT_MAX_ROLLOUT_STAGES, DEFAULT_ROLLOUT_TTL_SECONDS }
 
 export interface GateMetricsOptions {
   version: string
@@ -88,7 +88,8 @@ export class GateMetrics implements Telemetry {
     const registers = [this.registry]
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> => new Counter({ name: METRIC_PREFIX + name, help, labelNames, registers })
     const gauge = (name: string, help: string, labelNames: readonly string[]): Gauge<string> => new Gauge({ name: METRIC_PREFIX + name, help, labelNames, registers })
-    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> => new Histogram({ name: METRIC_PREFIX + name, help, labelNames, buckets: SECONDS_BUCKETS, registers })
+    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]): Histogram<L> =>
+      new Histogram({ name: METRIC_PREFIX + name, help, labelNames, buckets: SECONDS_BUCKETS, registers })
 
     this.#verdicts = counter('verdicts_total', 'Evaluations that ended in a verdict, by stage and verdict (an identical question answered again from the same evaluation counts in score_answers_total only).', ['stage', 'verdict'])
     this.#evaluationErrors = counter('evaluation_errors_total', 'Score requests that ended in an error instead of a verdict, by stage and GATE_ERR_* code.', ['stage', 'code'])
@@ -138,6 +139,7 @@ export class GateMetrics implements Telemetry {
       onEvict: (reason) => evicted.inc({ reason }),
     })
     const rollouts = this.#rollouts
+    // eslint-disable-next-line no-new -- the gauge lives in `registers`; its collect() reads the cache at scrape time.
     new Gauge({ name: `${METRIC_PREFIX}rollout_stages`, help: 'Rollout/stage pairs that currently have per-rollout series.', registers, collect () { this.set(rollouts.size) } })
     new Gauge({ name: `${METRIC_PREFIX}build_info`, help: 'Always 1; the labels say which build is running.', labelNames: ['version', 'nodejs'], registers }).set({ version: opts.version, nodejs: process.version }, 1)
 

@@ -39,7 +39,7 @@ export function serveHostConnection (socket: Duplex, deps: HostConnectionDeps): 
     ['Dispenser', dispenserService(broker, new Map([[DISPENSE_NAME, (stream: YamuxStream, rest: Uint8Array) => {
       plugin.serve(stream, rest).then(
         () => { log.debug('plugin stream closed by the host', { stream: stream.id }) },
-        (err: Error) => { log.warn('plugin stream failed', { stream: stream.id, error: err.message }) },
+        (err: Error) => { log.warn('plugin stream failed', { stream: stream.id, error: err.message }) }
       )
     }]]))],
   ]), { log })
@@ -52,7 +52,7 @@ export function serveHostConnection (socket: Duplex, deps: HostConnectionDeps): 
       if (accepted === 1) {
         control.serve(stream).then(
           () => { log.debug('control stream closed by the host') },
-          (err: Error) => { log.warn('control stream failed', { error: err.message }) },
+          (err: Error) => { log.warn('control stream failed', { error: err.message }) }
         )
       } else if (accepted <= 3) {
         void drain(stream)

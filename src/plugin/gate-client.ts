@@ -1,5 +1,5 @@
 /**
- * The plugin's client for the gate service: POST /api/v1/score (ARCHITECTURE.md "HTTP API").
+ * The plugin's client for the gate service: POST /api/v1/score (docs/http-api.md).
  * Every failure is a GateError with an upstream code and source "gate", so the provider can
  * turn it into an Error measurement; nothing here can produce a verdict the gate did not give.
  * undici errors stop at this boundary. The API key goes in X-API-Key and never into a message.

@@ -27,7 +27,7 @@ export class PluginLogger {
     private readonly sink: LogSink,
     level: LogLevel = 'info',
     private readonly module = 'agent-canary-gate',
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = Date.now
   ) {
     this.threshold = LEVELS.indexOf(level)
   }

@@ -121,7 +121,6 @@ export async function startPlugin (io: PluginIo): Promise<PluginProcess> {
   const exitCode = new Promise<number>((resolve) => { finish = resolve })
   let done = false
   let socket: Socket | undefined
-  let connectTimer: NodeJS.Timeout | undefined
   const end = (code: number, reason: string): void => {
     if (done) return
     done = true
@@ -130,7 +129,7 @@ export async function startPlugin (io: PluginIo): Promise<PluginProcess> {
     log.info('plugin exiting', { reason, code })
     void gate.close().catch(() => {}).finally(() => { finish(code) })
   }
-  connectTimer = setTimeout(() => {
+  const connectTimer = setTimeout(() => {
     log.error(`no plugin host connected within ${(io.connectTimeoutMs ?? CONNECT_TIMEOUT_MS) / 1000}s`)
     end(1, 'no host')
   }, io.connectTimeoutMs ?? CONNECT_TIMEOUT_MS)

@@ -195,8 +195,9 @@ function provenance (input: DecisionPageInput): Html {
   const r = input.record
   const c = input.chain
   const prev = c.previous.state === 'genesis'
-    ? badge('pass', 'first record') 
-    : c.previous.state === 'unknown' ? html`<span class="muted">${c.previous.reason}</span>`
+    ? badge('pass', 'first record')
+    : c.previous.state === 'unknown'
+      ? html`<span class="muted">${c.previous.reason}</span>`
       : html`${badge(c.previous.state === 'linked' ? 'pass' : 'fail', c.previous.state === 'linked' ? 'linked' : 'BROKEN')} record ${c.previous.seq} (<code>${c.previous.id}</code>)${c.previous.state === 'linked' ? ' hashes to this record\'s prevHash' : ' does not hash to this record\'s prevHash'}`
   const next = c.next.state === 'unknown'
     ? html`<span class="muted">${c.next.reason}</span>`

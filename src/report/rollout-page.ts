@@ -40,7 +40,9 @@ export function rolloutPage (input: RolloutPageInput): string {
   const body = html`<h1>Rollout ${name}</h1>
 <p class="summary">${records.length} decision${records.length === 1 ? '' : 's'}${input.truncated ? ' (the newest; older ones are in the JSON API)' : ''}${subject.tenant === undefined ? '' : ` of tenant ${subject.tenant}`}, in ${list.length} analys${list.length === 1 ? 'is' : 'es'}.</p>
 ${records.length === 0 ? html`<p class="note">No decision record names this rollout${subject.tenant === undefined ? '' : ' in this tenant'} (or the records were pruned, or your key may not read its tenant).</p>` : ''}
-${latest.size === 0 ? '' : html`<h2>Latest per stage</h2>
+${latest.size === 0
+? ''
+: html`<h2>Latest per stage</h2>
 <table><thead><tr><th>stage</th><th>verdict</th><th class="num">score</th><th>decided</th><th>summary</th></tr></thead><tbody>
 ${[...latest.values()].map((r) => html`<tr data-latest="${r.stage}"><td>${r.stage}</td><td>${badge(r.verdict)}</td><td class="num">${r.score}</td><td><a href="decisions/${encodeURIComponent(r.id)}">${when(r.time)}</a></td><td>${r.judgement.summary}</td></tr>`)}
 </tbody></table>`}

@@ -214,7 +214,14 @@ export class SandboxActions {
     const decision = evaluate({ topic: b.topic, labels, riskTags, capability })
     const id = `sbx-sub-${this.#next++}`
     const job: SubmittedJob = {
-      id, tenant: r.caller.tenant, topic: b.topic, idempotency_key: key, labels, risk_tags: riskTags, capability, decision,
+      id,
+      tenant: r.caller.tenant,
+      topic: b.topic,
+      idempotency_key: key,
+      labels,
+      risk_tags: riskTags,
+      capability,
+      decision,
       state: decision.decision === 'DENY' ? 'DENIED' : decision.decision === 'REQUIRE_HUMAN' ? 'APPROVAL_REQUIRED' : 'PENDING',
       approval_status: decision.decision === 'REQUIRE_HUMAN' ? 'pending' : '',
       approval_ref: decision.decision === 'REQUIRE_HUMAN' ? `appr-${id}` : '',
@@ -231,10 +238,23 @@ export class SandboxActions {
   /** A submitted job as Cordum's job detail shows it. */
   detail (job: SubmittedJob): Record<string, unknown> {
     return {
-      id: job.id, state: job.state, trace_id: `trace-${job.id}`, topic: job.topic, tenant: job.tenant, idempotency_key: job.idempotency_key,
-      capability: job.capability, risk_tags: job.risk_tags, labels: job.labels, updated_at: job.updated_us,
-      agent_id: job.labels.agent_id ?? '', safety_decision: job.decision.decision, safety_reason: job.decision.reason, safety_rule_id: job.decision.ruleId,
-      approval_required: job.approval_ref !== '', approval_ref: job.approval_ref, approval_status: job.approval_status,
+      id: job.id,
+      state: job.state,
+      trace_id: `trace-${job.id}`,
+      topic: job.topic,
+      tenant: job.tenant,
+      idempotency_key: job.idempotency_key,
+      capability: job.capability,
+      risk_tags: job.risk_tags,
+      labels: job.labels,
+      updated_at: job.updated_us,
+      agent_id: job.labels.agent_id ?? '',
+      safety_decision: job.decision.decision,
+      safety_reason: job.decision.reason,
+      safety_rule_id: job.decision.ruleId,
+      approval_required: job.approval_ref !== '',
+      approval_ref: job.approval_ref,
+      approval_status: job.approval_status,
       ...(job.approval_reason === '' ? {} : { approval_reason: job.approval_reason }),
       ...(job.resolved_by === undefined ? {} : { approval_by: job.resolved_by }),
     }

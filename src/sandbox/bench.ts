@@ -80,7 +80,7 @@ interface Head { arm: number, seg: number, j: number, t: number }
  * A descending walk over the arms' events with time <= `fromU`, merged by (time desc, arm asc),
  * skipping events at exactly `fromU` of arms <= `skipArm` (a cursor's tie-break).
  */
-function* descending (series: Series[][], arms: number[], fromU: number, skipArm: number): Generator<Head> {
+function * descending (series: Series[][], arms: number[], fromU: number, skipArm: number): Generator<Head> {
   const heads: Head[] = []
   for (const arm of arms) {
     const segs = series[arm] as Series[]

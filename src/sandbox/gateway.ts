@@ -198,7 +198,9 @@ async function handleAction (req: IncomingMessage, res: ServerResponse, url: URL
   return true
 }
 
-async function handle (req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number, actions: SandboxActions, routes: Record<string, Route>): Promise<void> {
+async function handle (
+  req: IncomingMessage, res: ServerResponse, keys: SandboxKey[], faults: FaultInjector, stats: RequestStats, now: () => number, actions: SandboxActions, routes: Record<string, Route>
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://sandbox')
   const path = url.pathname
   if (path.startsWith('/_sandbox/')) {

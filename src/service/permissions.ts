@@ -1,5 +1,5 @@
 /**
- * The check of what the gate's Cordum key may read (README "Point it at Cordum"). At start the
+ * The check of what the gate's Cordum key may read (docs/cordum.md, "Which Cordum key"). At start the
  * gate asks Cordum for every read its gates policy needs and logs one warning per refused read:
  * the endpoint, the role and permission it needs, the signals it leaves unavailable and the
  * stages that can then never pass. /readyz stays ready (the gate answers) and lists the same

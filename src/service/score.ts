@@ -4,8 +4,13 @@
  * evidence store. It validates and normalizes the request, asks each source for the signals
  * the stage needs (sharing identical concurrent fetches), applies the stage's on_source_error,
  * and judges.
+ *
+ * Over 400 lines: the request's validation and normalisation, the two caches and the port
+ * interfaces (DecisionRecorder, StageActions, Admission) still live here. They are to move out
+ * (validation to http/, the interfaces to ports.ts; issue 19) once the window and split work
+ * (issue 16), which changes this file, has landed.
  */
-import type { ActionsTaken, ApprovalTaken, RollbackTaken } from '../actions/types.js'
+import type { ActionsTaken, ApprovalTaken, RollbackTaken } from './ports.js'
 import { canonicalJson } from '../canonical-json.js'
 import type { LoadedPolicy } from '../config/load.js'
 import { unknownName } from '../config/names.js'

@@ -34,7 +34,7 @@ export type RunPhase = MeasurementPhase | 'Running'
 
 // --- Go-compatible parsing --------------------------------------------------------------------
 
-const GO_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }
+const GO_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, μs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 }
 
 /** Go's time.ParseDuration, in seconds; null when Go would refuse the string. */
 export function parseGoDuration (text: string): number | null {

@@ -116,7 +116,18 @@ export function stageReport (run: StageRun, summary: StageSummary, rules: Metric
 /** Runs the simulation; `progress` hears (stage, rollouts done) after each rollout. */
 export function simulatePolicy (spec: SimulationSpec, progress?: (stage: string, done: number) => void): SimulationReport {
   const stages = stageRuns(spec).map((run) => stageReport(run, simulateStage(run, spec.rollouts, spec.seed, (done) => progress?.(run.stage.name, done)).summary, spec.rules))
-  return { traffic: spec.traffic, canary: spec.canary, baseline: spec.baseline, rollouts: spec.rollouts, seed: spec.seed, window: spec.window, decideWithinMinutes: spec.decideWithinMinutes, alpha: spec.policy.alpha, power: POWER, stages }
+  return {
+    traffic: spec.traffic,
+    canary: spec.canary,
+    baseline: spec.baseline,
+    rollouts: spec.rollouts,
+    seed: spec.seed,
+    window: spec.window,
+    decideWithinMinutes: spec.decideWithinMinutes,
+    alpha: spec.policy.alpha,
+    power: POWER,
+    stages,
+  }
 }
 
 const pct = (x: number, of: number): string => `${((100 * x) / of).toFixed(1)}%`

@@ -122,7 +122,12 @@ function bucketsOf (counts: ArmCounts, sinceMs: number, untilMs: number, widthMs
 }
 
 /** One signal's observation from the two arms' counts, shaped as the Cordum source shapes it. */
-export function observeSignal (name: string, arms: { canary: ArmCounts, baseline: ArmCounts }, window: { sinceMs: number, untilMs: number, bucketMs: number }, backlog: () => { canary: { pending: number, oldestAgeSeconds: number }, baseline: { pending: number, oldestAgeSeconds: number } }): SignalObservation {
+export function observeSignal (
+  name: string,
+  arms: { canary: ArmCounts, baseline: ArmCounts },
+  window: { sinceMs: number, untilMs: number, bucketMs: number },
+  backlog: () => { canary: { pending: number, oldestAgeSeconds: number }, baseline: { pending: number, oldestAgeSeconds: number } }
+): SignalObservation {
   const rate = (f: (c: ArmCounts) => RateArm): SignalObservation => ({ canary: f(arms.canary), baseline: f(arms.baseline) })
   switch (name) {
     case 'policy_deny_rate': return rate((c) => ({ n: c.decisions, k: c.denies }))

@@ -71,4 +71,3 @@ export class Limiter {
     else this.#active--
   }
 }
-

@@ -154,7 +154,7 @@ t.test('shadow stage: the catalog agrees with the live policy; a candidate bundl
   const record = await getJson(`${candidate.url}/api/v1/decisions/${bad.body.decisionId as string}`)
   t.match(record.body.observations.signals.policy_simulation.canary.checks, [{ name: 'refund-over-limit-is-denied', ok: false, expected: 'deny', actual: 'allow' }, { ok: true }, { ok: true }], 'the evidence keeps every scenario')
 
-  const dry = await gateFor(t, sandbox, { gates: `rollout_gates:\n  policy_simulation:\n    workflows: [wf-support-release, wf-support-release-refunds]\n`, now: () => T0 })
+  const dry = await gateFor(t, sandbox, { gates: 'rollout_gates:\n  policy_simulation:\n    workflows: [wf-support-release, wf-support-release-refunds]\n', now: () => T0 })
   const wf = await getJson(scoreUrl(dry.url, shadow))
   t.equal(wf.body.verdict, 'fail', 'a workflow whose dry-run has a DENY step fails the stage')
   t.match(wf.body.triggers.find((x: any) => x.name === 'policy_simulation').evidence, /workflow wf-support-release-refunds dry-run: expected no DENY or ERROR step, got smoke test: large refund: DENY/)

@@ -37,7 +37,8 @@ async function standIn (script: Answer[]): Promise<{ url: string, requests: Reco
     req.on('end', () => {
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body })
       const a = script[Math.min(requests.length - 1, script.length - 1)] as Answer
-      const answer = a === 503 ? { status: 503, body: { error: 'cordum unreachable', code: 'GATE_ERR_UPSTREAM_UNREACHABLE', source: 'cordum' } }
+      const answer = a === 503
+        ? { status: 503, body: { error: 'cordum unreachable', code: 'GATE_ERR_UPSTREAM_UNREACHABLE', source: 'cordum' } }
         : typeof a === 'string' ? { body: answerFor(req.url ?? '', a) } : a
       res.statusCode = answer.status ?? 200
       res.setHeader('content-type', 'application/json')

@@ -39,7 +39,7 @@ t.test('validate: a warning for a rule that never binds; --traffic prints the ti
   const quiet = await run(['validate', 'analysis-templates/rollout-gates.yaml', '--traffic', '60,20'])
   t.ok(minutes(busy.stdout, 'canary-1') > 0, `canary-1 decides in ${minutes(busy.stdout, 'canary-1')} min when busy`)
   t.ok(minutes(quiet.stdout, 'canary-1') > 5 * minutes(busy.stdout, 'canary-1'), 'a tenth of the traffic takes far longer')
-  t.match(busy.stdout, /    job_failure_rate at 2\.0% of jobs: \d+ min, \d+ canary jobs\n/)
+  t.match(busy.stdout, / {4}job_failure_rate at 2\.0% of jobs: \d+ min, \d+ canary jobs\n/)
   const bad = await run(['validate', 'analysis-templates/rollout-gates.yaml', '--weight', '10'])
   t.equal(bad.code, 2)
   t.match(bad.stderr, /--weight and --rates need --traffic/)

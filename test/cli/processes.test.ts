@@ -63,7 +63,7 @@ t.test('serve against a separately started sandbox, with keys on both sides', as
   t.equal(await stop(sandbox), 0, 'sandbox exits 0 on SIGTERM')
 })
 
-t.test('serve with a Cordum viewer key, as the README shows: one warning per refused read before it listens, /readyz degraded', async (t) => {
+t.test('serve with a Cordum viewer key, as docs/cordum.md shows: one warning per refused read before it listens, /readyz degraded', async (t) => {
   const sandbox = run(['sandbox', '--port', '0'], {})
   t.teardown(() => { sandbox.child.kill('SIGKILL') })
   const [, sandboxUrl] = await waitFor(sandbox, /Cordum sandbox listening at (http:\/\/\S+)/) as [string, string]

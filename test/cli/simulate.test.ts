@@ -34,7 +34,8 @@ t.test('simulate: a table per stage, the same figures for the same seed', async 
 t.test('simulate --json: the report with its stages, horizon and schedule', async (t) => {
   const r = await run(['simulate', '--rollouts', '3', '--stages', 'canary-2', '--scenario', 'overload-5x-canary', '--json', '--decide-within', '0'])
   t.equal(r.code, 0, r.stderr)
-  const report = JSON.parse(r.stdout) as { rollouts: number, canary: { overload: number }, baseline: { overload: number }, stages: Array<{ stage: string, weight: number, rollouts: number, promoted: number, held: number, rolledBack: number, horizon: { decision: string }, schedule: { count: number } }> }
+  type Stage = { stage: string, weight: number, rollouts: number, promoted: number, held: number, rolledBack: number, horizon: { decision: string }, schedule: { count: number } }
+  const report = JSON.parse(r.stdout) as { rollouts: number, canary: { overload: number }, baseline: { overload: number }, stages: Stage[] }
   t.equal(report.rollouts, 3)
   t.match(report, { canary: { overload: 0.025 }, baseline: { overload: 0.005 } })
   t.equal(report.stages.length, 1)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { defaultPolicy } from '../../src/config/load.js'
 import type { LocatedError } from '../../src/config/located.js'
-import { parseObservations } from '../../src/config/observations-file.js'
+import { parseObservations } from '../../src/sources/observations-file.js'
 import { GateError } from '../../src/errors.js'
 
 const { policy } = defaultPolicy()

@@ -1,9 +1,9 @@
 /**
- * What a reader meets in the docs: Cordum's guide called by its name (never "the brief"), links
- * between the docs that lead somewhere, and tables that a stray blank line does not cut in two.
+ * What a reader meets in the docs: Cordum's guide called by its name (never "the brief") and tables
+ * that a stray blank line does not cut in two. Links between the docs: links.test.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 
@@ -16,7 +16,7 @@ function filesUnder (dir: string, keep: (f: string) => boolean): string[] {
     .filter(keep)
 }
 
-const MARKDOWN = ['README.md', ...filesUnder('docs', (f) => f.endsWith('.md'))]
+const MARKDOWN = [...['README.md', 'CONTRIBUTING.md'].filter((f) => existsSync(join(ROOT, f))), ...filesUnder('docs', (f) => f.endsWith('.md'))]
 /** Everything a user reads: docs, manifests and examples with their comments, the sources' comments and messages. */
 const USER_FACING = [
   ...MARKDOWN,
@@ -33,24 +33,6 @@ t.test('Cordum\'s guide is called by its name, never "the brief"', async (t) => 
   }
   const named = MARKDOWN.filter((f) => readFileSync(join(ROOT, f), 'utf8').includes('["AI Agent Canary Deployment and Shadow Traffic"](https://cordum.io/blog/ai-agent-canary-shadow-deployment)'))
   t.ok(named.includes('README.md') && named.includes('docs/argo.md'), `named with its link in ${named.join(', ')}`)
-})
-
-t.test('every relative link between the docs leads to a file (and a heading, when it names one)', async (t) => {
-  const anchor = (heading: string): string => heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-')
-  for (const f of MARKDOWN) {
-    const text = readFileSync(join(ROOT, f), 'utf8')
-    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      const target = m[1] as string
-      if (/^[a-z]+:/.test(target)) continue
-      const [path, hash] = target.split('#') as [string, string | undefined]
-      const file = path === '' ? join(ROOT, f) : join(ROOT, dirname(f), path)
-      t.ok(existsSync(file), `${f}: ${target} exists`)
-      if (hash !== undefined && file.endsWith('.md') && existsSync(file)) {
-        const headings = [...readFileSync(file, 'utf8').matchAll(/^#+ (.+)$/gm)].map((h) => anchor(h[1] as string))
-        t.ok(headings.includes(hash), `${f}: ${target}: the heading #${hash} exists`)
-      }
-    }
-  }
 })
 
 t.test('no table is cut in two by a blank line', async (t) => {

@@ -40,17 +40,18 @@ function kill (p: Proc): void {
 /** Two clients per gate, each sending the next distinct question when the last is answered. */
 function loadOn (gates: Gate[]): { answers: Array<Answer & { gate: number, at: number }>, stop: () => Promise<void> } {
   const answers: Array<Answer & { gate: number, at: number }> = []
-  let stopped = false
+  // An object, not a boolean: the loops read it after stop() sets it, between awaits.
+  const state = { stopped: false }
   const agent = dispatcher(8)
   const nexts = gates.map((g) => scoreUrls(g.url))
   const loops = gates.flatMap((_, gate) => [0, 1].map(async () => {
-    while (!stopped) {
+    while (!state.stopped) {
       const answer = await once((nexts[gate] as () => string)(), agent)
       answers.push({ ...answer, gate, at: performance.now() })
       if (answer.status !== 200) await sleep(100)
     }
   }))
-  return { answers, stop: async () => { stopped = true; await Promise.all(loops); await agent.close() } }
+  return { answers, stop: async () => { state.stopped = true; await Promise.all(loops); await agent.close() } }
 }
 
 /**
@@ -78,7 +79,6 @@ async function phase (t: Tap, name: string, gates: Gate[], inject: () => Promise
   t.ok(recovered(), `${name}: every gate answers 200 again after the fault, without a restart`)
   return { row: { fault: name, answered: answered.length, unavailable: unavailable.length, other: other.length, exits, lost: 0 }, ids: answered.map((a) => a.decisionId as string) }
 }
-
 
 /** Every answered decision is stored, and every chain verifies, through the gate's own API. */
 async function settle (t: Tap, gate: Gate, rows: Row[], ids: Map<string, string>): Promise<void> {

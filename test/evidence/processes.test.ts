@@ -135,6 +135,7 @@ t.test('SQLite: a gate killed with SIGKILL mid-write restarts on a store that ve
       }
     }
   }))
+  // eslint-disable-next-line no-unmodified-loop-condition -- the clients' callbacks count `answered` up while this waits.
   while (answered < 40) await new Promise((r) => setTimeout(r, 5))
   first.proc.child.kill('SIGKILL')
   await loadUntilKilled

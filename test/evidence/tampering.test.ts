@@ -182,7 +182,6 @@ for (const backend of [sqlite, postgres]) {
         t.equal((await store.verify('globex')).ok, true, `${label}: another tenant's chain is untouched`)
       }
     }
-
   })
 }
 

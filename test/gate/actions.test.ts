@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { parseGates } from '../../src/config/load.js'
-import { parseObservations } from '../../src/config/observations-file.js'
+import { parseObservations } from '../../src/sources/observations-file.js'
 import { GateError } from '../../src/errors.js'
 import type { CheckResult } from '../../src/gate/observations.js'
 import { judge } from '../../src/gate/verdict.js'

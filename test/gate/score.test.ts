@@ -8,7 +8,8 @@ import { judge } from '../../src/gate/verdict.js'
 import { healthy, obs, stage } from '../helpers/policy.js'
 import { assertProperty } from '../helpers/property.js'
 
-const arm = (maxN: number): fc.Arbitrary<{ n: number, k: number }> => fc.integer({ min: 0, max: maxN }).chain((n) => fc.record({ n: fc.constant(n), k: fc.integer({ min: 0, max: Math.min(n, Math.ceil(n / 10)) }) }))
+const arm = (maxN: number): fc.Arbitrary<{ n: number, k: number }> =>
+  fc.integer({ min: 0, max: maxN }).chain((n) => fc.record({ n: fc.constant(n), k: fc.integer({ min: 0, max: Math.min(n, Math.ceil(n / 10)) }) }))
 const BANDS = { pass: [95, 100], inconclusive: [75, 94.9], fail: [0, 74.9] } as const
 
 t.test('the score lies in its verdict\'s band, whatever the counts', async (t) => {

@@ -77,7 +77,7 @@ t.test('the pieces: mixtures, shares, means, sample sizes', async (t) => {
   t.ok(Math.abs(Math.exp(lnMean(Math.log(4), Math.log(16))) - 10) < 1e-12, 'the mean of e-values 4 and 16 is 10')
   t.ok(Math.abs(normalQuantile(0.95) - 1.6448536) < 1e-6)
   t.ok(Math.abs(normalQuantile(0.8) - 0.8416212) < 1e-6)
-  t.ok(Math.abs(normalQuantile(0.001) + 3.0902323) < 2e-5, "the tail to the accuracy of the approximation")
+  t.ok(Math.abs(normalQuantile(0.001) + 3.0902323) < 2e-5, 'the tail to the accuracy of the approximation')
   // The figure the margins rest on: telling 2% from 4% at alpha 5%, power 80%.
   t.equal(fixedHorizonEvents(0.02, 0.04, 0.05, 0.8), 391)
   t.equal(fixedHorizonEvents(0.02, 0.03, 0.05, 0.8), 1398, 'a 1.5x margin needs 3.6 times as many')

@@ -19,7 +19,18 @@ export interface Panel {
   datasource?: { type: string, uid: string }
   gridPos: { x: number, y: number, w: number, h: number }
   targets?: Target[]
-  fieldConfig?: { defaults: { unit?: string, min?: number, max?: number, links?: DataLink[], mappings?: unknown[], thresholds?: { steps: Array<{ color: string, value: number | null }> }, custom?: Record<string, unknown> }, overrides: FieldOverride[] }
+  fieldConfig?: {
+    defaults: {
+      unit?: string
+      min?: number
+      max?: number
+      links?: DataLink[]
+      mappings?: unknown[]
+      thresholds?: { steps: Array<{ color: string, value: number | null }> }
+      custom?: Record<string, unknown>
+    }
+    overrides: FieldOverride[]
+  }
 }
 export interface Variable { name: string, type: string, query: string | { query: string }, datasource?: { type: string, uid: string }, allValue?: string, current?: { value: unknown } }
 export interface Dashboard { uid: string, title: string, id?: number | null, schemaVersion: number, panels: Panel[], templating: { list: Variable[] }, __inputs?: unknown }

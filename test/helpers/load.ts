@@ -22,7 +22,12 @@ export function scoreUrls (base: string, now = Date.now()): () => string {
   return () => {
     const n = i++
     return `${base}/api/v1/score?${new URLSearchParams({
-      stage: 'canary-1', canary: canaries[n % canaries.length] as string, baseline: 'support-agent-stable', rollout: 'support-agent', namespace: 'load', revision: `rev-${n}`,
+      stage: 'canary-1',
+canary: canaries[n % canaries.length] as string,
+baseline: 'support-agent-stable',
+rollout: 'support-agent',
+namespace: 'load',
+revision: `rev-${n}`,
       until: new Date(top - Math.floor(n / canaries.length) * 10_000).toISOString(),
     }).toString()}`
   }

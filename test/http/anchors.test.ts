@@ -23,7 +23,7 @@ t.test('a tail cut off with the head moved back is caught by the gate that wrote
   t.match(before.body, { ok: true, tenants: [{ tenant: 'default', records: 3, anchors: 1 }] }, 'verifies, against the head it remembers')
   const last = before.body.tenants[0].last as { seq: number, hash: string }
   const metrics = await (await fetch(`${url}/metrics`)).text()
-  t.match(metrics, `agentcanary_evidence_chain_head_seq{tenant="default"} 3`, 'the head\'s seq exported')
+  t.match(metrics, 'agentcanary_evidence_chain_head_seq{tenant="default"} 3', 'the head\'s seq exported')
   t.match(metrics, `agentcanary_evidence_chain_head_hash{tenant="default"} ${hashPrefixNumber(last.hash)}`, 'and the start of its hash')
 
   const db = new Database(`${dataDir}/evidence.sqlite`)

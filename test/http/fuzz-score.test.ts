@@ -36,7 +36,7 @@ const text = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.integer({ min: 0, max: 400 }).map((n) => 'x'.repeat(n)),
+  fc.integer({ min: 0, max: 400 }).map((n) => 'x'.repeat(n))
 )
 
 /** A field name: a known one (most of the time), a hostile one, or random. */
@@ -49,7 +49,7 @@ const jsonValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.boolean() },
   { weight: 1, arbitrary: fc.constant(null) },
   { weight: 1, arbitrary: fc.array(text, { maxLength: 3 }) },
-  { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'a'), text, { maxKeys: 2 }) },
+  { weight: 1, arbitrary: fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'a'), text, { maxKeys: 2 }) }
 )
 
 /** A good value for a known field: these requests should mostly be scored. */
@@ -58,7 +58,7 @@ const good = fc.oneof(
   fc.tuple(fc.constantFrom('topic', 'namespace', 'rollout', 'revision'), fc.constantFrom('job.support.reply', 'prod', 'support-agent', 'rev-1', 'ünïcødé', '🚀', '')),
   fc.tuple(fc.constant('since'), fc.constantFrom('30m', '1h30m', '3h', '2d', new Date(T0 - 3600_000).toISOString())),
   fc.tuple(fc.constant('until'), fc.constantFrom(new Date(T0).toISOString(), new Date(T0 - 3600_000).toISOString(), new Date(T0 - 86_400_000).toISOString().replace('Z', '+00:00'))),
-  fc.tuple(fc.constant('weight'), fc.double({ min: 0, max: 100, noNaN: true })),
+  fc.tuple(fc.constant('weight'), fc.double({ min: 0, max: 100, noNaN: true }))
 ) as fc.Arbitrary<[string, unknown]>
 
 /** A value at or past the edge for a known field. */
@@ -67,7 +67,7 @@ const edge = fc.oneof(
   fc.tuple(fc.constant('tenant'), fc.constantFrom('default', 'acme', 'x'.repeat(253), 'x'.repeat(254))),
   fc.tuple(fc.constant('since'), fc.constantFrom(...DURATIONS, ...FAR_DATES)),
   fc.tuple(fc.constant('until'), fc.constantFrom(...FAR_DATES)),
-  fc.tuple(fc.constant('weight'), fc.oneof(fc.constantFrom(...NUMBERS), fc.double({ min: -1, max: 101, noNaN: true }).map(String))),
+  fc.tuple(fc.constant('weight'), fc.oneof(fc.constantFrom(...NUMBERS), fc.double({ min: -1, max: 101, noNaN: true }).map(String)))
 ) as fc.Arbitrary<[string, unknown]>
 
 /** Distinct field names: a repeated one is an array in a query string (also fuzzed, below). */
@@ -79,7 +79,7 @@ function baseRequest (): fc.Arbitrary<Array<[string, unknown]>> {
   const extras = fc.oneof(
     { weight: 3, arbitrary: uniqueFields(good, 4) },
     { weight: 2, arbitrary: uniqueFields(fc.oneof(good, edge), 4) },
-    { weight: 2, arbitrary: fc.array(fc.oneof(good, edge, fc.tuple(key, jsonValue)), { minLength: 1, maxLength: 5 }) },
+    { weight: 2, arbitrary: fc.array(fc.oneof(good, edge, fc.tuple(key, jsonValue)), { minLength: 1, maxLength: 5 }) }
   )
   const stage = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...STAGES) }, { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NAMES) })
   const canary = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...AGENTS) }, { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_NAMES) })
@@ -99,7 +99,7 @@ const body = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('{"stage":"canary-1","canary":"support-agent-healthy","__proto__":{"polluted":true}}', '{"constructor":{"prototype":{"polluted":true}},"stage":"canary-1","canary":"support-agent-healthy"}') },
   { weight: 1, arbitrary: fc.constantFrom('', 'null', '[]', '[{"stage":"canary-1"}]', '"canary-1"', '42', 'true', '{', '{"stage":', '{"stage":"canary-1","canary":"support-agent-healthy"}garbage', '\u0000', '{"stage":"canary-1","canary":"support-agent-healthy","weight":1e999}') },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((depth) => '['.repeat(depth) + ']'.repeat(depth)) },
-  { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 200 }) }
 )
 const contentType = fc.oneof({ weight: 8, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom('application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', '') })
 

@@ -31,6 +31,7 @@ function loadUntil (next: () => string, clients: number): { sent: Sent[], stop: 
   const sent: Sent[] = []
   let stopped = false
   const done = Promise.all(Array.from({ length: clients }, async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- stop() sets it from outside this loop.
     while (!stopped) {
       const url = next()
       const answer = await once(url, agent)

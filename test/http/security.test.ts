@@ -268,7 +268,7 @@ t.test('credentials an upstream echoes in its error text are scrubbed before the
 t.test('5xx bodies carry no stack or internal message', async (t) => {
   const broken: SignalSource = {
     name: 'cordum',
-    observe: async () => { throw new TypeError(`cannot read 'x' of undefined at /srv/app/src/secret.ts:12:7`) },
+    observe: async () => { throw new TypeError('cannot read \'x\' of undefined at /srv/app/src/secret.ts:12:7') },
     ready: async () => {},
     close: async () => {},
   }

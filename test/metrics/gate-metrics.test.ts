@@ -1,7 +1,7 @@
 import t from 'tap'
 import { readConfig } from '../../src/config/env.js'
 import { defaultPolicy } from '../../src/config/load.js'
-import { loadObservationsFile } from '../../src/config/observations-file.js'
+import { loadObservationsFile } from '../../src/sources/observations-file.js'
 import type { Stage } from '../../src/config/policy.js'
 import { judge, type Judgement } from '../../src/gate/verdict.js'
 import { GateMetrics, type GateMetricsOptions } from '../../src/metrics/gate-metrics.js'

@@ -70,7 +70,9 @@ t.test('evidence writes are timed and counted around the recorder, failures incl
 })
 
 /** A service against a fresh sandbox, with a settable clock and a recorder numbering its records dec-1, dec-2, ... */
-async function reusing (t: { teardown: (fn: () => unknown) => void }, opts: Partial<ScoreServiceOptions>): Promise<{ sb: Sandbox, source: CordumSource, telemetry: RecordingTelemetry, service: ScoreService, clock: { now: number }, records: () => number }> {
+async function reusing (
+  t: { teardown: (fn: () => unknown) => void }, opts: Partial<ScoreServiceOptions>
+): Promise<{ sb: Sandbox, source: CordumSource, telemetry: RecordingTelemetry, service: ScoreService, clock: { now: number }, records: () => number }> {
   const sb = await sandboxFor(t)
   const telemetry = new RecordingTelemetry()
   const source = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })

@@ -19,7 +19,6 @@ import { assertProperty } from '../helpers/property.js'
 import { report, scale } from '../helpers/soak.js'
 import { feedGob, feedYamux, gobVectors, mutate, mutation, yamuxVector, type GobOutcome } from './helpers/hostile.js'
 
-
 const MiB = 1024 * 1024
 /** Bytes held in ArrayBuffers (Buffers, Uint8Arrays): where a decoder's allocations land. */
 const buffers = (): number => process.memoryUsage().arrayBuffers
@@ -27,8 +26,6 @@ setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 /** ArrayBuffer bytes still reachable: measured after a full collection. */
 const retainedBuffers = (): number => { gc(); return buffers() }
-
-
 
 t.test('mutated Go gob streams: a value, a wait or a clean refusal, each within bounded memory', async (t) => {
   const outcomes: Record<GobOutcome, number> = { decoded: 0, incomplete: 0, refused: 0 }
@@ -78,7 +75,6 @@ t.test('a gob byte count claiming megabytes or more allocates only what arrives'
     t.ok(buffers() - b0 < MiB, 'before allocating')
   }
 })
-
 
 t.test('mutated Go yamux streams: a clean protocol error or a live session, within bounded memory', async (t) => {
   const outcomes = { refused: 0, open: 0 }

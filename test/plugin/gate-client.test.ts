@@ -22,7 +22,6 @@ async function server (handle: (body: string, res: ServerResponse, headers: Reco
 
 const json = (res: ServerResponse, status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(typeof body === 'string' ? body : JSON.stringify(body)) }
 
-
 t.test('a 200 ScoreResponse is parsed; the request is JSON with the API key header', async (t) => {
   let seen: { body: string, headers: Record<string, unknown> } | undefined
   const s = await server((body, res, headers) => { seen = { body, headers }; json(res, 200, { verdict: 'pass', score: 97, stage: 'canary-1', summary: 'PASS', reasons: ['a'], decisionId: 'd1', signals: [] }) })
@@ -48,7 +47,7 @@ t.test('every failure is an upstream GateError naming what went wrong', async (t
     '/reasons': (res) => json(res, 200, { verdict: 'pass', score: 1, summary: 's', reasons: [1] }),
     '/huge': (res) => json(res, 200, { verdict: 'pass', score: 1, summary: 'x'.repeat(2 << 20) }),
     '/slow': (res) => { setTimeout(() => { json(res, 200, { verdict: 'pass', score: 100, summary: 'late' }) }, 1500).unref() },
-    '/stall': (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"verdict":'); /* never ends */ },
+    '/stall': (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"verdict":') /* never ends */ },
   }
   const s = await server((_b, res) => { (answers[(res.req.url ?? '').replace('/api/v1/score', '')] ?? answers['/503'])!(res) })
   t.teardown(s.close)

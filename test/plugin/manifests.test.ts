@@ -16,7 +16,7 @@ import { buildPluginForTest } from './helpers/plugin-build.js'
 const root = new URL('../../', import.meta.url)
 const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
 
-type Doc = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>
 
 const docs: Array<{ file: string, doc: Doc }> = readdirSync(new URL('plugin-manifests/', root))
   .filter((f) => f.endsWith('.yaml'))

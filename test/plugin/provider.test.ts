@@ -86,7 +86,9 @@ t.test('the score request comes from the AnalysisRun unless the config says othe
   t.throws(() => scoreRequest(c, run({ ownerReferences: [], labels: new Map() })), /cannot tell the canary/)
 })
 
-function provider (answer: (req: ScoreRequest) => Promise<ScoreVerdict>): { p: GateMetricProvider, logs: string[], calls: Array<{ url: URL, body: ScoreRequest, apiKey?: string, timeoutMs: number }> } {
+type Call = { url: URL, body: ScoreRequest, apiKey?: string, timeoutMs: number }
+
+function provider (answer: (req: ScoreRequest) => Promise<ScoreVerdict>): { p: GateMetricProvider, logs: string[], calls: Call[] } {
   const logs: string[] = []
   const calls: Array<{ url: URL, body: ScoreRequest, apiKey?: string, timeoutMs: number }> = []
   let clock = Date.UTC(2026, 10, 26, 10, 0, 0)

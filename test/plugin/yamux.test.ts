@@ -195,7 +195,7 @@ t.test('random frames and bytes: a clean protocol error or a live session, never
       h.writeUInt8(f.type, 1); h.writeUInt16BE(f.flags, 2); h.writeUInt32BE(f.stream >>> 0, 4); h.writeUInt32BE(f.length >>> 0, 8)
       return Buffer.concat([h, Buffer.alloc(f.type === 0 ? Math.min(f.length, f.payload) : 0, 0x41)])
     }))),
-    fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)),
+    fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b))
   )
   let closedWithError = 0
   let stayedOpen = 0

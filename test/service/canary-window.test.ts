@@ -92,18 +92,19 @@ t.test('a canary older than the lifetime, or never seen: the lifetime', async (t
 
 t.test('an analysis whose first look saw no canary yet takes the canary\'s start once it shows', async (t) => {
   let now = T
-  let started: number | undefined
-  const src = source(() => started)
+  // Set later in the test, read by the source through the closure: a box, not a let.
+  const canary: { started?: number } = {}
+  const src = source(() => canary.started)
   const { s } = service(t, src, () => now)
   await s.score(argo, never)
   t.equal(src.asked[0]?.since.toISOString(), new Date(T - 3 * HOUR).toISOString(), 'nothing of the canary yet: the lifetime')
-  started = T + 2 * 60_000
+  canary.started = T + 2 * 60_000
   now = T + 5 * 60_000
   await s.score(argo, never)
-  t.equal(src.asked[1]?.since.toISOString(), new Date(started).toISOString(), 'then its first event')
+  t.equal(src.asked[1]?.since.toISOString(), new Date(canary.started ?? 0).toISOString(), 'then its first event')
   now = T + 10 * 60_000
   await s.score(argo, never)
-  t.equal(src.asked[2]?.since.toISOString(), new Date(started).toISOString(), 'and that start is kept')
+  t.equal(src.asked[2]?.since.toISOString(), new Date(canary.started ?? 0).toISOString(), 'and that start is kept')
 })
 
 t.test('an explicit since judges that request only: the next question in Argo\'s form gets the canary\'s window', async (t) => {

@@ -3,7 +3,7 @@
  * reads agrees with what the Cordum source really reads (a viewer key against the sandbox
  * leaves exactly the mapped signals unavailable), the gate as a user meets it (one warning per
  * refused read before it listens, /readyz ready with `degraded`), the re-checks, and the
- * README's role table.
+ * role table of docs/cordum.md.
  */
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
@@ -126,14 +126,14 @@ t.test('a policy that reads nothing from Cordum checks nothing', async (t) => {
   t.equal(asked, 0)
 })
 
-t.test('the README says which role each signal needs, as the map does', async (t) => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+t.test('docs/cordum.md says which role each signal needs, as the map does', async (t) => {
+  const readme = readFileSync(new URL('../../docs/cordum.md', import.meta.url), 'utf8')
   const order = ['viewer', 'admin']
   for (const signal of cordumSignals(defaultPolicy().policy)) {
     const reads = readsFor([signal])
     const role = reads.map((r) => r.role).sort((a, b) => order.indexOf(b) - order.indexOf(a))[0]
     const row = new RegExp(`^\\| \`${signal}\` \\| (.+) \\| \`(\\w+)\` \\|$`, 'm').exec(readme)
-    t.ok(row !== null, `${signal} has a row in the README's role table`)
+    t.ok(row !== null, `${signal} has a row in docs/cordum.md's role table`)
     t.equal(row?.[2], role, `${signal}: role ${String(role)}`)
     for (const r of reads) t.match(row?.[1], `\`GET ${r.endpoint}\` (\`${r.permission}\`)`, `${signal}: names ${r.endpoint} and ${r.permission}`)
   }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { defaultPolicy } from '../../src/config/load.js'
-import { parseObservations } from '../../src/config/observations-file.js'
+import { parseObservations } from '../../src/sources/observations-file.js'
 import { templateMetric } from '../../src/simulate/analysis.js'
 import { binomial, poisson, rng } from '../../src/simulate/random.js'
 import { rolloutSeed, simulateRollout, simulateStage, T0_MS, type StageRun } from '../../src/simulate/rollout.js'

@@ -24,7 +24,6 @@ function client (t: { teardown: (fn: () => unknown) => void }, url: string, opts
   return c
 }
 
-
 /** Decisions of one agent with t in [since, until], straight from the model's arithmetic. */
 function expectedDecisions (agentId: string, since: number, until: number): number {
   const a = AGENTS.find((x) => x.agentId === agentId)

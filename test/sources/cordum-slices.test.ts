@@ -51,7 +51,6 @@ function steady (agent: string, from: number, to: number, everyMs: number): Deci
   return out
 }
 
-
 const window = (since: number, until: number): { since: Date, until: Date } => ({ since: new Date(since), until: new Date(until) })
 
 t.test('planning: aligned cuts, the window exactly covered, the open tail cut short', async (t) => {
@@ -85,7 +84,11 @@ t.test('sliced counts equal the unsliced walk, records on slice boundaries inclu
   t.teardown(async () => await client.close())
   const ladder = [1_000, 5_000, 15_000]
   // Offsets from BASE: anywhere, or exactly on (or next to) a boundary of every ladder length.
-  const offset = fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 100 }).map((k) => k * 1_000), fc.tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(-1, 1)).map(([k, d]) => k * 1_000 + d))
+  const offset = fc.oneof(
+    fc.integer({ min: 0, max: 100_000 }),
+    fc.integer({ min: 0, max: 100 }).map((k) => k * 1_000),
+    fc.tuple(fc.integer({ min: 1, max: 100 }), fc.constantFrom(-1, 1)).map(([k, d]) => k * 1_000 + d)
+  )
   const record = fc.record({ at: offset, agent: fc.constantFrom('a', 'b'), deny: fc.boolean() })
   let runs = 0
   await assertProperty(fc.asyncProperty(
@@ -197,7 +200,7 @@ t.test('the slice cache is bounded by entries and by bytes, least recently used 
   const small = new SliceCache<DecisionCounts>({ maxEntries: 1_000, maxBytes: 1_000 })
   for (let i = 0; i < 100; i++) small.set(`key-${i}`.padEnd(80, 'x'), { decisions: i, denies: 0 })
   t.ok(small.bytes <= 1_000 && small.size > 0 && small.size < 100, `bytes bound holds (${small.size} entries, ${small.bytes} B)`)
-  t.same(small.get(`key-99`.padEnd(80, 'x')), { decisions: 99, denies: 0 }, 'the newest is kept')
+  t.same(small.get('key-99'.padEnd(80, 'x')), { decisions: 99, denies: 0 }, 'the newest is kept')
 
   const log = await server(t, steady('a', BASE, BASE + 4 * HOUR, 2_000))
   const s = source(t, log.url, { now: () => BASE + 10 * HOUR, sliceCacheEntries: 3 })

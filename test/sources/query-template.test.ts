@@ -11,8 +11,8 @@ import { parser as logql } from '@grafana/lezer-logql'
 import fc from 'fast-check'
 import t from 'tap'
 import { main } from '../../src/cli.js'
-import { compileQueries } from '../../src/sources/query/roles.js'
-import { duration, escapeRegex, MissingValueError, parseTemplate, renderTemplate, TemplateError, type Dialect } from '../../src/sources/query/template.js'
+import { compileQueries } from '../../src/config/query/roles.js'
+import { duration, escapeRegex, MissingValueError, parseTemplate, renderTemplate, TemplateError, type Dialect } from '../../src/config/query/template.js'
 import { assertProperty } from '../helpers/property.js'
 
 function render (text: string, values: Record<string, string>, dialect: Dialect = 'promql'): string {

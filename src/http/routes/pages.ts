@@ -131,7 +131,9 @@ export const pageRoutes: FastifyPluginAsyncTypebox<{ store: EvidenceStore, polic
   })
 
   /** Records of a rollout; a rollout name no request named may be the canary of requests that named none (as in /metrics). */
-  const rolloutRecords = async (tenants: string[] | undefined, q: { namespace?: string, rollout?: string, canary?: string }, extra: Partial<DecisionFilter>, limit: number): Promise<{ records: DecisionRecord[], more: boolean, byCanary: boolean }> => {
+  const rolloutRecords = async (
+    tenants: string[] | undefined, q: { namespace?: string, rollout?: string, canary?: string }, extra: Partial<DecisionFilter>, limit: number
+  ): Promise<{ records: DecisionRecord[], more: boolean, byCanary: boolean }> => {
     const filter: DecisionFilter = { ...(tenants === undefined ? {} : { tenants }), ...extra }
     if (given(q.rollout)) {
       const named = await walk(store, { ...filter, rollout: q.rollout, ...(given(q.namespace) ? { namespace: q.namespace } : {}) }, 'desc', limit, () => true)

@@ -127,8 +127,10 @@ export class YamuxSession extends EventEmitter<YamuxSessionEvents> implements St
           this.emit('goaway', h.length)
           return
         }
-        throw yamuxError(h.length === GoAwayCode.ProtocolError ? 'the host reported a protocol error (go-away 1)'
-          : h.length === GoAwayCode.InternalError ? 'the host reported an internal error (go-away 2)'
+        throw yamuxError(h.length === GoAwayCode.ProtocolError
+          ? 'the host reported a protocol error (go-away 1)'
+          : h.length === GoAwayCode.InternalError
+            ? 'the host reported an internal error (go-away 2)'
             : `the host went away with unknown code ${h.length}`)
       default:
         this.onStreamFrame(h)

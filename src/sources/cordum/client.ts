@@ -7,6 +7,7 @@
 import { GateError } from '../../errors.js'
 import type { Telemetry } from '../../telemetry.js'
 import { AttemptFailure, parseJson, parseRetryAfter, RETRY_STATUSES, UpstreamClient, type CallContext, type Query, type UpstreamLimits, type UpstreamResponse } from '../upstream.js'
+import { DEFAULT_CORDUM_MAX_CONCURRENCY } from '../../config/settings.js'
 
 export { parseRetryAfter, type CallContext, type Query }
 
@@ -24,7 +25,7 @@ export interface CordumClientOptions extends Partial<UpstreamLimits> {
   telemetry?: Telemetry
 }
 
-export const CORDUM_MAX_CONCURRENCY = 8
+export const CORDUM_MAX_CONCURRENCY = DEFAULT_CORDUM_MAX_CONCURRENCY
 
 export class CordumClient {
   readonly origin: string
@@ -61,7 +62,9 @@ export class CordumClient {
    * harmless, and simulations have no side effects); otherwise one attempt. Statuses in
    * `accept` come back with their body instead of throwing (e.g. 409, or 403 with a job id).
    */
-  async postJson (path: string, query: Query, body: unknown, tenant: string, ctx: CallContext, opts: { idempotent: boolean, headers?: Record<string, string>, accept?: number[] }): Promise<{ status: number, body: unknown }> {
+  async postJson (
+    path: string, query: Query, body: unknown, tenant: string, ctx: CallContext, opts: { idempotent: boolean, headers?: Record<string, string>, accept?: number[] }
+  ): Promise<{ status: number, body: unknown }> {
     return await this.#http.call({
       method: 'POST',
       path,

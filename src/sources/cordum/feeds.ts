@@ -28,7 +28,9 @@ export const MAX_PAGES_SETTING = 'CORDUM_MAX_PAGES'
 export interface DecisionCounts { decisions: number, denies: number }
 
 /** Policy decisions of one agent in the window: `GET /api/v1/governance/decisions`, all pages. */
-export async function countDecisions (client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES, onPage?: () => void): Promise<DecisionCounts> {
+export async function countDecisions (
+  client: CordumClient, req: ObservationRequest, agentId: string | undefined, ctx: CallContext, limit = PAGE_LIMIT, maxPages = DEFAULT_MAX_PAGES, onPage?: () => void
+): Promise<DecisionCounts> {
   const what = 'GET /api/v1/governance/decisions'
   const query = { since: req.since.toISOString(), until: req.until.toISOString(), agent_id: agentId, topic: req.topic, limit }
   const pages = walkPages(async (cursor) => {
@@ -138,7 +140,9 @@ function overloaded (job: JobRecord, reason: string | undefined, overloadCodes: 
  * topic and window here, and computes the next cursor itself (oldest updated_at - 1) for as long
  * as pages come back non-empty.
  */
-export async function countJobs (client: CordumClient, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES): Promise<JobCounts> {
+export async function countJobs (
+  client: CordumClient, req: ObservationRequest, arms: string[], dlq: Map<string, string> | undefined, ctx: CallContext, maxPages = DEFAULT_MAX_PAGES
+): Promise<JobCounts> {
   const what = 'GET /api/v1/jobs'
   const sinceUs = micros(req.since)
   const untilUs = micros(req.until)

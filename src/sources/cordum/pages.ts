@@ -27,12 +27,12 @@ export interface WalkLimits {
   setting?: string
 }
 
-export const DEFAULT_MAX_PAGES = 200
+export { DEFAULT_MAX_PAGES } from '../../config/settings.js'
 
 /** Yields each page's items in order until the upstream says there is no next page. */
 export async function * walkPages<T> (
   fetchPage: (cursor: string | number | undefined) => Promise<Page<T>>,
-  limits: WalkLimits,
+  limits: WalkLimits
 ): AsyncGenerator<T[], void, undefined> {
   const seen = new Set<string>()
   let cursor: string | number | undefined

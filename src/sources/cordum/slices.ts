@@ -26,6 +26,7 @@ import type { Telemetry } from '../../telemetry.js'
 import type { ObservationRequest } from '../source.js'
 import type { CallContext, CordumClient } from './client.js'
 import { countDecisions, firstDecision, PAGE_LIMIT, type DecisionCounts } from './feeds.js'
+import { DEFAULT_SLICE_MARGIN_SECONDS } from '../../config/settings.js'
 
 export interface SliceOptions {
   /** Slice lengths to choose from (ms), ascending, each a whole multiple of the one before. */
@@ -43,7 +44,7 @@ export const DEFAULT_SLICES: SliceOptions = {
   // and can be put together from them when a growing window moves up the ladder.
   ladderMs: [MINUTE, 5 * MINUTE, 15 * MINUTE, 60 * MINUTE, 6 * 60 * MINUTE, 24 * 60 * MINUTE],
   maxPerWindow: 24,
-  marginMs: 120_000,
+  marginMs: DEFAULT_SLICE_MARGIN_SECONDS * 1000,
 }
 
 /** [start, end) in epoch ms; `closed` when it ended at least the margin before now. */
@@ -353,4 +354,3 @@ function cancellation (signal: AbortSignal): GateError {
   }
   return new GateError('GATE_ERR_UNAVAILABLE', `${what} to Cordum was cancelled: the request that needed it has ended`, { source: 'cordum' })
 }
-

@@ -20,6 +20,7 @@ import { checkLadder, countDecisionsSliced, DEFAULT_SLICES, firstDecisionSliced,
 import { DEFAULT_MAX_PAGES } from './pages.js'
 import { micros } from './wire.js'
 import { JobLedger, type LedgerCoverage, type LedgerOptions } from './ledger.js'
+import { DEFAULT_DEADLINE_MS, DEFAULT_SLICE_CACHE_ENTRIES, DEFAULT_SLICE_CACHE_MB } from '../../config/settings.js'
 
 export interface CordumSourceOptions extends CordumClientOptions {
   /** Overall deadline of one observation, all pages and retries included (ms). */
@@ -42,9 +43,8 @@ export interface CordumSourceOptions extends CordumClientOptions {
   warmMs?: number
 }
 
-export const DEFAULT_DEADLINE_MS = 8_000
-export const DEFAULT_SLICE_CACHE_ENTRIES = 100_000
-export const DEFAULT_SLICE_CACHE_BYTES = 32 * 1024 * 1024
+export { DEFAULT_DEADLINE_MS, DEFAULT_SLICE_CACHE_ENTRIES }
+export const DEFAULT_SLICE_CACHE_BYTES = DEFAULT_SLICE_CACHE_MB * 1024 * 1024
 /** A window that ended longer ago than this is a past one for the job ledger. */
 const PAST_WINDOW_MS = 10 * 60_000
 /** Canaries whose first decision is remembered (each a few hundred bytes). */
@@ -273,7 +273,9 @@ function jobObservation (req: ObservationRequest, j: JobCounts, count: (c: ArmJo
   return obs
 }
 
-function jobSignals (req: ObservationRequest, names: Set<string>, j: Outcome<JobCounts>, q: Outcome<Map<string, string>> | undefined, p: Outcome<PoolList> | undefined): Record<string, SignalObservation> {
+function jobSignals (
+  req: ObservationRequest, names: Set<string>, j: Outcome<JobCounts>, q: Outcome<Map<string, string>> | undefined, p: Outcome<PoolList> | undefined
+): Record<string, SignalObservation> {
   const out: Record<string, SignalObservation> = {}
   const wanted = ['job_failure_rate', 'schema_violation_rate', 'overload_rate'].filter((n) => names.has(n))
   if (!j.ok) {

@@ -15,8 +15,9 @@ import { GateError } from '../../errors.js'
 import type { BacklogArm, QuantileArm, RateArm, RateBucket, SignalObservation } from '../../gate/observations.js'
 import type { ObservationRequest, SignalSource } from '../source.js'
 import { QueryClient, type CallContext, type QueryClientOptions, type QueryResult } from './client.js'
-import { compileQueries, DIALECT, type ArmName, type Role, type SignalQueries } from './roles.js'
-import { duration, MissingValueError, renderTemplate, type QueryTemplate, type TemplateValues } from './template.js'
+import { compileQueries, DIALECT, type ArmName, type Role, type SignalQueries } from '../../config/query/roles.js'
+import { duration, MissingValueError, renderTemplate, type QueryTemplate, type TemplateValues } from '../../config/query/template.js'
+import { DEFAULT_DEADLINE_MS } from '../../config/settings.js'
 
 export interface QueryApi {
   instantPath: string
@@ -31,7 +32,7 @@ export interface QuerySourceOptions extends Omit<QueryClientOptions, 'source' | 
   deadlineMs?: number
 }
 
-export const DEFAULT_DEADLINE_MS = 8_000
+export { DEFAULT_DEADLINE_MS }
 
 /** A signal-level problem: the signal is unavailable with this reason; the others go on. */
 class SignalProblem extends Error {
@@ -176,7 +177,7 @@ class ArmRun {
     readonly values: TemplateValues,
     readonly req: ObservationRequest,
     readonly call: CallContext,
-    readonly notes: Set<string>,
+    readonly notes: Set<string>
   ) {}
 
   get #who (): string { return `${this.spec.name}: the ${this.arm.name} arm's` }

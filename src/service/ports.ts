@@ -1,5 +1,8 @@
 /**
- * What the gate did in Cordum because of a decision, as the decision record keeps it. Every
+ * What the score service hands to, and gets back from, the parts wired in around it
+ * (docs/architecture.md): here, what the gate did in Cordum because of a decision (src/actions/
+ * does it), as the decision record (src/evidence/) keeps it. Declared beside the service, so that
+ * the service imports neither folder; they import it. Every
  * action carries the Idempotency-Key it used: the same (tenant, namespace, rollout, revision,
  * stage) always gives the same key, so a repeated fail, an Argo retry or another replica asks
  * Cordum for the same run and gets the same run id back.

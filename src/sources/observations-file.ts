@@ -1,15 +1,16 @@
 /**
  * Recorded observations (docs/observations.md): the judge's input written to a JSON or YAML
  * file, so that `agent-canary-gate judge` can replay an incident against another gates file.
- * Refused with located errors like the gates file; checked against the policy's signals.
+ * Refused with located errors like the gates file; checked against the policy's signals. A source
+ * of observations like Cordum, Prometheus and Loki, read from a file instead (hence sources/).
  */
 import { readFile } from 'node:fs/promises'
 import { Type } from 'typebox'
 import { GateError } from '../errors.js'
 import type { Observations } from '../gate/observations.js'
-import { DEFAULT_LIMITS, formatLocated, LocatedSource, validateSchema, type LocatedError } from './located.js'
-import { unknownName } from './names.js'
-import type { GatesPolicy, SignalKind } from './policy.js'
+import { DEFAULT_LIMITS, formatLocated, LocatedSource, validateSchema, type LocatedError } from '../config/located.js'
+import { unknownName } from '../config/names.js'
+import type { GatesPolicy, SignalKind } from '../config/policy.js'
 
 const Whole = Type.Integer({ minimum: 0 })
 const Bucket = Type.Object({ start: Type.String({ minLength: 1 }), n: Whole, k: Whole }, { additionalProperties: false })

@@ -13,7 +13,7 @@
  *   - {{window}} only outside strings: it renders as a duration the gate computes (`10800s`).
  * Anything else is refused with the offset of the mistake.
  */
-import { closest } from '../../config/names.js'
+import { closest } from '../names.js'
 
 export type Dialect = 'promql' | 'logql'
 

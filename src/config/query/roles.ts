@@ -10,8 +10,8 @@
  *   quantile  seconds (e.g. p95 latency), events (optional: requests behind it)
  *   backlog   pending (approvals waiting), oldest_age_seconds
  */
-import { closest } from '../../config/names.js'
-import type { SignalKind, SourceName } from '../../config/policy.js'
+import { closest } from '../names.js'
+import type { SignalKind, SourceName } from '../policy.js'
 import { parseTemplate, TemplateError, type Dialect, type QueryTemplate } from './template.js'
 
 export type Role = 'events' | 'hits' | 'seconds' | 'pending' | 'oldest_age_seconds'
