@@ -56,10 +56,17 @@ export interface Gate {
   demo?: { sandbox: string, tenant: string, baseline: string, scenarios: string[] }
   /** Where decision records go (absent with EVIDENCE_URL=none). */
   evidence?: EvidenceStore
+  /** The chain heads this gate has seen, kept outside the database: verify checks against them. */
+  anchors?: ChainAnchors
   /** What the Cordum key may read (absent without Cordum); run it before listening. */
   permissions?: PermissionCheck
   /** Prunes old decision records now and then (absent without an evidence store); run it once at start. */
   retention?: { run: () => Promise<unknown>, stop: () => void }
+  /**
+   * Starts logging and exporting the chain heads every EVIDENCE_ANCHOR_SECONDS (the first at
+   * once): called by `serve` after its demo-mode line, which must stay the first line.
+   */
+  startAnchoring: () => void
   /** Stops the timers and closes the sources, the sandbox and the evidence store. */
   close: () => Promise<void>
 }
@@ -180,10 +187,7 @@ export async function buildGate (config: ServiceConfig, opts: GateOptions): Prom
     ...clock,
   })
   const retention = evidence === undefined ? undefined : startRetention(evidence, config.retentionDays, opts.log, opts.now)
-  if (evidence !== undefined && config.evidenceKey === undefined) {
-    opts.log.warn('EVIDENCE_HMAC_KEY is not set: the decision chain is plain sha256, so it detects careless edits but not someone with write access to the database who rehashes what follows an edit; the chain heads the gate logs and exports remain the anchor (docs/evidence.md)')
-  }
-  const anchoring = anchors?.start(config.anchorSeconds)
+  let anchoring: { stop: () => void } | undefined
   const source = cordumSource
   const permissions = source === undefined ? undefined : new PermissionCheck({ policy: policy.policy, log: opts.log, probe: async (signals, abort) => await source.refusedReads(signals, abort) })
 
@@ -193,6 +197,7 @@ export async function buildGate (config: ServiceConfig, opts: GateOptions): Prom
     sources,
     metrics,
     tenant,
+    startAnchoring: () => { anchoring ??= anchors?.start(config.anchorSeconds) },
     close: async () => {
       permissions?.stop()
       retention?.stop()
@@ -208,6 +213,7 @@ export async function buildGate (config: ServiceConfig, opts: GateOptions): Prom
     gate.demo = { sandbox: sandbox.url, tenant, baseline: BASELINE_AGENT, scenarios: SCENARIOS.map((s) => s.agentId) }
   }
   if (evidence !== undefined) gate.evidence = evidence
+  if (anchors !== undefined) gate.anchors = anchors
   if (permissions !== undefined) gate.permissions = permissions
   if (retention !== undefined) gate.retention = retention
   return gate

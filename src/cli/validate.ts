@@ -1,4 +1,4 @@
-import { decisionTimes, policyWarnings } from '../config/policy-check.js'
+import { decisionTimes, policyWarnings } from '../gate/policy-check.js'
 import { loadGatesFile } from '../config/load.js'
 import { pct } from '../gate/format.js'
 import { EXIT_OK, parseOptions, UsageError, type Command } from './command.js'

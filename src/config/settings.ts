@@ -217,7 +217,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'text',
     unset: 'plain sha256',
     range: 'at least 32 characters',
-    example: '(from a Secret)',
+    example: '5d1e77c2a9f04b133f9a0c2e7b5d4e1f',
     secret: true,
     meaning: 'decision records are sealed with HMAC-SHA256 under it, so someone who can write the database cannot rehash an edit ([evidence](evidence.md)); set this or `EVIDENCE_HMAC_KEY_FILE`, not both',
   },

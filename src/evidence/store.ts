@@ -9,6 +9,7 @@
  */
 import type { Head, VerifyReport } from './chain.js'
 import type { AnalysisKey, ChainRecord, DecisionEntry, DecisionRecord } from './record.js'
+import type { AnalysisStart, StepStart } from '../service/ports.js'
 import type { LedgerStore } from '../sources/cordum/ledger.js'
 
 export interface DecisionFilter {
@@ -91,15 +92,4 @@ export interface StoreOptions {
 /** A rollout revision: an analysis key without its stage (a weight's steps span stages). */
 export type RolloutKey = Omit<AnalysisKey, 'stage'>
 
-export interface StepStart {
-  /** The `until` of the first record at this weight; absent: none yet (this is the step's first question). */
-  at?: Date
-  /** True when a record at another weight came first: the weight changed after the canary started. */
-  afterOtherWeight: boolean
-}
-
-export interface AnalysisStart {
-  since: Date
-  /** How the first record's window was chosen (service/window.ts): `analysis`, `canary` or `default`. */
-  rule: string
-}
+export type { AnalysisStart, StepStart }

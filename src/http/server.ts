@@ -109,6 +109,10 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
   if (gate.demo !== undefined) {
     app.log.warn(gate.demo, 'demo mode: CORDUM_URL is not set, so the gate scores against its built-in Cordum sandbox (seeded scenarios, not real data)')
   }
+  if (evidence !== undefined && config.evidenceKey === undefined) {
+    app.log.warn('EVIDENCE_HMAC_KEY is not set: the decision chain is plain sha256, so it detects careless edits but not someone with write access to the database who rehashes what follows an edit; the chain heads the gate logs and exports remain the anchor (docs/evidence.md)')
+  }
+  gate.startAnchoring()
   app.addHook('onClose', gate.close)
   await app.register(gateApp, {
     service,
@@ -121,6 +125,7 @@ export async function buildServer (config: ServiceConfig, opts: BuildOptions = {
     maxScoresInFlight: config.overload.maxScoresInFlight,
     metrics,
     ...(evidence === undefined ? {} : { evidence }),
+    ...(gate.anchors === undefined ? {} : { anchors: gate.anchors }),
     ...(permissions === undefined ? {} : { permissions }),
     ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
   })

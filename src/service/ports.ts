@@ -42,3 +42,16 @@ export interface ActionsTaken {
   rollback?: RollbackTaken
   approval?: ApprovalTaken
 }
+
+export interface StepStart {
+  /** The `until` of the first record at this weight; absent: none yet (this is the step's first question). */
+  at?: Date
+  /** True when a record at another weight came first: the weight changed after the canary started. */
+  afterOtherWeight: boolean
+}
+
+export interface AnalysisStart {
+  since: Date
+  /** How the first record's window was chosen (window.ts): `analysis`, `canary` or `default`. */
+  rule: string
+}

@@ -22,7 +22,7 @@ import type { SourceRegistry } from '../sources/registry.js'
 import type { FirstSeenRequest, ObservationRequest, SignalSource } from '../sources/source.js'
 import { NO_TELEMETRY, secondsSince, type ObservationUse, type RolloutStage, type Telemetry } from '../telemetry.js'
 import { Flights, signalOf, type Cancellation } from './flights.js'
-import type { AnalysisStart, StepStart } from '../evidence/store.js'
+import type { AnalysisStart, StepStart } from './ports.js'
 import { badField, resolveWindow, startingAt, UNTIL_ROUNDING_MS, type WindowRule, type WindowStart } from './window.js'
 
 /** A score request as the HTTP API and the CLI take it (all strings, as in a query string). */

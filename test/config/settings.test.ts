@@ -88,7 +88,8 @@ t.test('each text setting is read, with its default when unset, and a secret is 
     let example = s.example
     if (s.name.endsWith('_FILE')) {
       example = join(dir, s.name)
-      writeFileSync(example, 'token-from-a-file\n')
+      // Long enough for any file setting (EVIDENCE_HMAC_KEY_FILE wants at least 32 characters).
+      writeFileSync(example, 'token-from-a-file-of-at-least-32-characters\n')
     }
     const unset = readConfig(base)
     const moved = differences(unset, readConfig({ ...base, [s.name]: example }))

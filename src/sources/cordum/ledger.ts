@@ -1,6 +1,9 @@
 /**
  * The job ledger: every job outcome of a tenant, past Cordum's 1000-job cap.
  *
+ * Over 400 lines: the poll loop, coverage and gaps, and the in-memory store are one mechanism
+ * (a poll's coverage is only right with the store it writes); the SQL stores live in evidence/.
+ *
  * Cordum's `GET /api/v1/jobs` holds only the newest 1000 jobs of all tenants, so a walk back
  * from now reaches a quarter of an hour at 60 jobs a minute. The ledger reads that list often
  * enough that nothing scrolls out unseen: each poll walks from now back to where the last poll

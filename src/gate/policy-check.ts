@@ -2,10 +2,10 @@
  * What `validate` says about a valid policy beyond "it loads": rules that can never bind, and
  * how long each stage's rules take to decide at a given traffic (pure; the CLI prints it).
  */
-import { pct, ratio } from '../gate/format.js'
-import { decide, limitOf } from '../gate/rule.js'
-import type { Counts, RateLimit } from '../gate/sequential.js'
-import type { GatesPolicy, Stage, Thresholds } from './policy.js'
+import { pct, ratio } from './format.js'
+import { decide, limitOf } from './rule.js'
+import type { Counts, RateLimit } from './sequential.js'
+import type { GatesPolicy, Stage, Thresholds } from '../config/policy.js'
 
 /**
  * Rules that can never bind: with a floor f, the comparative limit M x max(baseline, f) is at

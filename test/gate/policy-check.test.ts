@@ -1,6 +1,6 @@
 import t from 'tap'
 import { defaultPolicy, parseGates } from '../../src/config/load.js'
-import { decisionTimes, healthyRate, policyWarnings, timeToPass } from '../../src/config/policy-check.js'
+import { decisionTimes, healthyRate, policyWarnings, timeToPass } from '../../src/gate/policy-check.js'
 
 t.test('a ratio whose floor puts it at or over the absolute limit never binds: warned once per place', async (t) => {
   t.same(policyWarnings(defaultPolicy().policy), [], 'the shipped defaults have none')
