@@ -116,7 +116,6 @@ t.test('timeouts at connect, headers and body map to GATE_ERR_UPSTREAM_TIMEOUT',
 })
 
 t.test('the overall deadline bounds every page and retry; the caller can cancel', async (t) => {
-  const sb = await sandboxFor(t)
   // A decision log that answers each request 2 s late and counts those its client abandoned first.
   const slowLog = await decisionLog([], { delayMs: 2_000 })
   t.teardown(slowLog.close)
@@ -128,11 +127,15 @@ t.test('the overall deadline bounds every page and retry; the caller can cancel'
   t.ok(slowLog.requests.length > 0, `${slowLog.requests.length} requests went out`)
   t.equal(slowLog.abandoned, slowLog.requests.length, 'each one was given up before its slow answer came: at the deadline, not after the answer')
 
+  // The caller cancels while a request is in flight (the slow log holds it 2 s, well inside a
+  // 10 s deadline): cancelled at that moment, not after a timer that a fast answer could beat.
   const caller = new AbortController()
-  const source2 = new CordumSource({ url: sb.url, apiKey: SANDBOX_ADMIN_KEY })
+  const source2 = new CordumSource({ url: slowLog.url, apiKey: SANDBOX_ADMIN_KEY, deadlineMs: 10_000 })
   t.teardown(async () => await source2.close())
+  const before = slowLog.requests.length
   const pending = source2.observe(request('support-agent-healthy'), specs('policy_deny_rate'), caller.signal)
-  setTimeout(() => caller.abort(), 50)
+  await eventually(() => slowLog.inFlight > 0 && slowLog.requests.length > before)
+  caller.abort()
   const cancelled = await failure(pending)
   t.equal(cancelled.code, 'GATE_ERR_UNAVAILABLE')
 })
