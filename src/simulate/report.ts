@@ -45,14 +45,7 @@ export interface StageReport extends StageSummary {
   schedule: { count: number, earliestPromotionMinutes: number, lastMeasurementMinutes: number }
 }
 
-export interface SimulationReport {
-  traffic: Traffic
-  canary: ArmRates
-  baseline: ArmRates
-  rollouts: number
-  seed: number
-  window: WindowRule
-  decideWithinMinutes: number
+export interface SimulationReport extends Pick<SimulationSpec, 'traffic' | 'canary' | 'baseline' | 'rollouts' | 'seed' | 'window' | 'decideWithinMinutes'> {
   alpha: number
   power: number
   stages: StageReport[]

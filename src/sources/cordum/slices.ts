@@ -333,17 +333,7 @@ async function waitFor<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
  * ours, and the caller then fetches the slice itself. Our own cancellation still ends the wait.
  */
 async function join (pending: Promise<DecisionCounts>, signal: AbortSignal): Promise<DecisionCounts | undefined> {
-  let onAbort: (() => void) | undefined
-  const cancelled = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(cancellation(signal))
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([pending.catch(() => undefined), cancelled])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
-  }
+  return await waitFor(pending.catch(() => undefined), signal)
 }
 
 /** Why a wait ended, in the client's terms: the deadline, or the request that needed it went away. */
